@@ -1,0 +1,54 @@
+"""Every error leaves the API as JSON with a stable code, in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import DomainError
+
+log = logging.getLogger("hallkit.api")
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(code: str, message: str, **detail: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if detail:
+        body["error"]["detail"] = detail
+    return body
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError) -> Any:
+        if error.status >= 500:
+            log.error("%s: %s", error.code, error.message)
+        else:
+            log.info("rejected %s: %s", error.code, error.message)
+        return jsonify(error_body(error.code, error.message, **error.detail)), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        status = error.code or 500
+        code = HTTP_CODES.get(status, "http_error")
+        message = {
+            413: "请求体过大 / request body too large",
+            404: "没有这个地址 / no such endpoint",
+            405: "不支持该请求方法 / method not allowed",
+        }.get(status, error.description or "")
+        return jsonify(error_body(code, message)), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify(error_body("internal", "服务器内部错误 / internal error")), 500

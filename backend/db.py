@@ -1,0 +1,97 @@
+"""Engine and sessions for SQLite and PostgreSQL.
+
+SQLite: WAL mode so readers never block the writer, and write transactions
+start with BEGIN IMMEDIATE. A deferred transaction that reads and then writes
+can fail with "database is locked" when another writer got in between (the
+lock upgrade is refused rather than waited for); taking the write lock up
+front turns that into an ordinary wait under busy_timeout. Read-only sessions
+use a plain BEGIN and never take the lock.
+
+PostgreSQL: READ COMMITTED; the code that must be atomic (call-next, event
+sequence numbers, counters) locks the rows it depends on explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+SQLITE_BEGIN_OPTION = "hallkit_sqlite_begin"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode across app crashes
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One engine per process, with separate factories for reading and writing."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_engine(
+                url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 10},
+                pool_size=16,
+                max_overflow=16,
+            )
+            _configure_sqlite(self.engine)
+            write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        else:
+            self.engine = create_engine(
+                url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True
+            )
+            write_engine = self.engine
+        self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        session = self._read_factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any exception."""
+        session = self._write_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_unpooled_engine(url: str) -> Engine:
+    """For scripts and migrations that run once and exit."""
+    return create_engine(url, poolclass=NullPool)

@@ -1,0 +1,60 @@
+"""Domain errors with stable codes. The API turns them into JSON in one place
+(backend/api/errors.py); services raise them and never build HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class BadInput(DomainError):
+    code = "bad_input"
+    status = 400
+
+
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    status = 401
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidTransition(DomainError):
+    """The object exists but is not in a state that allows this action."""
+
+    code = "invalid_transition"
+    status = 409
+
+
+class QueueUnavailable(DomainError):
+    """Outside issuing hours, category closed, daily cap or number range reached."""
+
+    code = "queue_unavailable"
+    status = 409
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429

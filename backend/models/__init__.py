@@ -1,0 +1,63 @@
+"""All tables; importing this module registers every model on Base.metadata."""
+
+from backend.models.auth import ApiToken, AuditEntry, Device
+from backend.models.base import Base, utcnow
+from backend.models.cases import (
+    ApplicantKind,
+    Case,
+    CaseEvent,
+    CaseParticipant,
+    CaseState,
+    CaseSuspension,
+)
+from backend.models.catalog import Matter, MatterVersion
+from backend.models.events import Counter, HallEvent
+from backend.models.org import (
+    BadRatingReason,
+    Department,
+    Floor,
+    Hall,
+    HallKind,
+    Notice,
+    Role,
+    Staff,
+    StaffPost,
+    Window,
+    WindowCategory,
+    WindowDepartment,
+    WindowState,
+    WorkdayOverride,
+)
+from backend.models.queue import (
+    OPEN_TICKET_STATES,
+    Appointment,
+    AppointmentState,
+    CategoryDepartment,
+    Channel,
+    DailySequence,
+    QueueCategory,
+    Standing,
+    Ticket,
+    TicketBlock,
+    TicketState,
+)
+from backend.models.ratings import (
+    Rating,
+    RatingChannel,
+    RatingLevel,
+    RatingRequest,
+    RatingRequestState,
+    Rectification,
+    RectificationState,
+)
+
+__all__ = [
+    "OPEN_TICKET_STATES", "ApiToken", "ApplicantKind", "Appointment", "AppointmentState",
+    "AuditEntry", "BadRatingReason", "Base", "Case", "CaseEvent", "CaseParticipant",
+    "CaseState", "CaseSuspension", "CategoryDepartment", "Channel", "Counter", "DailySequence",
+    "Department", "Device", "Floor", "Hall", "HallEvent", "HallKind", "Matter", "MatterVersion",
+    "Notice", "QueueCategory", "Rating", "RatingChannel", "RatingLevel", "RatingRequest",
+    "RatingRequestState", "Rectification", "RectificationState", "Role", "Staff", "StaffPost",
+    "Standing", "Ticket", "TicketBlock", "TicketState", "Window",
+    "WindowCategory", "WindowDepartment", "WindowState", "WorkdayOverride", "utcnow",
+]

@@ -1,0 +1,133 @@
+"""好差评: ratings, rate-now requests and rectification of bad ratings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.models.base import Base, utcnow
+from backend.models.org import enum_column
+
+
+class RatingLevel(int, enum.Enum):
+    VERY_SATISFIED = 5  # 非常满意
+    SATISFIED = 4  # 满意
+    BASICALLY_SATISFIED = 3  # 基本满意
+    DISSATISFIED = 2  # 不满意
+    VERY_DISSATISFIED = 1  # 非常不满意
+
+    @property
+    def label(self) -> str:
+        return RATING_LABELS[self]
+
+    @property
+    def is_bad(self) -> bool:
+        return self.value <= 2
+
+
+RATING_LABELS = {
+    RatingLevel.VERY_SATISFIED: "非常满意",
+    RatingLevel.SATISFIED: "满意",
+    RatingLevel.BASICALLY_SATISFIED: "基本满意",
+    RatingLevel.DISSATISFIED: "不满意",
+    RatingLevel.VERY_DISSATISFIED: "非常不满意",
+}
+
+
+class RatingChannel(str, enum.Enum):
+    EVALUATOR = "evaluator"
+    KIOSK = "kiosk"
+    PHONE = "phone"
+    WEB = "web"
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The client's own id: a retried message carries the same one and is stored once.
+    rating_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    # "ticket:<id>" or "case:<id>": one rating per service (一次一评).
+    service_key: Mapped[str] = mapped_column(String(40), unique=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    matter_version_id: Mapped[int | None] = mapped_column(ForeignKey("matter_versions.id"))
+    matter_code: Mapped[str] = mapped_column(String(40), default="")
+    matter_version: Mapped[int | None] = mapped_column(Integer)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    channel: Mapped[RatingChannel] = mapped_column(enum_column(RatingChannel))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rated_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Appeals void a rating with a recorded reason; nothing is ever deleted.
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+    voided_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    voided_at: Mapped[datetime | None] = mapped_column()
+
+
+class RatingRequestState(str, enum.Enum):
+    OPEN = "open"
+    RATED = "rated"
+    EXPIRED = "expired"
+
+
+class RatingRequest(Base):
+    """A "rate now" sent to a window's evaluator. Expiry records no rating."""
+
+    __tablename__ = "rating_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    state: Mapped[RatingRequestState] = mapped_column(
+        enum_column(RatingRequestState), default=RatingRequestState.OPEN
+    )
+
+
+class RectificationState(str, enum.Enum):
+    OPEN = "open"
+    CALLED_BACK = "called_back"
+    RECTIFIED = "rectified"
+    CLOSED = "closed"
+    VOIDED = "voided"
+
+
+class Rectification(Base):
+    """整改: opened for every 差评; callback and rectification have working-day deadlines."""
+
+    __tablename__ = "rectifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    state: Mapped[RectificationState] = mapped_column(
+        enum_column(RectificationState), default=RectificationState.OPEN
+    )
+    callback_due: Mapped[date] = mapped_column(Date)
+    rectify_due: Mapped[date] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    callback_at: Mapped[datetime | None] = mapped_column()
+    callback_note: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    rectified_at: Mapped[datetime | None] = mapped_column()
+    follow_up_level: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Domain logic. Functions take a Session and explicit `now`, never touch Flask."""

@@ -1,0 +1,369 @@
+"""好差评: rate-now requests, ratings (once per service, idempotent), appeals and
+the rectification of every bad rating.
+
+No rating is ever invented: a request that nobody answers expires and records
+nothing; there is no default level anywhere in this module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.errors import BadInput, Conflict, InvalidTransition, NotFound
+from backend.models import (
+    Case,
+    CaseState,
+    Hall,
+    MatterVersion,
+    Rating,
+    RatingChannel,
+    RatingLevel,
+    RatingRequest,
+    RatingRequestState,
+    Rectification,
+    RectificationState,
+    Staff,
+    Ticket,
+    TicketState,
+    Window,
+)
+from backend.services import eventlog
+from backend.services.audit import record
+from backend.services.calendar import calendar_for
+from backend.services.policy import HallPolicy
+
+MAX_REASONS = 10
+
+
+def request_rating(
+    session: Session, *, ticket: Ticket, window: Window, hall: Hall, now: datetime, actor: str
+) -> RatingRequest:
+    """Ask the window's evaluator to rate this service ("rate now")."""
+    policy = HallPolicy.from_json(hall.call_policy)
+    existing = session.execute(
+        select(RatingRequest).where(
+            RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    request = RatingRequest(
+        request_uid=uuid.uuid4().hex,
+        hall_id=hall.id,
+        ticket_id=ticket.id,
+        window_id=window.id,
+        staff_id=ticket.staff_id,
+        requested_at=now,
+        expires_at=now + timedelta(seconds=policy.rating_timeout_seconds),
+    )
+    session.add(request)
+    session.flush()
+    matter = session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    staff = session.get(Staff, ticket.staff_id) if ticket.staff_id else None
+    eventlog.emit(
+        session,
+        hall.id,
+        "rating_requested",
+        {
+            "request_id": request.request_uid,
+            "window": window.number,
+            "ticket": ticket.display,
+            "ticket_id": ticket.id,
+            "matter": {"code": matter.code, "name": matter.name} if matter else None,
+            "staff": {"name": staff.name, "employee_no": staff.employee_no} if staff else None,
+            "expires_at": request.expires_at.isoformat(),
+        },
+    )
+    record(session, actor, "rating.request", "ticket", ticket.id, {"window": window.number})
+    return request
+
+
+def invite_rating(
+    session: Session, *, window_id: int, now: datetime, actor: str
+) -> RatingRequest:
+    """The clerk presses "invite rating" for the ticket last served at this window."""
+    window = session.get(Window, window_id)
+    if window is None:
+        raise NotFound("窗口不存在 / window not found")
+    ticket = session.execute(
+        select(Ticket)
+        .where(Ticket.window_id == window.id, Ticket.state.in_([TicketState.SERVING, TicketState.DONE, TicketState.CALLED]))
+        .order_by(Ticket.called_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if ticket is None:
+        raise InvalidTransition("本窗口今天还没有服务过的号票 / nothing to rate at this window")
+    hall = session.get(Hall, window.hall_id)
+    assert hall is not None
+    return request_rating(session, ticket=ticket, window=window, hall=hall, now=now, actor=actor)
+
+
+def expire_requests(session: Session, *, now: datetime) -> int:
+    """Requests past their deadline expire. They record no rating."""
+    result = session.execute(
+        update(RatingRequest)
+        .where(RatingRequest.state == RatingRequestState.OPEN, RatingRequest.expires_at < now)
+        .values(state=RatingRequestState.EXPIRED)
+    )
+    return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class RatingInput:
+    rating_uid: str
+    level: int
+    channel: RatingChannel
+    rated_at: datetime
+    ticket_id: int | None = None
+    receipt_number: str | None = None
+    window_number: str | None = None
+    device_id: str | None = None
+    reasons: tuple[str, ...] = ()
+    note: str = ""
+    dimensions: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class RatingOutcome:
+    rating: Rating
+    created: bool  # False when the same rating id was already stored (a retry)
+
+
+def _validate(data: RatingInput) -> RatingLevel:
+    if not data.rating_uid or len(data.rating_uid) > 64:
+        raise BadInput("评价编号缺失或过长 / rating id missing or too long")
+    try:
+        level = RatingLevel(data.level)
+    except ValueError as error:
+        raise BadInput("评价等级须为 1–5 / level must be 1..5", level=data.level) from error
+    if len(data.reasons) > MAX_REASONS or any(len(r) > 100 for r in data.reasons):
+        raise BadInput("差评原因过多或过长 / too many or too long reasons")
+    if len(data.note) > 500:
+        raise BadInput("备注不超过500字 / note too long")
+    for name, score in (data.dimensions or {}).items():
+        if not (isinstance(score, int) and 1 <= score <= 5) or len(name) > 40:
+            raise BadInput(f"评价维度 {name} 的分数须为 1–5 / dimension score must be 1..5")
+    if level.is_bad and not data.reasons:
+        raise BadInput("差评须选择原因 / a bad rating needs at least one reason")
+    if (data.ticket_id is None) == (data.receipt_number is None):
+        raise BadInput("须指明所评价的号票或办件（二选一）/ rate a ticket or a case")
+    return level
+
+
+def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: str) -> RatingOutcome:
+    level = _validate(data)
+    existing = session.execute(
+        select(Rating).where(Rating.rating_uid == data.rating_uid)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return RatingOutcome(existing, created=False)
+
+    ticket: Ticket | None = None
+    case: Case | None = None
+    window: Window | None = None
+    if data.ticket_id is not None:
+        ticket = session.get(Ticket, data.ticket_id)
+        if ticket is None or ticket.hall_id != hall_id:
+            raise NotFound("号票不存在 / ticket not found")
+        if ticket.state not in (TicketState.SERVING, TicketState.DONE) or ticket.window_id is None:
+            raise InvalidTransition("该号票尚未办理，不能评价 / this ticket has not been served")
+        window = session.get(Window, ticket.window_id)
+        if data.window_number is not None and (window is None or window.number != data.window_number):
+            raise Conflict("该号票不是在本窗口办理的 / this service was not at this window")
+        service_key = f"ticket:{ticket.id}"
+        staff_id = ticket.staff_id
+        matter = session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    else:
+        case = session.execute(
+            select(Case).where(Case.receipt_number == data.receipt_number)
+        ).scalar_one_or_none()
+        if case is None or case.hall_id != hall_id:
+            raise NotFound("办件不存在 / case not found")
+        if case.state not in (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.DENIED, CaseState.NOT_ACCEPTED):
+            raise InvalidTransition("办件尚未办结，不能评价 / the case is not finished yet")
+        window = session.get(Window, case.window_id) if case.window_id else None
+        service_key = f"case:{case.id}"
+        staff_id = case.handler_staff_id or case.registered_by_staff_id
+        matter = session.get(MatterVersion, case.matter_version_id)
+
+    if session.execute(select(Rating.id).where(Rating.service_key == service_key)).first():
+        raise Conflict("该次服务已评价过（一次一评）/ this service has already been rated")
+    staff = session.get(Staff, staff_id) if staff_id else None
+    department_id = (
+        case.department_id if case is not None
+        else (matter.department_id if matter else (staff.department_id if staff else None))
+    )
+    rating = Rating(
+        rating_uid=data.rating_uid,
+        service_key=service_key,
+        hall_id=hall_id,
+        ticket_id=ticket.id if ticket else None,
+        case_id=case.id if case else None,
+        matter_version_id=matter.id if matter else None,
+        matter_code=matter.code if matter else "",
+        matter_version=matter.version if matter else None,
+        window_id=window.id if window else None,
+        staff_id=staff_id,
+        department_id=department_id,
+        channel=data.channel,
+        device_id=data.device_id,
+        level=level.value,
+        reasons=list(data.reasons),
+        note=data.note,
+        dimensions=dict(data.dimensions or {}),
+        rated_at=data.rated_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rating)
+            session.flush()
+    except IntegrityError as error:
+        # Lost a race with the same rating id or the same service: look again.
+        again = session.execute(select(Rating).where(Rating.rating_uid == data.rating_uid)).scalar_one_or_none()
+        if again is not None:
+            return RatingOutcome(again, created=False)
+        raise Conflict("该次服务已评价过（一次一评）/ this service has already been rated") from error
+    if ticket is not None:
+        session.execute(
+            update(RatingRequest)
+            .where(RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN)
+            .values(state=RatingRequestState.RATED)
+        )
+    if level.is_bad:
+        _open_rectification(session, rating, hall_id)
+    eventlog.emit(
+        session,
+        hall_id,
+        "rating_stored",
+        {"rating_id": rating.rating_uid, "window": window.number if window else None,
+         "level": level.value},
+    )
+    record(session, actor, "rating.submit", "rating", rating.id, {"level": level.value})
+    return RatingOutcome(rating, created=True)
+
+
+def _open_rectification(session: Session, rating: Rating, hall_id: int) -> Rectification:
+    hall = session.get(Hall, hall_id)
+    assert hall is not None
+    policy = HallPolicy.from_json(hall.call_policy)
+    calendar = calendar_for(session)
+    from backend.services.queue import local_day
+
+    day = local_day(rating.rated_at, hall.timezone)
+    callback = calendar.add_working_days(day, policy.callback_working_days)
+    rectify = calendar.add_working_days(day, policy.rectify_working_days)
+    assert callback.due is not None and rectify.due is not None
+    item = Rectification(
+        rating_id=rating.id,
+        department_id=rating.department_id,
+        reasons=list(rating.reasons),
+        callback_due=callback.due,
+        rectify_due=rectify.due,
+        due_provisional=callback.provisional or rectify.provisional,
+    )
+    session.add(item)
+    session.flush()
+    eventlog.emit(session, hall_id, "rectification_opened",
+                  {"rectification_id": item.id, "rating_id": rating.rating_uid})
+    return item
+
+
+def record_callback(
+    session: Session, *, rectification_id: int, note: str, now: datetime, actor: str
+) -> Rectification:
+    item = _rectification(session, rectification_id)
+    if item.state is not RectificationState.OPEN:
+        raise InvalidTransition("该整改项已回访 / callback already recorded")
+    if not note.strip():
+        raise BadInput("请填写回访记录 / a callback note is required")
+    item.state = RectificationState.CALLED_BACK
+    item.callback_at = now
+    item.callback_note = note.strip()
+    record(session, actor, "rectification.callback", "rectification", item.id, {})
+    return item
+
+
+def record_rectified(
+    session: Session, *, rectification_id: int, outcome: str, now: datetime, actor: str
+) -> Rectification:
+    item = _rectification(session, rectification_id)
+    if item.state is not RectificationState.CALLED_BACK:
+        raise InvalidTransition("须先回访再整改 / call the applicant back first")
+    if not outcome.strip():
+        raise BadInput("请填写整改结果 / an outcome is required")
+    item.state = RectificationState.RECTIFIED
+    item.outcome = outcome.strip()
+    item.rectified_at = now
+    record(session, actor, "rectification.rectified", "rectification", item.id, {})
+    return item
+
+
+def record_follow_up(
+    session: Session, *, rectification_id: int, level: int, actor: str
+) -> Rectification:
+    item = _rectification(session, rectification_id)
+    if item.state is not RectificationState.RECTIFIED:
+        raise InvalidTransition("整改完成后才能复评 / rate the fix after it is rectified")
+    item.follow_up_level = RatingLevel(level).value
+    item.state = RectificationState.CLOSED
+    record(session, actor, "rectification.follow_up", "rectification", item.id, {"level": level})
+    return item
+
+
+def void_rating(
+    session: Session, *, rating_id: int, reason: str, staff_id: int, now: datetime, actor: str
+) -> Rating:
+    """Appeal outcome: a mistaken or malicious rating is voided with a reason, never deleted."""
+    rating = session.get(Rating, rating_id, with_for_update=True)
+    if rating is None:
+        raise NotFound("评价不存在 / rating not found")
+    if rating.voided:
+        raise InvalidTransition("该评价已作废 / already voided")
+    if len(reason.strip()) < 4:
+        raise BadInput("作废须写明理由 / a reason is required to void a rating")
+    rating.voided = True
+    rating.void_reason = reason.strip()
+    rating.voided_by_staff_id = staff_id
+    rating.voided_at = now
+    item = session.execute(
+        select(Rectification).where(Rectification.rating_id == rating.id)
+    ).scalar_one_or_none()
+    if item is not None and item.state is not RectificationState.CLOSED:
+        item.state = RectificationState.VOIDED
+    record(session, actor, "rating.void", "rating", rating.id, {"reason": rating.void_reason})
+    return rating
+
+
+def _rectification(session: Session, rectification_id: int) -> Rectification:
+    item = session.get(Rectification, rectification_id, with_for_update=True)
+    if item is None:
+        raise NotFound("整改项不存在 / rectification not found")
+    return item
+
+
+def rating_json(rating: Rating, *, for_clerk: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "rating_id": rating.rating_uid,
+        "level": rating.level,
+        "label": RatingLevel(rating.level).label,
+        "reasons": rating.reasons,
+        "note": rating.note,
+        "dimensions": rating.dimensions,
+        "channel": rating.channel.value,
+        "rated_at": rating.rated_at.isoformat(),
+        "matter_code": rating.matter_code,
+        "matter_version": rating.matter_version,
+        "voided": rating.voided,
+    }
+    if not for_clerk:  # the rater's identity and device are kept from the rated clerk
+        data["device_id"] = rating.device_id
+        data["ticket_id"] = rating.ticket_id
+        data["case_id"] = rating.case_id
+    return data
