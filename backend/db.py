@@ -72,7 +72,8 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction without expiring what was loaded, so
+            # objects read here stay usable (detached) by the caller.
             session.close()
 
     @contextmanager

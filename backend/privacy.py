@@ -242,6 +242,7 @@ _LOOKUP_INFO = b"hallkit/identity/lookup/v1"
 # Binds ciphertexts to their purpose: a blob encrypted for another field cannot
 # be passed off as an identity number.
 _ASSOCIATED_DATA = b"hallkit/identity-number/v1"
+_TEXT_ASSOCIATED_DATA = b"hallkit/personal-text/v1"  # names and other free text
 _FORMAT_VERSION = b"\x01"  # leaves room for key rotation later
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
@@ -320,6 +321,22 @@ class IdentityProtector:
     def reveal(self, ciphertext: str) -> str:
         """Decrypt a :attr:`ProtectedId.ciphertext`; ValueError when it was
         altered or was made with another key."""
+        return self._open(ciphertext, _ASSOCIATED_DATA).decode("ascii")
+
+    def seal_text(self, value: str) -> str:
+        """Encrypt personal free text that is not a certificate number (a
+        person's name); same format as identity ciphertexts, other purpose."""
+        if not isinstance(value, str):
+            raise ValueError(f"expected text, got {type(value).__name__}")
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, value.encode("utf-8"), _TEXT_ASSOCIATED_DATA)
+        return base64.urlsafe_b64encode(_FORMAT_VERSION + nonce + sealed).decode("ascii")
+
+    def open_text(self, ciphertext: str) -> str:
+        """Decrypt what :meth:`seal_text` produced; ValueError when altered."""
+        return self._open(ciphertext, _TEXT_ASSOCIATED_DATA).decode("utf-8")
+
+    def _open(self, ciphertext: str, associated_data: bytes) -> bytes:
         try:
             blob = base64.urlsafe_b64decode(ciphertext.encode("ascii"))
         except (binascii.Error, UnicodeEncodeError, AttributeError):
@@ -328,7 +345,7 @@ class IdentityProtector:
             raise ValueError("ciphertext has an unknown format")
         nonce, sealed = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
         try:
-            return self._aead.decrypt(nonce, sealed, _ASSOCIATED_DATA).decode("ascii")
+            return self._aead.decrypt(nonce, sealed, associated_data)
         except InvalidTag:
             raise ValueError("ciphertext was tampered with or made with another key") from None
 

@@ -131,8 +131,9 @@ class Window(Base):
         ForeignKey("tickets.id", use_alter=True, name="fk_windows_current_ticket_id_tickets")
     )
     # Ordinary tickets called since the last priority/appointment ticket; drives
-    # the optional "N ordinary : 1 priority" anti-starvation ratio.
-    ordinary_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # the optional "N ordinary : 1 priority" anti-starvation ratio. None until the
+    # window's first call after opening, so a waiting priority ticket goes first.
+    ordinary_streak: Mapped[int | None] = mapped_column(Integer, default=None)
 
     hall: Mapped[Hall] = relationship()
     floor: Mapped[Floor | None] = relationship()

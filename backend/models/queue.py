@@ -110,7 +110,9 @@ class TicketBlock(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        UniqueConstraint("category_id", "service_day", "number"),
+        # A ticket keeps its number when transferred to another category, so
+        # uniqueness is on the category that issued the number.
+        UniqueConstraint("issue_category_id", "service_day", "number"),
         UniqueConstraint("hall_id", "client_request_id"),
         # The call-next scan: only waiting tickets of today, in call order.
         Index(
@@ -128,6 +130,7 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"))
     category_id: Mapped[int] = mapped_column(ForeignKey("queue_categories.id"))
+    issue_category_id: Mapped[int] = mapped_column(ForeignKey("queue_categories.id"))
     service_day: Mapped[date] = mapped_column(Date)
     number: Mapped[int] = mapped_column(Integer)
     display: Mapped[str] = mapped_column(String(16))  # "A001"
@@ -155,7 +158,7 @@ class Ticket(Base):
     id_lookup_hash: Mapped[str | None] = mapped_column(String(64))
     out_of_order_reason: Mapped[str] = mapped_column(String(200), default="")
 
-    category: Mapped[QueueCategory] = relationship()
+    category: Mapped[QueueCategory] = relationship(foreign_keys=[category_id])
 
 
 class AppointmentState(str, enum.Enum):

@@ -184,7 +184,7 @@ def register_case(
         applicant_kind=applicant.kind,
         # A person's full name is personal data: keep only the masked form in clear.
         applicant_name=applicant.name.strip() if applicant.kind is ApplicantKind.ORGANISATION
-        else protector.protect(applicant.name.strip()).ciphertext,
+        else protector.seal_text(applicant.name.strip()),
         applicant_name_masked=public_name,
         applicant_id_cipher=protected_id.ciphertext,
         applicant_id_hash=protected_id.lookup_hash,

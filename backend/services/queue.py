@@ -359,6 +359,7 @@ def issue_ticket(
     ticket = Ticket(
         hall_id=hall_id,
         category_id=category.id,
+        issue_category_id=category.id,
         service_day=day,
         number=number,
         display=_format_number(category.prefix, number, category.number_end),
@@ -434,6 +435,7 @@ def import_offline_ticket(
     ticket = Ticket(
         hall_id=hall_id,
         category_id=category.id,
+        issue_category_id=category.id,
         service_day=day,
         number=number,
         display=_format_number(category.prefix, number, category.number_end),
@@ -935,6 +937,8 @@ def set_window_state(
     window.expected_back_at = expected_back_at if state is WindowState.PAUSED else None
     if state is WindowState.OPEN and staff_id is not None:
         window.signed_in_staff_id = staff_id
+    if state is WindowState.OPEN and previous is not WindowState.OPEN:
+        window.ordinary_streak = None  # a reopened window starts with priority first
     if state is WindowState.CLOSED:
         window.signed_in_staff_id = None
         window.ordinary_streak = None

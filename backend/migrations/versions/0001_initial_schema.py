@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:39:17.083833
+Create Date: 2026-11-27 09:48:29.228677
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def upgrade() -> None:
     sa.Column('expected_back_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signed_in_staff_id', sa.Integer(), nullable=True),
     sa.Column('current_ticket_id', sa.Integer(), nullable=True),
-    sa.Column('ordinary_streak', sa.Integer(), nullable=False),
+    sa.Column('ordinary_streak', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['current_ticket_id'], ['tickets.id'], name='fk_windows_current_ticket_id_tickets', use_alter=True),
     sa.ForeignKeyConstraint(['floor_id'], ['floors.id'], name=op.f('fk_windows_floor_id_floors')),
     sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_windows_hall_id_halls')),
@@ -288,6 +288,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hall_id', sa.Integer(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.Column('issue_category_id', sa.Integer(), nullable=False),
     sa.Column('service_day', sa.Date(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('display', sa.String(length=16), nullable=False),
@@ -315,13 +316,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['appointment_id'], ['appointments.id'], name=op.f('fk_tickets_appointment_id_appointments')),
     sa.ForeignKeyConstraint(['category_id'], ['queue_categories.id'], name=op.f('fk_tickets_category_id_queue_categories')),
     sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_tickets_hall_id_halls')),
+    sa.ForeignKeyConstraint(['issue_category_id'], ['queue_categories.id'], name=op.f('fk_tickets_issue_category_id_queue_categories')),
     sa.ForeignKeyConstraint(['matter_version_id'], ['matter_versions.id'], name=op.f('fk_tickets_matter_version_id_matter_versions')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_tickets_staff_id_staff')),
     sa.ForeignKeyConstraint(['target_window_id'], ['windows.id'], name=op.f('fk_tickets_target_window_id_windows')),
     sa.ForeignKeyConstraint(['window_id'], ['windows.id'], name=op.f('fk_tickets_window_id_windows')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
-    sa.UniqueConstraint('category_id', 'service_day', 'number', name=op.f('uq_tickets_category_id_service_day_number')),
     sa.UniqueConstraint('hall_id', 'client_request_id', name=op.f('uq_tickets_hall_id_client_request_id')),
+    sa.UniqueConstraint('issue_category_id', 'service_day', 'number', name=op.f('uq_tickets_issue_category_id_service_day_number')),
     sa.UniqueConstraint('public_token', name=op.f('uq_tickets_public_token'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:

@@ -1,0 +1,57 @@
+"""Run the backend under gunicorn (gthread workers: the event stream holds a
+thread per listener, so plain sync workers would be tied up by the hub)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from backend.config import Settings, settings_from_env
+
+
+def gunicorn_options(host: str, port: int, workers: int | None, threads: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers or (os.cpu_count() or 1) + 1,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "keepalive": 30,
+        "accesslog": None,  # the audit log records what matters; per-request lines cost throughput
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+
+
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int | None,
+                 threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from backend.app import create_app
+
+    class HallApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(host, port, workers, threads).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    HallApplication().run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="hallkit backend server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    run_gunicorn(settings_from_env(), host=args.host, port=args.port, workers=args.workers,
+                 threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Serial key box: the hardware front end of a window's evaluation device (评价器).
+
+Protocol ``rs485-ff68`` (see also docs/buttonbox-protocol.md), FF 68 framing of
+:mod:`devices.serialframes`, 9600 baud 8N1, one address per box.
+
+========  ==========  ==========  ===========================  ===========================
+function  name        direction   data                         acknowledgement
+========  ==========  ==========  ===========================  ===========================
+0x41      key press   box → host  key code (1 byte, 1..5)      host echoes the frame
+0x42      rate lamp   host → box  0x01 = keys lit, 0x00 = off  box echoes the frame
+========  ==========  ==========  ===========================  ===========================
+
+Key codes count the keys from the left of the panel, which is printed from best to
+worst as national 好差评 panels are:
+
+====  ===========  =====
+key   label        level
+====  ===========  =====
+1     非常满意      5
+2     满意          4
+3     基本满意      3
+4     不满意        2
+5     非常不满意    1
+====  ===========  =====
+
+A box wired differently is described by ``key_levels`` in its settings.
+
+The box resends a key frame until it sees the echo, so the host echoes every valid
+0x41 frame addressed to it, even a key code it does not know (to stop the resending),
+and never echoes a damaged frame (so the box sends it again). Frames for other
+addresses on the bus are ignored.
+
+The box reports every press; whether a rating is currently requested is the
+evaluator's decision, so presses are always delivered, each with its time. Delivery
+runs on its own thread: a slow ``on_key`` callback never stalls the serial reader
+(and with it the echoes the box waits for).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from devices.serialframes import Frame, FrameDecoder, FrameError
+from devices.seriallink import DeviceHealth, HealthCallback, ReconnectingPort
+
+logger = logging.getLogger(__name__)
+
+FUNC_KEY_PRESS = 0x41
+FUNC_RATE_LAMP = 0x42
+LAMP_ON = 0x01
+LAMP_OFF = 0x00
+
+LEVEL_LABELS: dict[int, str] = {
+    5: "非常满意",
+    4: "满意",
+    3: "基本满意",
+    2: "不满意",
+    1: "非常不满意",
+}
+DEFAULT_KEY_LEVELS: dict[int, int] = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1}
+
+
+class ButtonBoxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Literal["rs485-ff68"] = "rs485-ff68"
+    port: str
+    baudrate: int = Field(default=9600, gt=0)
+    address: int = Field(default=1, ge=1, le=254)
+    retries: int = Field(default=2, ge=0, le=10)
+    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
+    key_levels: dict[int, int] = Field(default_factory=lambda: dict(DEFAULT_KEY_LEVELS))
+    # A frame still incomplete this long after its last byte is dropped as damaged.
+    partial_frame_timeout_ms: int = Field(default=100, ge=10)
+    reconnect_initial_ms: int = Field(default=500, ge=1)
+    reconnect_max_ms: int = Field(default=10_000, ge=1)
+
+    @field_validator("key_levels")
+    @classmethod
+    def _levels_are_ratings(cls, mapping: dict[int, int]) -> dict[int, int]:
+        for code, level in mapping.items():
+            if not 0 <= code <= 0xFF or level not in LEVEL_LABELS:
+                raise ValueError(f"key {code} → level {level}: keys are 0..255, levels 1..5")
+        return mapping
+
+
+@dataclass(frozen=True)
+class KeyPress:
+    """One press of a rating key, as the box reported it."""
+
+    level: int  # 5 = 非常满意 … 1 = 非常不满意
+    key_code: int
+    pressed_at: datetime  # local time, timezone-aware
+    monotonic: float  # time.monotonic() at reception, for measuring reaction times
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.level]
+
+
+@dataclass
+class ButtonBoxStats:
+    frames_received: int = 0
+    key_presses: int = 0
+    damaged_frames: int = 0  # started like a frame but failed a check: never echoed
+    noise_bytes: int = 0
+    unknown_keys: int = 0
+    unexpected_frames: int = 0
+
+
+KeyCallback = Callable[[KeyPress], None]
+
+
+def key_press_frame(address: int, key_code: int) -> Frame:
+    return Frame(address, FUNC_KEY_PRESS, bytes((key_code,)))
+
+
+def rate_lamp_frame(address: int, lit: bool) -> Frame:
+    return Frame(address, FUNC_RATE_LAMP, bytes((LAMP_ON if lit else LAMP_OFF,)))
+
+
+class ButtonBox:
+    """Reads key presses from a serial key box and lights its keys on request.
+
+    One reader thread owns the port (opens, reads, writes, reopens); callers only
+    queue frames to it, so the port is never touched from two threads.
+    """
+
+    def __init__(
+        self,
+        settings: ButtonBoxSettings,
+        *,
+        on_key: KeyCallback,
+        on_health: HealthCallback | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_key = on_key
+        self._link = ReconnectingPort(
+            settings.port,
+            settings.baudrate,
+            on_health=on_health,
+            backoff_initial_s=settings.reconnect_initial_ms / 1000,
+            backoff_max_s=settings.reconnect_max_ms / 1000,
+        )
+        self.stats = ButtonBoxStats()
+        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._awaiting_echo: dict[bytes, threading.Event] = {}
+        self._awaiting_lock = threading.Lock()
+        self._deliveries: queue.SimpleQueue[KeyPress | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+
+    @property
+    def health(self) -> DeviceHealth | None:
+        return self._link.health
+
+    def start(self) -> None:
+        if self._reader is not None:
+            raise RuntimeError("button box already started")
+        name = f"buttonbox-{self._settings.port}"
+        self._reader = threading.Thread(target=self._read_loop, name=name, daemon=True)
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name=f"{name}-keys", daemon=True
+        )
+        self._dispatcher.start()
+        self._reader.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        if self._reader is not None:
+            self._reader.join(timeout)
+        # Only now end deliveries: every press the box saw echoed still reaches on_key.
+        self._deliveries.put(None)
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout)
+        self._link.close()
+
+    def set_rating_lamp(self, lit: bool) -> bool:
+        """Light (or darken) the keys; True once the box echoed the command."""
+        if self._reader is None or self._stopping.is_set():
+            raise RuntimeError("start() the button box before sending to it")
+        encoded = rate_lamp_frame(self._settings.address, lit).encode()
+        acknowledged = threading.Event()
+        with self._awaiting_lock:
+            self._awaiting_echo[encoded] = acknowledged
+        attempts = self._settings.retries + 1
+        try:
+            for _ in range(attempts):
+                self._outbox.put(encoded)
+                self._link.interrupt_read()  # send now rather than after the read timeout
+                if acknowledged.wait(self._settings.ack_timeout_ms / 1000):
+                    return True
+        finally:
+            with self._awaiting_lock:
+                self._awaiting_echo.pop(encoded, None)
+        self._link.report(
+            DeviceHealth(False, f"key box {self._settings.address} did not acknowledge the lamp")
+        )
+        return False
+
+    # -- reader thread ------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        decoder = FrameDecoder()
+        last_byte_at = time.monotonic()
+        partial_timeout_s = self._settings.partial_frame_timeout_ms / 1000
+        while not self._stopping.is_set():
+            self._send_queued()
+            chunk = self._link.read()
+            if chunk is None:
+                # Port down: wait out the reopen backoff, but wake for stop().
+                self._stopping.wait(min(0.5, max(0.005, self._link.seconds_until_next_attempt())))
+                decoder = FrameDecoder()
+                continue
+            now = time.monotonic()
+            if chunk:
+                last_byte_at = now
+                for item in decoder.feed(chunk):
+                    self._handle(item)
+            elif decoder.buffered and now - last_byte_at >= partial_timeout_s:
+                flushed = decoder.flush_partial()
+                if flushed is not None:
+                    self._handle(flushed)
+
+    def _send_queued(self) -> None:
+        while True:
+            try:
+                encoded = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            self._link.write(encoded)
+
+    def _handle(self, item: Frame | FrameError) -> None:
+        if isinstance(item, FrameError):
+            if item.is_damaged_frame:
+                self.stats.damaged_frames += 1
+                logger.warning(
+                    "key box %s: %s (%s)", self._settings.port, item.reason, item.raw.hex(" ")
+                )
+            else:
+                self.stats.noise_bytes += len(item.raw)
+            return
+        if item.addr != self._settings.address:
+            return
+        self.stats.frames_received += 1
+        self._link.report(DeviceHealth(True, f"key box {item.addr} answering"))
+        encoded = item.encode()
+        with self._awaiting_lock:
+            acknowledged = self._awaiting_echo.get(encoded)
+        if acknowledged is not None:
+            acknowledged.set()
+            return
+        if item.func != FUNC_KEY_PRESS:
+            self.stats.unexpected_frames += 1
+            logger.warning("key box %s: unexpected function %#04x", self._settings.port, item.func)
+            return
+        # Acknowledge first: the box keeps resending until it sees the echo.
+        self._link.write(encoded)
+        level = self._settings.key_levels.get(item.data[0]) if len(item.data) == 1 else None
+        if level is None:
+            self.stats.unknown_keys += 1
+            logger.warning("key box %s: unknown key data %s", self._settings.port, item.data.hex())
+            return
+        self.stats.key_presses += 1
+        self._deliveries.put(
+            KeyPress(
+                level=level,
+                key_code=item.data[0],
+                pressed_at=datetime.now().astimezone(),
+                monotonic=time.monotonic(),
+            )
+        )
+
+    # -- dispatcher thread --------------------------------------------------------------
+    def _dispatch_loop(self) -> None:
+        while True:
+            press = self._deliveries.get()
+            if press is None:
+                return
+            try:
+                self._on_key(press)
+            except Exception:
+                logger.exception("key press handler failed")

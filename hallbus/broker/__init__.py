@@ -1,0 +1,1 @@
+"""Brokers for the hall: generated Mosquitto configuration and the embedded fallback."""

@@ -1,0 +1,307 @@
+"""Payload models of the hall protocol (schema version 1).
+
+Every JSON payload is one of these pydantic models. Unknown fields are rejected
+(extra="forbid") so a typo in a device or a newer sender is caught at the edge
+instead of being silently ignored; `v` is the schema version (see the
+versioning policy in docs/protocol.md). Availability is deliberately not JSON:
+it is the plain string `online` / `offline` (see AVAILABILITY_*).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from hallbus.errors import RETRYABLE, ErrorCode
+from hallbus.topics import RequestKind
+
+SCHEMA_VERSION: Final = 1
+AVAILABILITY_ONLINE: Final = b"online"
+AVAILABILITY_OFFLINE: Final = b"offline"
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+CorrelationId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+TicketNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,2}[0-9]{3,4}$")]
+CategoryPrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,2}$")]
+WindowNumber = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{1,8}$")]
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
+Stars = Annotated[int, Field(ge=1, le=5)]
+Seq = Annotated[int, Field(ge=0)]
+
+
+class ContractModel(BaseModel):
+    """Base of every payload: strict about unknown fields, immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Aliased because payloads have fields named `type`, which would shadow the
+# builtin when pydantic evaluates annotations inside those classes.
+ReplyModel: TypeAlias = type[ContractModel]
+
+
+class VersionedModel(ContractModel):
+    v: Literal[1] = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class RequestBody(ContractModel):
+    """Body of a request; KIND names its topic segment and REPLY the success body."""
+
+    KIND: ClassVar[RequestKind]
+    REPLY: ClassVar[ReplyModel]
+
+
+class TicketIssued(ContractModel):
+    ticket_id: ShortText
+    number: TicketNumber
+    category: CategoryPrefix
+    category_name: ShortText
+    ahead: Annotated[int, Field(ge=0)]
+    estimated_wait_minutes: Annotated[int, Field(ge=0)]
+    issued_at: AwareDatetime
+    window_area: ShortText
+    floor: Annotated[int, Field(ge=-5, le=99)]
+    follow_url: ShortText | None = None
+    # True when the hub issued the ticket from its reserved block because the
+    # backend was unreachable; the kiosk prints a note and the hub syncs later.
+    degraded: bool = False
+
+
+class TakeTicket(RequestBody):
+    KIND: ClassVar[RequestKind] = RequestKind.TAKE_TICKET
+    REPLY: ClassVar[ReplyModel] = TicketIssued
+
+    category: CategoryPrefix | None = None
+    matter_code: ShortText | None = None
+    channel: Literal["kiosk"] = "kiosk"
+    priority_kind: Literal["elderly", "disabled", "military", "pregnant"] | None = None
+    appointment_code: ShortText | None = None
+    # Hash of the ID card number read at the kiosk; the number itself never travels.
+    id_lookup_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TakeTicket:
+        if (self.category is None) == (self.matter_code is None):
+            raise ValueError("give exactly one of category or matter_code")
+        return self
+
+
+class CatalogItem(ContractModel):
+    matter_code: ShortText
+    name: ShortText
+    department: ShortText
+    type: ShortText
+    promised_days: Annotated[int, Field(ge=0)] | None = None
+    category: CategoryPrefix | None = None
+    window_area: ShortText | None = None
+    floor: int | None = None
+
+
+class CatalogResults(ContractModel):
+    items: list[CatalogItem]
+    total: Annotated[int, Field(ge=0)]
+
+
+class CatalogSearch(RequestBody):
+    KIND: ClassVar[RequestKind] = RequestKind.CATALOG_SEARCH
+    REPLY: ClassVar[ReplyModel] = CatalogResults
+
+    query: Annotated[str, StringConstraints(max_length=100)] = ""
+    department: ShortText | None = None
+    type: ShortText | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+class CaseStep(ContractModel):
+    name: ShortText
+    at: AwareDatetime
+
+
+class CaseStatus(ContractModel):
+    receipt_number: ShortText
+    matter_name: ShortText
+    status: ShortText
+    status_name: ShortText
+    accepted_at: AwareDatetime | None = None
+    promised_by: AwareDatetime | None = None
+    steps: list[CaseStep] = []
+
+
+class CaseLookup(RequestBody):
+    KIND: ClassVar[RequestKind] = RequestKind.CASE_LOOKUP
+    REPLY: ClassVar[ReplyModel] = CaseStatus
+
+    receipt_number: ShortText
+    phone_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+
+
+class RatingAccepted(ContractModel):
+    rating_id: CorrelationId
+    # True when this rating_id had been stored before (a retried submission).
+    duplicate: bool = False
+
+
+class SubmitRating(RequestBody):
+    KIND: ClassVar[RequestKind] = RequestKind.SUBMIT_RATING
+    REPLY: ClassVar[ReplyModel] = RatingAccepted
+
+    rating_id: CorrelationId  # idempotency key chosen by the device
+    ticket_number: TicketNumber | None = None
+    ticket_id: ShortText | None = None
+    case_receipt: ShortText | None = None
+    window: WindowNumber
+    level: Stars
+    reasons: Annotated[list[ShortText], Field(max_length=20)] = []
+    note: LongText | None = None
+    dimensions: dict[Annotated[str, StringConstraints(max_length=32)], Stars] = {}
+    rated_at: AwareDatetime
+    # Set when the rating answers a rate_now command.
+    request_id: CorrelationId | None = None
+
+    @model_validator(mode="after")
+    def _rated_something(self) -> SubmitRating:
+        if self.ticket_number is None and self.ticket_id is None and self.case_receipt is None:
+            raise ValueError("give ticket_number, ticket_id or case_receipt")
+        return self
+
+
+REQUEST_BODIES: Final[dict[RequestKind, type[RequestBody]]] = {
+    body.KIND: body for body in (TakeTicket, CatalogSearch, CaseLookup, SubmitRating)
+}
+
+
+class RequestEnvelope(VersionedModel):
+    """A request from a device. The reply goes to `reply_to`, tagged with `id`.
+
+    Reply topic and correlation id live in the payload (not only in MQTT 5
+    properties) because LED controllers, button boxes and the embedded broker
+    speak MQTT 3.1.1 only.
+    """
+
+    id: CorrelationId
+    reply_to: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    deadline: Annotated[int, Field(gt=0)]  # unix time in milliseconds
+    device: DeviceId
+    kind: RequestKind
+    body: dict[str, Any]
+
+    def typed_body(self) -> RequestBody:
+        """Validate `body` against the model for `kind` (raises pydantic.ValidationError)."""
+        return REQUEST_BODIES[self.kind].model_validate(self.body)
+
+
+class Response(VersionedModel):
+    id: CorrelationId
+    ok: Literal[True] = True
+    body: dict[str, Any]
+
+
+class ErrorDetail(ContractModel):
+    code: ErrorCode
+    message: LongText
+    retry: bool
+
+
+class ErrorReply(VersionedModel):
+    # None only when the request was too broken to read its id (bad_json etc.).
+    id: CorrelationId | None
+    ok: Literal[False] = False
+    error: ErrorDetail
+
+    @classmethod
+    def for_code(cls, request_id: str | None, code: ErrorCode, message: str) -> ErrorReply:
+        return cls(
+            id=request_id, error=ErrorDetail(code=code, message=message, retry=RETRYABLE[code])
+        )
+
+
+# ----------------------------------------------------------------- state and commands
+
+
+class StaffCard(ContractModel):
+    """The clerk at a window; shown in full on that window's own display."""
+
+    name: ShortText
+    employee_no: ShortText
+    photo_url: ShortText | None = None
+    stars: Annotated[float, Field(ge=0, le=5)] | None = None
+
+
+class WindowDisplayState(VersionedModel):
+    seq: Seq
+    window: WindowNumber
+    department_name: ShortText
+    staff: StaffCard | None = None
+    state: Literal["open", "paused", "resting", "closed"]
+    pause_reason: ShortText | None = None
+    expected_back: AwareDatetime | None = None
+    current_ticket: TicketNumber | None = None
+    called_at: AwareDatetime | None = None
+
+
+class RecentCall(ContractModel):
+    ticket: TicketNumber
+    window: WindowNumber
+    called_at: AwareDatetime
+    recall_count: Annotated[int, Field(ge=0, le=5)] = 0
+
+
+class CategoryWaiting(ContractModel):
+    prefix: CategoryPrefix
+    name: ShortText
+    waiting: Annotated[int, Field(ge=0)]
+    estimated_wait_minutes: Annotated[int, Field(ge=0)]
+
+
+class HallCallList(VersionedModel):
+    seq: Seq
+    recent_calls: Annotated[list[RecentCall], Field(max_length=50)]
+    waiting: Annotated[list[CategoryWaiting], Field(max_length=50)]
+
+
+class CallEvent(VersionedModel):
+    seq: Seq
+    ticket: TicketNumber
+    window: WindowNumber
+    floor: int | None = None
+    repeat: Annotated[int, Field(ge=1, le=5)] = 2  # how many times to speak it
+    recall: bool = False
+    called_at: AwareDatetime
+
+
+class RateNow(VersionedModel):
+    request_id: CorrelationId  # echoed in SubmitRating.request_id
+    window: WindowNumber
+    ticket_number: TicketNumber | None = None
+    case_receipt: ShortText | None = None
+    matter_code: ShortText | None = None
+    matter_name: ShortText | None = None
+    staff_name: ShortText
+    employee_no: ShortText
+    expires_at: AwareDatetime
+
+
+class CategoryInfo(ContractModel):
+    prefix: CategoryPrefix
+    name: ShortText
+    enabled: bool = True
+
+
+Scalar = str | int | float | bool
+
+
+class ConfigPush(VersionedModel):
+    """Run-time settings the hub pushes (retained) to one device."""
+
+    seq: Seq
+    hall_name: ShortText
+    notice: LongText | None = None
+    categories: list[CategoryInfo] = []
+    # Device-type specific knobs, named in docs/protocol.md; unknown keys are ignored
+    # by devices so the hub can roll a new knob out before every device knows it.
+    settings: dict[Annotated[str, StringConstraints(max_length=64)], Scalar] = {}
