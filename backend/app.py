@@ -24,7 +24,7 @@ from backend.privacy import IdentityProtector, install_log_redaction
 from backend.services import eventlog
 from backend.services.auth import TokenCache
 from backend.services.catalog import SearchIndexCache
-from backend.services.wakeup import DatagramNotifier, DatagramWaiter, EventWaiter, PostgresWaiter
+from backend.services.wakeup import DatagramWaiter, EventWaiter, PostgresWaiter
 
 
 class RateLimiter:
@@ -43,8 +43,10 @@ class RateLimiter:
             while hits and hits[0] <= now - 60:
                 hits.popleft()
             if len(hits) >= self._per_minute:
-                raise RateLimited("查询过于频繁，请稍后再试 / too many lookups, try again later",
-                                  retry_after_seconds=int(60 - (now - hits[0])) + 1)
+                raise RateLimited(
+                    "查询过于频繁，请稍后再试 / too many lookups, try again later",
+                    retry_after_seconds=int(60 - (now - hits[0])) + 1,
+                )
             hits.append(now)
             if len(self._hits) > 10000:
                 self._hits = {k: v for k, v in self._hits.items() if v}
@@ -102,10 +104,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    database = Database(settings.database_url, echo=settings.echo_sql)
-    notifier = DatagramNotifier(wake_dir(settings)) if database.is_sqlite else None
-    for factory in (database._read_factory, database._write_factory):
-        eventlog.install_session_hooks(factory, notifier)
+    database = Database.with_wakeups(
+        settings.database_url, settings.var_dir, echo=settings.echo_sql
+    )
     app.extensions["hallkit"] = Hallkit(
         settings=settings,
         db=database,

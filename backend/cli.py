@@ -19,7 +19,7 @@ def _settings() -> Settings:
 def _database(settings: Settings) -> Any:
     from backend.db import Database
 
-    return Database(settings.database_url)
+    return Database.with_wakeups(settings.database_url, settings.var_dir)
 
 
 @click.group(help="hallkit 政务服务中心 — 大厅管理命令 / hall administration commands")
@@ -50,9 +50,15 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@main.command("seed-demo", help="载入演示大厅数据（空库）/ load the demo hall into an empty database")
-@click.option("--password", default="demo-pass-2026", show_default=True,
-              help="所有演示账号的密码 / password of every demo account")
+@main.command(
+    "seed-demo", help="载入演示大厅数据（空库）/ load the demo hall into an empty database"
+)
+@click.option(
+    "--password",
+    default="demo-pass-2026",
+    show_default=True,
+    help="所有演示账号的密码 / password of every demo account",
+)
 def seed_demo_command(password: str) -> None:
     from backend.migrate import upgrade
     from backend.seed.loader import SeedError, seed_demo
@@ -65,7 +71,9 @@ def seed_demo_command(password: str) -> None:
             counts = seed_demo(session, staff_password=password)
     except SeedError as error:
         raise click.ClickException(str(error)) from error
-    click.echo("演示数据已载入 / demo hall loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo(
+        "演示数据已载入 / demo hall loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
 
 
 def ensure_demo_database(settings: Settings, password: str = "demo-pass-2026") -> bool:
@@ -104,10 +112,19 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
 
 @main.command("demo", help="一条命令运行演示大厅 / run the whole demo hall")
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--seconds", default=None, type=float,
-              help="运行指定秒数后自动退出（用于自检）/ stop after this many seconds")
-@click.option("--speed", default=60.0, show_default=True, type=float,
-              help="模拟客流的时间倍速 / simulated traffic speed-up")
+@click.option(
+    "--seconds",
+    default=None,
+    type=float,
+    help="运行指定秒数后自动退出（用于自检）/ stop after this many seconds",
+)
+@click.option(
+    "--speed",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="模拟客流的时间倍速 / simulated traffic speed-up",
+)
 @click.option("--no-devices", is_flag=True, help="不启动模拟设备 / backend only")
 def demo(port: int, seconds: float | None, speed: float, no_devices: bool) -> None:
     from backend.demo import run_demo
@@ -148,20 +165,29 @@ def catalog_import(path: Path, dry_run: bool) -> None:
                 progress["last"] = percent
 
         try:
-            report = read_catalog(path, progress=on_progress, known_departments=departments,
-                                  known_categories=categories)
+            report = read_catalog(
+                path,
+                progress=on_progress,
+                known_departments=departments,
+                known_categories=categories,
+            )
         except CatalogFileError as error:
             raise click.ClickException(str(error)) from error
         bar.update(100 - progress["last"])
     for problem in report.errors:
-        click.echo(f"{path.name}: 第{problem.row}行 {problem.code or ''} {problem.column or ''} "
-                   f"= {problem.value!r}: {problem.reason}", err=True)
+        click.echo(
+            f"{path.name}: 第{problem.row}行 {problem.code or ''} {problem.column or ''} "
+            f"= {problem.value!r}: {problem.reason}",
+            err=True,
+        )
     click.echo(f"读取 {report.rows_read} 行，有效 {len(report.matters)}，错误 {len(report.errors)}")
     if dry_run:
         click.echo("试运行：未写入数据库 / dry run: nothing written")
         sys.exit(1 if report.errors else 0)
     if report.errors:
-        raise click.ClickException("文件有错误，未导入任何事项；请修正后重试 / fix the errors first")
+        raise click.ClickException(
+            "文件有错误，未导入任何事项；请修正后重试 / fix the errors first"
+        )
     with database.writing() as session:
         halls = list(session.execute(select(Hall.id)).scalars())
         result = upsert_matters(session, report.matters, actor="cli", hall_ids_to_notify=halls)
@@ -187,9 +213,14 @@ def catalog_export(path: Path) -> None:
 @main.command("issue-token", help="为设备签发令牌（只显示一次）/ issue a device token")
 @click.option("--hall", "hall_code", default="BH", show_default=True)
 @click.option("--device", "device_id", required=True)
-@click.option("--type", "device_type", required=True,
-              type=click.Choice(["hub", "kiosk", "window_display", "hall_display", "evaluator",
-                                 "announcer", "led"]))
+@click.option(
+    "--type",
+    "device_type",
+    required=True,
+    type=click.Choice(
+        ["hub", "kiosk", "window_display", "hall_display", "evaluator", "announcer", "led"]
+    ),
+)
 def issue_token(hall_code: str, device_id: str, device_type: str) -> None:
     from sqlalchemy import select
 
@@ -198,11 +229,14 @@ def issue_token(hall_code: str, device_id: str, device_type: str) -> None:
 
     database = _database(_settings())
     with database.writing() as session:
-        hall_id = session.execute(select(Hall.id).where(Hall.code == hall_code)).scalar_one_or_none()
+        hall_id = session.execute(
+            select(Hall.id).where(Hall.code == hall_code)
+        ).scalar_one_or_none()
         if hall_id is None:
             raise click.ClickException(f"大厅 {hall_code} 不存在 / unknown hall")
-        token = issue_device_token(session, hall_id=hall_id, device_id=device_id,
-                                   device_type=device_type, actor="cli")
+        token = issue_device_token(
+            session, hall_id=hall_id, device_id=device_id, device_type=device_type, actor="cli"
+        )
     click.echo(token)
 
 
@@ -216,8 +250,9 @@ def close_day_command(hall_code: str) -> None:
     with database.writing() as session:
         hall = hall_by_code(session, hall_code)
         now = utcnow()
-        count = close_day(session, hall_id=hall.id, before=local_day(now, hall.timezone), now=now,
-                          actor="cli")
+        count = close_day(
+            session, hall_id=hall.id, before=local_day(now, hall.timezone), now=now, actor="cli"
+        )
     click.echo(f"已归档 {count} 张号票 / {count} tickets closed")
 
 

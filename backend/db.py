@@ -13,8 +13,9 @@ sequence numbers, counters) locks the rows it depends on explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -43,9 +44,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    """One engine per process, with separate factories for reading and writing."""
+    """One engine per process, with separate factories for reading and writing.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    Every session of this Database writes the hall events queued with
+    `eventlog.emit` when it commits, so a service used from a script or the CLI
+    behaves exactly as it does behind the API. `on_committed` is told which
+    halls got new events (the SQLite wake-up of event readers)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        on_committed: Callable[[Iterable[int]], None] | None = None,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -65,6 +77,18 @@ class Database:
             write_engine = self.engine
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
+        from backend.services import eventlog
+
+        for factory in (self._read_factory, self._write_factory):
+            eventlog.install_session_hooks(factory, on_committed)
+
+    @classmethod
+    def with_wakeups(cls, url: str, var_dir: Path, *, echo: bool = False) -> Database:
+        """A Database whose commits also wake event readers in other processes."""
+        from backend.services.wakeup import DatagramNotifier
+
+        notifier = DatagramNotifier(var_dir / "run" / "wake") if url.startswith("sqlite") else None
+        return cls(url, echo=echo, on_committed=notifier)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

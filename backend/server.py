@@ -25,8 +25,9 @@ def gunicorn_options(host: str, port: int, workers: int | None, threads: int) ->
     }
 
 
-def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int | None,
-                 threads: int) -> None:
+def run_gunicorn(
+    settings: Settings, *, host: str, port: int, workers: int | None, threads: int
+) -> None:
     from gunicorn.app.base import BaseApplication
 
     from backend.app import create_app
@@ -49,8 +50,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    run_gunicorn(settings_from_env(), host=args.host, port=args.port, workers=args.workers,
-                 threads=args.threads)
+    run_gunicorn(
+        settings_from_env(),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+    )
 
 
 if __name__ == "__main__":

@@ -161,23 +161,38 @@ class Api:
 
     client: FlaskClient
 
-    def call(self, method: str, path: str, token: str | None = None, json: Any = None,
-             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
         response = self.client.open(path, method=method, json=json, headers=all_headers)
         return response.status_code, response.get_json(silent=True)
 
-    def post(self, path: str, token: str | None = None, json: Any = None, **kw: Any) -> tuple[int, Any]:
+    def post(
+        self, path: str, token: str | None = None, json: Any = None, **kw: Any
+    ) -> tuple[int, Any]:
         return self.call("POST", path, token, {} if json is None else json, **kw)
 
     def get(self, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         return self.call("GET", path, token, **kw)
 
     def sign_in(self, employee_no: str, window: str | None = None, hall: str = "BH") -> str:
-        status, body = self.post("/api/v1/auth/sign-in", json={
-            "employee_no": employee_no, "password": DEMO_PASSWORD, "hall": hall, "window": window})
+        status, body = self.post(
+            "/api/v1/auth/sign-in",
+            json={
+                "employee_no": employee_no,
+                "password": DEMO_PASSWORD,
+                "hall": hall,
+                "window": window,
+            },
+        )
         assert status == 200, body
         token: str = body["token"]
         return token
@@ -197,8 +212,9 @@ def device_token(db: Database) -> Any:
 
         with db.writing() as session:
             hall_id = session.execute(select(Hall.id).where(Hall.code == hall)).scalar_one()
-            return issue_device_token(session, hall_id=hall_id, device_id=device_id,
-                                      device_type=device_type, actor="test")
+            return issue_device_token(
+                session, hall_id=hall_id, device_id=device_id, device_type=device_type, actor="test"
+            )
 
     return make
 

@@ -21,7 +21,7 @@ HTTP_CODES = {
 }
 
 
-def error_body(code: str, message: str, **detail: Any) -> dict[str, Any]:
+def error_body(code: str, message: str, /, **detail: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if detail:
         body["error"]["detail"] = detail

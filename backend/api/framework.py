@@ -70,8 +70,9 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise BadInput("请求内容不合法 / invalid request body",
-                       errors=_validation_details(error)) from error
+        raise BadInput(
+            "请求内容不合法 / invalid request body", errors=_validation_details(error)
+        ) from error
 
 
 def _parse_query(model: type[BaseModel]) -> BaseModel:
@@ -82,8 +83,9 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise BadInput("查询参数不合法 / invalid query parameters",
-                       errors=_validation_details(error)) from error
+        raise BadInput(
+            "查询参数不合法 / invalid query parameters", errors=_validation_details(error)
+        ) from error
 
 
 def authenticate(required: str, roles: tuple[Role, ...] = ()) -> Principal | None:

@@ -22,9 +22,18 @@ ERROR_SCHEMA = {
                 "code": {
                     "type": "string",
                     "enum": [
-                        "bad_input", "bad_request", "not_authenticated", "forbidden", "not_found",
-                        "conflict", "invalid_transition", "queue_unavailable", "rate_limited",
-                        "payload_too_large", "unsupported_media_type", "method_not_allowed",
+                        "bad_input",
+                        "bad_request",
+                        "not_authenticated",
+                        "forbidden",
+                        "not_found",
+                        "conflict",
+                        "invalid_transition",
+                        "queue_unavailable",
+                        "rate_limited",
+                        "payload_too_large",
+                        "unsupported_media_type",
+                        "method_not_allowed",
                         "internal",
                     ],
                 },
@@ -45,15 +54,18 @@ def build_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in REGISTRY:
         path = _path(op.path)
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
         entry: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
-            "operationId": f"{op.tag}_{op.method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+            "operationId": f"{op.tag}_{op.method}_{slug}",
             "responses": {
                 "200": {"description": "OK"},
                 "4XX": {
                     "description": "Rejected; nothing was changed",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 },
             },
         }
@@ -120,8 +132,10 @@ def docs_page() -> str:
     )
     return (
         "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>hallkit API</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{padding:4px 10px;border-bottom:1px solid #ddd}"
-        "</style><h1>hallkit API v1</h1><p>机器可读文档：<a href='/api/v1/openapi.json'>"
-        "/api/v1/openapi.json</a></p><table><tr><th>方法</th><th>路径</th><th>说明</th><th>认证</th></tr>"
+        "<style>body{font-family:sans-serif;margin:2em}"
+        "td{padding:4px 10px;border-bottom:1px solid #ddd}</style>"
+        "<h1>hallkit API v1</h1><p>机器可读文档：<a href='/api/v1/openapi.json'>"
+        "/api/v1/openapi.json</a></p><table>"
+        "<tr><th>方法</th><th>路径</th><th>说明</th><th>认证</th></tr>"
         f"{rows}</table></html>"
     )

@@ -1,5 +1,6 @@
 """All tables; importing this module registers every model on Base.metadata."""
 
+from backend.models import supervision as supervision  # registers the 电子监察 tables
 from backend.models.auth import ApiToken, AuditEntry, Device
 from backend.models.base import Base, utcnow
 from backend.models.cases import (
@@ -11,6 +12,7 @@ from backend.models.cases import (
     CaseSuspension,
 )
 from backend.models.catalog import Matter, MatterVersion
+from backend.models.delegation import Delegation
 from backend.models.events import Counter, HallEvent
 from backend.models.org import (
     BadRatingReason,
@@ -52,12 +54,52 @@ from backend.models.ratings import (
 )
 
 __all__ = [
-    "OPEN_TICKET_STATES", "ApiToken", "ApplicantKind", "Appointment", "AppointmentState",
-    "AuditEntry", "BadRatingReason", "Base", "Case", "CaseEvent", "CaseParticipant",
-    "CaseState", "CaseSuspension", "CategoryDepartment", "Channel", "Counter", "DailySequence",
-    "Department", "Device", "Floor", "Hall", "HallEvent", "HallKind", "Matter", "MatterVersion",
-    "Notice", "QueueCategory", "Rating", "RatingChannel", "RatingLevel", "RatingRequest",
-    "RatingRequestState", "Rectification", "RectificationState", "Role", "Staff", "StaffPost",
-    "Standing", "Ticket", "TicketBlock", "TicketState", "Window",
-    "WindowCategory", "WindowDepartment", "WindowState", "WorkdayOverride", "utcnow",
+    "OPEN_TICKET_STATES",
+    "ApiToken",
+    "ApplicantKind",
+    "Appointment",
+    "AppointmentState",
+    "AuditEntry",
+    "BadRatingReason",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "CaseParticipant",
+    "CaseState",
+    "CaseSuspension",
+    "CategoryDepartment",
+    "Channel",
+    "Counter",
+    "DailySequence",
+    "Delegation",
+    "Department",
+    "Device",
+    "Floor",
+    "Hall",
+    "HallEvent",
+    "HallKind",
+    "Matter",
+    "MatterVersion",
+    "Notice",
+    "QueueCategory",
+    "Rating",
+    "RatingChannel",
+    "RatingLevel",
+    "RatingRequest",
+    "RatingRequestState",
+    "Rectification",
+    "RectificationState",
+    "Role",
+    "Staff",
+    "StaffPost",
+    "Standing",
+    "Ticket",
+    "TicketBlock",
+    "TicketState",
+    "Window",
+    "WindowCategory",
+    "WindowDepartment",
+    "WindowState",
+    "WorkdayOverride",
+    "utcnow",
 ]

@@ -13,7 +13,7 @@ from backend.models.catalog import MatterVersion
 from backend.models.org import enum_column
 
 
-class CaseState(str, enum.Enum):
+class CaseState(enum.StrEnum):
     ACCEPTED = "accepted"  # 受理
     UNDERTAKING = "undertaking"  # 承办
     REVIEWING = "reviewing"  # 审核
@@ -25,7 +25,7 @@ class CaseState(str, enum.Enum):
     WITHDRAWN = "withdrawn"  # 撤回
 
 
-class ApplicantKind(str, enum.Enum):
+class ApplicantKind(enum.StrEnum):
     PERSON = "person"
     ORGANISATION = "organisation"
 
@@ -114,5 +114,7 @@ class CaseEvent(Base):
 
 @event.listens_for(CaseEvent, "before_update")
 @event.listens_for(CaseEvent, "before_delete")
-def _case_events_are_append_only(_mapper: Mapper[CaseEvent], _conn: object, _target: object) -> None:
+def _case_events_are_append_only(
+    _mapper: Mapper[CaseEvent], _conn: object, _target: object
+) -> None:
     raise PermissionError("case events are an audit trail and are never rewritten")

@@ -33,21 +33,21 @@ def enum_column(enum_class: type[enum.Enum]) -> Enum:
     )
 
 
-class HallKind(str, enum.Enum):
+class HallKind(enum.StrEnum):
     CENTRE = "centre"  # 中心
     BRANCH = "branch"  # 分厅
     SUBCENTRE = "subcentre"  # 分中心 (街道/镇便民服务中心)
     STATION = "station"  # 代办站
 
 
-class WindowState(str, enum.Enum):
+class WindowState(enum.StrEnum):
     OPEN = "open"
     PAUSED = "paused"  # 暂停服务, with a reason and expected return
     RESTING = "resting"  # 休息
     CLOSED = "closed"  # 未开放
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     CLERK = "clerk"
     DEPARTMENT_LEAD = "department_lead"
     SUPERVISOR = "supervisor"
@@ -121,9 +121,7 @@ class Window(Base):
     number: Mapped[str] = mapped_column(String(16))
     floor_id: Mapped[int | None] = mapped_column(ForeignKey("floors.id"))
     name: Mapped[str] = mapped_column(String(100), default="")
-    state: Mapped[WindowState] = mapped_column(
-        enum_column(WindowState), default=WindowState.CLOSED
-    )
+    state: Mapped[WindowState] = mapped_column(enum_column(WindowState), default=WindowState.CLOSED)
     pause_reason: Mapped[str] = mapped_column(String(200), default="")
     expected_back_at: Mapped[datetime | None] = mapped_column()
     signed_in_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -22,7 +22,7 @@ from backend.models.base import Base, utcnow
 from backend.models.org import enum_column
 
 
-class TicketState(str, enum.Enum):
+class TicketState(enum.StrEnum):
     WAITING = "waiting"
     CALLED = "called"
     SERVING = "serving"
@@ -43,7 +43,7 @@ class Standing(int, enum.Enum):
     ORDINARY = 2
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     KIOSK = "kiosk"
     STAFF = "staff"
     APPOINTMENT = "appointment"
@@ -137,7 +137,9 @@ class Ticket(Base):
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
     standing: Mapped[int] = mapped_column(Integer, default=Standing.ORDINARY.value)
     priority_kind: Mapped[str | None] = mapped_column(String(16))
-    state: Mapped[TicketState] = mapped_column(enum_column(TicketState), default=TicketState.WAITING)
+    state: Mapped[TicketState] = mapped_column(
+        enum_column(TicketState), default=TicketState.WAITING
+    )
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Position in the queue: the original issue time, kept across transfers and
     # moved to "now" when a no-show is requeued at the back.
@@ -161,7 +163,7 @@ class Ticket(Base):
     category: Mapped[QueueCategory] = relationship(foreign_keys=[category_id])
 
 
-class AppointmentState(str, enum.Enum):
+class AppointmentState(enum.StrEnum):
     BOOKED = "booked"
     CHECKED_IN = "checked_in"
     CANCELLED = "cancelled"

@@ -38,7 +38,7 @@ RATING_LABELS = {
 }
 
 
-class RatingChannel(str, enum.Enum):
+class RatingChannel(enum.StrEnum):
     EVALUATOR = "evaluator"
     KIOSK = "kiosk"
     PHONE = "phone"
@@ -77,7 +77,7 @@ class Rating(Base):
     voided_at: Mapped[datetime | None] = mapped_column()
 
 
-class RatingRequestState(str, enum.Enum):
+class RatingRequestState(enum.StrEnum):
     OPEN = "open"
     RATED = "rated"
     EXPIRED = "expired"
@@ -102,7 +102,7 @@ class RatingRequest(Base):
     )
 
 
-class RectificationState(str, enum.Enum):
+class RectificationState(enum.StrEnum):
     OPEN = "open"
     CALLED_BACK = "called_back"
     RECTIFIED = "rectified"

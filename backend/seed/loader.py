@@ -40,9 +40,14 @@ from backend.services.eventlog import _ensure_counter, counter_name
 SEED_DIR = Path(__file__).resolve().parent
 DEMO_HALL = SEED_DIR / "demo_hall.yaml"
 DEMO_CATALOG = SEED_DIR / "demo_catalog.yaml"
-ROLE_NAMES = {"clerk": "clerk", "lead": "department_lead", "department_lead": "department_lead",
-              "supervisor": "supervisor", "admin": "administrator",
-              "administrator": "administrator"}
+ROLE_NAMES = {
+    "clerk": "clerk",
+    "lead": "department_lead",
+    "department_lead": "department_lead",
+    "supervisor": "supervisor",
+    "admin": "administrator",
+    "administrator": "administrator",
+}
 
 
 class _Strict(BaseModel):
@@ -165,12 +170,21 @@ def load_catalog_seed(path: Path = DEMO_CATALOG) -> list[MatterSpec]:
 
 
 def _centre_area(category: CategoryIn, windows: list[WindowIn]) -> str:
-    numbers = [w.number for w in windows if w.hall == category.hall
-               and any(c.prefix == category.prefix for c in w.categories)]
-    floor = f"{'一二三四五'[category.floor - 1]}楼" if category.floor and category.floor <= 5 else ""
+    numbers = [
+        w.number
+        for w in windows
+        if w.hall == category.hall and any(c.prefix == category.prefix for c in w.categories)
+    ]
+    floor = (
+        f"{'一二三四五'[category.floor - 1]}楼" if category.floor and category.floor <= 5 else ""
+    )
     if not numbers:
         return floor
-    return f"{floor} {numbers[0]}–{numbers[-1]}号窗口" if len(numbers) > 1 else f"{floor} {numbers[0]}号窗口"
+    return (
+        f"{floor} {numbers[0]}–{numbers[-1]}号窗口"
+        if len(numbers) > 1
+        else f"{floor} {numbers[0]}号窗口"
+    )
 
 
 def seed_demo(
@@ -187,8 +201,10 @@ def seed_demo(
     if session.execute(select(Hall.id).limit(1)).first() is not None:
         raise SeedError("数据库中已有大厅数据，演示数据只能载入空库 / database is not empty")
     seed = load_hall_seed(hall_path)
-    departments = {d.code: Department(code=d.code, name=d.name, short_name=d.short_name, line=d.line)
-                   for d in seed.departments}
+    departments = {
+        d.code: Department(code=d.code, name=d.name, short_name=d.short_name, line=d.line)
+        for d in seed.departments
+    }
     session.add_all(departments.values())
     session.flush()
 
@@ -198,10 +214,13 @@ def seed_demo(
         if item.parent and item.parent not in halls:
             raise SeedError(f"hall {item.code}: parent {item.parent} must be listed before it")
         hall = Hall(
-            code=item.code, name=item.name, kind=HallKind(item.kind),
+            code=item.code,
+            name=item.name,
+            kind=HallKind(item.kind),
             parent_id=halls[item.parent].id if item.parent else None,
             run_by_department_id=departments[item.run_by].id if item.run_by else None,
-            address=item.address, call_policy={},
+            address=item.address,
+            call_policy={},
         )
         session.add(hall)
         session.flush()
@@ -216,21 +235,32 @@ def seed_demo(
     categories: dict[tuple[str, str], QueueCategory] = {}
     for c in seed.queue_categories:
         category = QueueCategory(
-            hall_id=halls[c.hall].id, prefix=c.prefix, name=c.name, floor_number=c.floor,
-            area=c.area or _centre_area(c, seed.windows), daily_cap=c.daily_cap,
-            number_start=c.number_start, number_end=c.number_end, issue_from=c.issue_from,
-            issue_until=c.issue_until, priority_allowed=c.priority_allowed,
+            hall_id=halls[c.hall].id,
+            prefix=c.prefix,
+            name=c.name,
+            floor_number=c.floor,
+            area=c.area or _centre_area(c, seed.windows),
+            daily_cap=c.daily_cap,
+            number_start=c.number_start,
+            number_end=c.number_end,
+            issue_from=c.issue_from,
+            issue_until=c.issue_until,
+            priority_allowed=c.priority_allowed,
         )
         session.add(category)
         session.flush()
         categories[(c.hall, c.prefix)] = category
         for code in c.departments:
-            session.add(CategoryDepartment(category_id=category.id, department_id=departments[code].id))
+            session.add(
+                CategoryDepartment(category_id=category.id, department_id=departments[code].id)
+            )
 
     windows: dict[tuple[str, str], Window] = {}
     for w in seed.windows:
         window = Window(
-            hall_id=halls[w.hall].id, number=w.number, name=w.name,
+            hall_id=halls[w.hall].id,
+            number=w.number,
+            name=w.name,
             floor_id=floors[(w.hall, w.floor)].id if (w.hall, w.floor) in floors else None,
             state=WindowState.OPEN if open_windows else WindowState.CLOSED,
         )
@@ -240,9 +270,13 @@ def seed_demo(
         for code in w.departments:
             session.add(WindowDepartment(window_id=window.id, department_id=departments[code].id))
         for link in w.categories:
-            session.add(WindowCategory(window_id=window.id,
-                                       category_id=categories[(w.hall, link.prefix)].id,
-                                       weight=link.weight))
+            session.add(
+                WindowCategory(
+                    window_id=window.id,
+                    category_id=categories[(w.hall, link.prefix)].id,
+                    weight=link.weight,
+                )
+            )
 
     password_hash = hash_password(staff_password)
     for s in seed.staff:
@@ -250,19 +284,27 @@ def seed_demo(
         if unknown_roles:
             raise SeedError(f"staff {s.employee_no}: unknown roles {unknown_roles}")
         staff = Staff(
-            employee_no=s.employee_no, name=s.name,
+            employee_no=s.employee_no,
+            name=s.name,
             department_id=departments[s.department].id if s.department else None,
-            roles=sorted({ROLE_NAMES[r] for r in s.roles}), password_hash=password_hash,
+            roles=sorted({ROLE_NAMES[r] for r in s.roles}),
+            password_hash=password_hash,
         )
         session.add(staff)
         session.flush()
         for post in s.windows:
             hall_code = post.hall or s.hall or "BH"
-            session.add(StaffPost(staff_id=staff.id, window_id=windows[(hall_code, post.number)].id,
-                                  post=post.post))
+            session.add(
+                StaffPost(
+                    staff_id=staff.id,
+                    window_id=windows[(hall_code, post.number)].id,
+                    post=post.post,
+                )
+            )
     for index, notice in enumerate(seed.notices):
-        session.add(Notice(hall_id=halls[notice.hall].id, title=notice.title, body=notice.body,
-                           sort=index))
+        session.add(
+            Notice(hall_id=halls[notice.hall].id, title=notice.title, body=notice.body, sort=index)
+        )
     for index, reason in enumerate(seed.bad_rating_reasons):
         session.add(BadRatingReason(text=reason, sort=index))
     session.flush()

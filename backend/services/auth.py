@@ -61,7 +61,12 @@ def hash_password(password: str) -> str:
 
 
 def issue_device_token(
-    session: Session, *, hall_id: int, device_id: str, device_type: str, actor: str,
+    session: Session,
+    *,
+    hall_id: int,
+    device_id: str,
+    device_type: str,
+    actor: str,
     token: str | None = None,
 ) -> str:
     token = token or secrets.token_urlsafe(32)
@@ -79,8 +84,14 @@ def issue_device_token(
 
 
 def sign_in(
-    session: Session, *, employee_no: str, password: str, window_number: str | None,
-    hall_id: int | None, now: datetime, ttl: timedelta,
+    session: Session,
+    *,
+    employee_no: str,
+    password: str,
+    window_number: str | None,
+    hall_id: int | None,
+    now: datetime,
+    ttl: timedelta,
 ) -> tuple[str, Staff, Window | None]:
     staff = session.execute(
         select(Staff).where(Staff.employee_no == employee_no).with_for_update()
@@ -102,8 +113,14 @@ def sign_in(
         if staff.failed_logins >= MAX_FAILURES:
             minutes = min(60, 2 ** (staff.failed_logins - MAX_FAILURES))
             staff.locked_until = now + timedelta(minutes=minutes)
-        record(session, f"staff:{employee_no}", "auth.failed", "staff", staff.id,
-               {"failures": staff.failed_logins})
+        record(
+            session,
+            f"staff:{employee_no}",
+            "auth.failed",
+            "staff",
+            staff.id,
+            {"failures": staff.failed_logins},
+        )
         raise generic from None
     staff.failed_logins = 0
     staff.locked_until = None
@@ -119,7 +136,9 @@ def sign_in(
         if window is None:
             raise BadInput(f"窗口 {window_number} 不存在 / unknown window")
         posted = session.execute(
-            select(StaffPost.id).where(StaffPost.staff_id == staff.id, StaffPost.window_id == window.id)
+            select(StaffPost.id).where(
+                StaffPost.staff_id == staff.id, StaffPost.window_id == window.id
+            )
         ).first()
         if posted is None and not staff.has_role(Role.ADMINISTRATOR):
             raise NotAuthenticated("您不在该窗口的A/B岗名单中 / not posted at this window")
@@ -134,13 +153,21 @@ def sign_in(
             expires_at=now + ttl,
         )
     )
-    record(session, f"staff:{employee_no}", "auth.sign_in", "staff", staff.id,
-           {"window": window.number if window else None})
+    record(
+        session,
+        f"staff:{employee_no}",
+        "auth.sign_in",
+        "staff",
+        staff.id,
+        {"window": window.number if window else None},
+    )
     return token, staff, window
 
 
 def revoke(session: Session, token: str) -> None:
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).scalar_one_or_none()
     if row is not None:
         row.revoked = True
 
@@ -175,7 +202,9 @@ class TokenCache:
 
 
 def _load_principal(session: Session, digest: str, now: datetime) -> Principal:
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == digest)
+    ).scalar_one_or_none()
     if row is None or row.revoked or (row.expires_at is not None and row.expires_at <= now):
         raise NotAuthenticated("令牌无效或已过期 / invalid or expired token")
     if row.kind == "device":

@@ -18,9 +18,7 @@ def calendar_for(session: Session) -> WorkCalendar:
     """One WorkCalendar per version of the override table, shared by the process
     (so its per-day cache and its one-warning-per-unknown-year both hold)."""
     global _cached
-    revision = session.execute(
-        select(func.count(), func.max(WorkdayOverride.updated_at))
-    ).one()
+    revision = session.execute(select(func.count(), func.max(WorkdayOverride.updated_at))).one()
     key = (int(revision[0]), revision[1])
     cached = _cached
     if cached is not None and cached[0] == key:

@@ -36,7 +36,13 @@ from backend.models import (
     TicketState,
     Window,
 )
-from backend.privacy import IdentityProtector, mask_name, mask_phone, validate_credit_code, validate_resident_id
+from backend.privacy import (
+    IdentityProtector,
+    mask_name,
+    mask_phone,
+    validate_credit_code,
+    validate_resident_id,
+)
 from backend.receipts import is_well_formed_receipt, new_public_token, new_receipt_number
 from backend.services import eventlog
 from backend.services.audit import record
@@ -99,8 +105,14 @@ class Actor:
 
 
 def _event(
-    session: Session, case: Case, action: str, from_state: CaseState | None, to_state: CaseState,
-    actor: Actor, note: str = "", now: datetime | None = None,
+    session: Session,
+    case: Case,
+    action: str,
+    from_state: CaseState | None,
+    to_state: CaseState,
+    actor: Actor,
+    note: str = "",
+    now: datetime | None = None,
 ) -> None:
     session.add(
         CaseEvent(
@@ -170,7 +182,8 @@ def register_case(
     calendar = calendar_for(session)
     deadline = calendar.add_working_days(accepted_on, version.promised_days)
     public_name = (
-        applicant.name.strip() if applicant.kind is ApplicantKind.ORGANISATION
+        applicant.name.strip()
+        if applicant.kind is ApplicantKind.ORGANISATION
         else mask_name(applicant.name.strip())
     )
     case = Case(
@@ -183,7 +196,8 @@ def register_case(
         registered_by_staff_id=actor.staff_id,
         applicant_kind=applicant.kind,
         # A person's full name is personal data: keep only the masked form in clear.
-        applicant_name=applicant.name.strip() if applicant.kind is ApplicantKind.ORGANISATION
+        applicant_name=applicant.name.strip()
+        if applicant.kind is ApplicantKind.ORGANISATION
         else protector.seal_text(applicant.name.strip()),
         applicant_name_masked=public_name,
         applicant_id_cipher=protected_id.ciphertext,
@@ -215,14 +229,20 @@ def register_case(
     session.add(case)
     session.flush()
     for code in joint_departments:
-        department = session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
+        department = session.execute(
+            select(Department).where(Department.code == code)
+        ).scalar_one_or_none()
         if department is None:
             raise BadInput(f"未知的联办部门 {code} / unknown department", department=code)
         session.add(CaseParticipant(case_id=case.id, department_id=department.id))
     action = "not_accept" if state is CaseState.NOT_ACCEPTED else "accept"
     _event(session, case, action, None, state, actor, case.decision_reason, now)
-    eventlog.emit(session, hall_id, "case_registered",
-                  {"receipt": case.receipt_number, "matter": version.code, "state": state.value})
+    eventlog.emit(
+        session,
+        hall_id,
+        "case_registered",
+        {"receipt": case.receipt_number, "matter": version.code, "state": state.value},
+    )
     record(session, actor.label, f"case.{action}", "case", case.id, {"matter": version.code})
     return case
 
@@ -231,7 +251,9 @@ def get_case(session: Session, *, case_id: int | None = None, receipt: str | Non
     if case_id is not None:
         case = session.get(Case, case_id)
     else:
-        case = session.execute(select(Case).where(Case.receipt_number == receipt)).scalar_one_or_none()
+        case = session.execute(
+            select(Case).where(Case.receipt_number == receipt)
+        ).scalar_one_or_none()
     if case is None:
         raise NotFound("办件不存在 / case not found")
     return case
@@ -250,8 +272,15 @@ def check_department(case: Case, actor: Actor, *, allow_all: bool) -> None:
 
 
 def transition(
-    session: Session, *, case_id: int, action: str, actor: Actor, now: datetime, note: str = "",
-    allow_all_departments: bool = False, collected_by: str = "",
+    session: Session,
+    *,
+    case_id: int,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    allow_all_departments: bool = False,
+    collected_by: str = "",
 ) -> Case:
     if action not in TRANSITIONS:
         raise BadInput(f"未知的操作 {action} / unknown action", action=action)
@@ -296,14 +325,24 @@ def transition(
     if action in ("deny", "withdraw"):
         case.decision_reason = note.strip()
     _event(session, case, action, previous, target, actor, note.strip(), now)
-    eventlog.emit(session, case.hall_id, "case_changed",
-                  {"receipt": case.receipt_number, "state": target.value})
+    eventlog.emit(
+        session,
+        case.hall_id,
+        "case_changed",
+        {"receipt": case.receipt_number, "state": target.value},
+    )
     record(session, actor.label, f"case.{action}", "case", case.id, {"from": previous.value})
     return case
 
 
 def suspend(
-    session: Session, *, case_id: int, kind: str, reason: str, actor: Actor, now: datetime,
+    session: Session,
+    *,
+    case_id: int,
+    kind: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
     allow_all_departments: bool = False,
 ) -> Case:
     try:
@@ -321,13 +360,24 @@ def suspend(
     hall = session.get(Hall, case.hall_id)
     assert hall is not None
     today = local_day(now, hall.timezone)
-    session.add(CaseSuspension(case_id=case.id, kind=suspension_kind.value, started_on=today,
-                               reason=reason.strip()))
+    session.add(
+        CaseSuspension(
+            case_id=case.id, kind=suspension_kind.value, started_on=today, reason=reason.strip()
+        )
+    )
     case.suspended_kind = suspension_kind.value
     session.flush()
     _recompute_deadline(session, case)
-    _event(session, case, "suspend", case.state, case.state, actor,
-           f"{suspension_kind.value}：{reason.strip()}", now)
+    _event(
+        session,
+        case,
+        "suspend",
+        case.state,
+        case.state,
+        actor,
+        f"{suspension_kind.value}：{reason.strip()}",
+        now,
+    )
     record(session, actor.label, "case.suspend", "case", case.id, {"kind": suspension_kind.value})
     return case
 
@@ -338,8 +388,15 @@ def _close_open_suspension(session: Session, case: Case, day: date) -> None:
             suspension.ended_on = max(day, suspension.started_on)
 
 
-def resume(session: Session, *, case_id: int, note: str, actor: Actor, now: datetime,
-           allow_all_departments: bool = False) -> Case:
+def resume(
+    session: Session,
+    *,
+    case_id: int,
+    note: str,
+    actor: Actor,
+    now: datetime,
+    allow_all_departments: bool = False,
+) -> Case:
     case = _lock_case(session, case_id)
     check_department(case, actor, allow_all=allow_all_departments)
     if not case.suspended_kind:
@@ -351,7 +408,9 @@ def resume(session: Session, *, case_id: int, note: str, actor: Actor, now: date
     case.suspended_kind = None
     session.flush()
     _recompute_deadline(session, case)
-    _event(session, case, "resume", case.state, case.state, actor, f"{kind}结束 {note}".strip(), now)
+    _event(
+        session, case, "resume", case.state, case.state, actor, f"{kind}结束 {note}".strip(), now
+    )
     record(session, actor.label, "case.resume", "case", case.id, {"kind": kind})
     return case
 
@@ -364,13 +423,24 @@ def _recompute_deadline(session: Session, case: Case) -> None:
     case.due_provisional = deadline.provisional
 
 
-def forward(session: Session, *, case_id: int, to_department: str, to_window: str | None,
-            note: str, actor: Actor, now: datetime, allow_all_departments: bool = False) -> Case:
+def forward(
+    session: Session,
+    *,
+    case_id: int,
+    to_department: str,
+    to_window: str | None,
+    note: str,
+    actor: Actor,
+    now: datetime,
+    allow_all_departments: bool = False,
+) -> Case:
     case = _lock_case(session, case_id)
     check_department(case, actor, allow_all=allow_all_departments)
     if case.state not in OPEN_STATES:
         raise InvalidTransition("只有办理中的办件可以转办 / only open cases can be forwarded")
-    department = session.execute(select(Department).where(Department.code == to_department)).scalar_one_or_none()
+    department = session.execute(
+        select(Department).where(Department.code == to_department)
+    ).scalar_one_or_none()
     if department is None:
         raise BadInput(f"未知的部门 {to_department} / unknown department")
     if department.id == case.department_id:
@@ -385,20 +455,45 @@ def forward(session: Session, *, case_id: int, to_department: str, to_window: st
     previous_department = case.department_id
     case.department_id = department.id
     case.handler_staff_id = None
-    _event(session, case, "forward", case.state, case.state, actor,
-           f"转办至{department.name} {note}".strip(), now)
-    record(session, actor.label, "case.forward", "case", case.id,
-           {"from_department": previous_department, "to_department": department.id})
+    _event(
+        session,
+        case,
+        "forward",
+        case.state,
+        case.state,
+        actor,
+        f"转办至{department.name} {note}".strip(),
+        now,
+    )
+    record(
+        session,
+        actor.label,
+        "case.forward",
+        "case",
+        case.id,
+        {"from_department": previous_department, "to_department": department.id},
+    )
     return case
 
 
-def joint_decision(session: Session, *, case_id: int, department_code: str, approve: bool,
-                   note: str, actor: Actor, now: datetime) -> Case:
+def joint_decision(
+    session: Session,
+    *,
+    case_id: int,
+    department_code: str,
+    approve: bool,
+    note: str,
+    actor: Actor,
+    now: datetime,
+) -> Case:
     case = _lock_case(session, case_id)
     participant = next(
-        (p for p in case.participants
-         if session.get(Department, p.department_id) and
-         session.get(Department, p.department_id).code == department_code),  # type: ignore[union-attr]
+        (
+            p
+            for p in case.participants
+            if session.get(Department, p.department_id)
+            and session.get(Department, p.department_id).code == department_code
+        ),  # type: ignore[union-attr]
         None,
     )
     if participant is None:
@@ -412,20 +507,44 @@ def joint_decision(session: Session, *, case_id: int, department_code: str, appr
     participant.decision = "approved" if approve else "denied"
     participant.decided_at = now
     participant.note = note.strip()
-    _event(session, case, "joint_approve" if approve else "joint_deny", case.state, case.state,
-           actor, note.strip(), now)
+    _event(
+        session,
+        case,
+        "joint_approve" if approve else "joint_deny",
+        case.state,
+        case.state,
+        actor,
+        note.strip(),
+        now,
+    )
     record(session, actor.label, "case.joint_decision", "case", case.id, {"approve": approve})
     return case
 
 
-def set_disclosure(session: Session, *, case_id: int, public: bool, actor: Actor, now: datetime,
-                   allow_all_departments: bool = False) -> Case:
+def set_disclosure(
+    session: Session,
+    *,
+    case_id: int,
+    public: bool,
+    actor: Actor,
+    now: datetime,
+    allow_all_departments: bool = False,
+) -> Case:
     case = _lock_case(session, case_id)
     check_department(case, actor, allow_all=allow_all_departments)
     if case.state not in (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.DENIED):
         raise InvalidTransition("办结后才能设置公示 / only finished cases can be disclosed")
     case.public_disclosure = public
-    _event(session, case, "disclose" if public else "undisclose", case.state, case.state, actor, "", now)
+    _event(
+        session,
+        case,
+        "disclose" if public else "undisclose",
+        case.state,
+        case.state,
+        actor,
+        "",
+        now,
+    )
     record(session, actor.label, "case.disclosure", "case", case.id, {"public": public})
     return case
 
@@ -502,15 +621,20 @@ def staff_view(session: Session, case: Case) -> dict[str, Any]:
             "phone": mask_phone("0000000" + case.phone_last4),
             "joint": case.joint,
             "participants": [
-                {"department_id": p.department_id, "decision": p.decision} for p in case.participants
+                {"department_id": p.department_id, "decision": p.decision}
+                for p in case.participants
             ],
             "public_disclosure": case.public_disclosure,
             "decision_reason": case.decision_reason,
             "collected_by": case.collected_by,
             "timeline": timeline(case),
             "suspensions": [
-                {"kind": s.kind, "started_on": s.started_on.isoformat(),
-                 "ended_on": s.ended_on.isoformat() if s.ended_on else None, "reason": s.reason}
+                {
+                    "kind": s.kind,
+                    "started_on": s.started_on.isoformat(),
+                    "ended_on": s.ended_on.isoformat() if s.ended_on else None,
+                    "reason": s.reason,
+                }
                 for s in case.suspensions
             ],
         }

@@ -83,11 +83,21 @@ def upsert_matters(
         session.flush()
         matter.current_version_id = version.id
     if created or new_versions:
-        record(session, actor, "catalog.upsert", "catalog", "-",
-               {"created": created, "new_versions": new_versions})
+        record(
+            session,
+            actor,
+            "catalog.upsert",
+            "catalog",
+            "-",
+            {"created": created, "new_versions": new_versions},
+        )
         for hall_id in hall_ids_to_notify:
-            eventlog.emit(session, hall_id, "catalog_changed",
-                          {"created": created, "new_versions": new_versions})
+            eventlog.emit(
+                session,
+                hall_id,
+                "catalog_changed",
+                {"created": created, "new_versions": new_versions},
+            )
     return UpsertReport(created, new_versions, unchanged)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,9 +129,7 @@ def flush_pending(session: Session) -> None:
         committed.add(hall_id)
 
 
-def read_events(
-    session: Session, hall_id: int, after: int, limit: int = 500
-) -> list[EventRecord]:
+def read_events(session: Session, hall_id: int, after: int, limit: int = 500) -> list[EventRecord]:
     rows = session.execute(
         select(HallEvent.seq, HallEvent.kind, HallEvent.payload, HallEvent.created_at)
         .where(HallEvent.hall_id == hall_id, HallEvent.seq > after)
@@ -149,7 +147,7 @@ def latest_seq(session: Session, hall_id: int) -> int:
 
 
 def install_session_hooks(
-    session_factory: Any, on_committed: Callable[[set[int]], None] | None
+    session_factory: Any, on_committed: Callable[[Iterable[int]], None] | None
 ) -> None:
     """Attach the event flush (and, for SQLite, the post-commit wake-up) to sessions."""
     from sqlalchemy import event as sa_event

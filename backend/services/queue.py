@@ -325,7 +325,9 @@ def issue_ticket(
         raise BadInput("请选择排队类别或事项 / a category or a matter is required")
     category = category_by_prefix(session, hall_id, category_prefix)
     if not category.active:
-        raise QueueUnavailable(f"{category.name}暂停取号 / category closed", category=category.prefix)
+        raise QueueUnavailable(
+            f"{category.name}暂停取号 / category closed", category=category.prefix
+        )
 
     local_now = now.astimezone(zone(hall.timezone))
     if channel is not Channel.HUB_OFFLINE and not (
@@ -412,7 +414,9 @@ def import_offline_ticket(
     Idempotent on the client request id; the number must lie in a block reserved
     for that category and day."""
     existing = session.execute(
-        select(Ticket).where(Ticket.hall_id == hall_id, Ticket.client_request_id == client_request_id)
+        select(Ticket).where(
+            Ticket.hall_id == hall_id, Ticket.client_request_id == client_request_id
+        )
     ).scalar_one_or_none()
     if existing is not None:
         return view_of(session, existing)
@@ -487,8 +491,14 @@ def reserve_block(
     )
     session.add(block)
     session.flush()
-    record(session, actor, "ticket.reserve_block", "ticket_block", block.id,
-           {"category": category.prefix, "first": first, "last": block.last_number})
+    record(
+        session,
+        actor,
+        "ticket.reserve_block",
+        "ticket_block",
+        block.id,
+        {"category": category.prefix, "first": first, "last": block.last_number},
+    )
     return block
 
 
@@ -763,7 +773,9 @@ def start_service(session: Session, *, window_id: int, now: datetime, actor: str
     ticket.state = TicketState.SERVING
     ticket.started_at = now
     eventlog.emit(
-        session, hall.id, "ticket_serving",
+        session,
+        hall.id,
+        "ticket_serving",
         {"ticket": ticket.display, "ticket_id": ticket.id, "window": window.number},
     )
     record(session, actor, "ticket.start", "ticket", ticket.id, {})
@@ -793,8 +805,12 @@ def no_show(session: Session, *, window_id: int, now: datetime, actor: str) -> T
         session,
         hall.id,
         "ticket_no_show",
-        {"ticket": ticket.display, "ticket_id": ticket.id, "window": window.number,
-         "requeued": requeued},
+        {
+            "ticket": ticket.display,
+            "ticket_id": ticket.id,
+            "window": window.number,
+            "requeued": requeued,
+        },
     )
     record(session, actor, "ticket.no_show", "ticket", ticket.id, {"requeued": requeued})
     return view_of(session, ticket)
@@ -821,7 +837,9 @@ def requeue_no_show(
         raise InvalidTransition("已达到重新排队次数上限 / requeue limit reached")
     _back_to_queue(ticket, now)
     ticket.finished_at = None
-    eventlog.emit(session, hall_id, "ticket_requeued", {"ticket": ticket.display, "ticket_id": ticket.id})
+    eventlog.emit(
+        session, hall_id, "ticket_requeued", {"ticket": ticket.display, "ticket_id": ticket.id}
+    )
     record(session, actor, "ticket.requeue", "ticket", ticket.id, {})
     return view_of(session, ticket)
 
@@ -876,7 +894,9 @@ def transfer(
     return view_of(session, ticket)
 
 
-def cancel(session: Session, *, hall_id: int, ticket_id: int, now: datetime, actor: str) -> TicketView:
+def cancel(
+    session: Session, *, hall_id: int, ticket_id: int, now: datetime, actor: str
+) -> TicketView:
     ticket = _ticket_for_update(session, ticket_id)
     if ticket.hall_id != hall_id:
         raise NotFound("号票不存在 / ticket not found")
@@ -886,7 +906,9 @@ def cancel(session: Session, *, hall_id: int, ticket_id: int, now: datetime, act
         )
     ticket.state = TicketState.CANCELLED
     ticket.finished_at = now
-    eventlog.emit(session, hall_id, "ticket_cancelled", {"ticket": ticket.display, "ticket_id": ticket.id})
+    eventlog.emit(
+        session, hall_id, "ticket_cancelled", {"ticket": ticket.display, "ticket_id": ticket.id}
+    )
     record(session, actor, "ticket.cancel", "ticket", ticket.id, {})
     return view_of(session, ticket)
 
@@ -904,7 +926,9 @@ def _window_event(session: Session, hall: Hall, window: Window) -> None:
             "window": window.number,
             "state": window.state.value,
             "reason": window.pause_reason,
-            "expected_back": window.expected_back_at.isoformat() if window.expected_back_at else None,
+            "expected_back": window.expected_back_at.isoformat()
+            if window.expected_back_at
+            else None,
             "staff": {"name": staff.name, "employee_no": staff.employee_no} if staff else None,
         },
     )
@@ -943,8 +967,14 @@ def set_window_state(
         window.signed_in_staff_id = None
         window.ordinary_streak = None
     _window_event(session, hall, window)
-    record(session, actor, "window.state", "window", window.id,
-           {"from": previous.value, "to": state.value, "reason": window.pause_reason})
+    record(
+        session,
+        actor,
+        "window.state",
+        "window",
+        window.id,
+        {"from": previous.value, "to": state.value, "reason": window.pause_reason},
+    )
     return window
 
 
@@ -967,16 +997,26 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
         .where(Window.hall_id == hall_id, Window.current_ticket_id.is_not(None))
         .where(
             Window.current_ticket_id.in_(
-                select(Ticket.id).where(Ticket.hall_id == hall_id, Ticket.state == TicketState.CLOSED)
+                select(Ticket.id).where(
+                    Ticket.hall_id == hall_id, Ticket.state == TicketState.CLOSED
+                )
             )
         )
         .values(current_ticket_id=None)
     )
     count = int(result.rowcount or 0)
     if count:
-        eventlog.emit(session, hall_id, "day_closed", {"before": before.isoformat(), "closed": count})
-    record(session, actor, "queue.close_day", "hall", hall_id, {"before": before.isoformat(),
-                                                               "closed": count})
+        eventlog.emit(
+            session, hall_id, "day_closed", {"before": before.isoformat(), "closed": count}
+        )
+    record(
+        session,
+        actor,
+        "queue.close_day",
+        "hall",
+        hall_id,
+        {"before": before.isoformat(), "closed": count},
+    )
     return count
 
 
@@ -984,8 +1024,14 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
 
 
 def check_in_appointment(
-    session: Session, *, hall_id: int, code: str, now: datetime, actor: str,
-    client_request_id: str | None = None, device_id: str | None = None,
+    session: Session,
+    *,
+    hall_id: int,
+    code: str,
+    now: datetime,
+    actor: str,
+    client_request_id: str | None = None,
+    device_id: str | None = None,
 ) -> TicketView:
     appointment = session.execute(
         select(Appointment).where(Appointment.code == code.strip().upper()).with_for_update()
@@ -1039,4 +1085,6 @@ def insert_ticket_rows(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def matter_version_for(session: Session, ticket: Ticket) -> MatterVersion | None:
-    return session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    return (
+        session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    )

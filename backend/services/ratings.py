@@ -65,7 +65,9 @@ def request_rating(
     )
     session.add(request)
     session.flush()
-    matter = session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    matter = (
+        session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+    )
     staff = session.get(Staff, ticket.staff_id) if ticket.staff_id else None
     eventlog.emit(
         session,
@@ -85,16 +87,17 @@ def request_rating(
     return request
 
 
-def invite_rating(
-    session: Session, *, window_id: int, now: datetime, actor: str
-) -> RatingRequest:
+def invite_rating(session: Session, *, window_id: int, now: datetime, actor: str) -> RatingRequest:
     """The clerk presses "invite rating" for the ticket last served at this window."""
     window = session.get(Window, window_id)
     if window is None:
         raise NotFound("窗口不存在 / window not found")
     ticket = session.execute(
         select(Ticket)
-        .where(Ticket.window_id == window.id, Ticket.state.in_([TicketState.SERVING, TicketState.DONE, TicketState.CALLED]))
+        .where(
+            Ticket.window_id == window.id,
+            Ticket.state.in_([TicketState.SERVING, TicketState.DONE, TicketState.CALLED]),
+        )
         .order_by(Ticket.called_at.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -157,7 +160,9 @@ def _validate(data: RatingInput) -> RatingLevel:
     return level
 
 
-def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: str) -> RatingOutcome:
+def submit_rating(
+    session: Session, *, hall_id: int, data: RatingInput, actor: str
+) -> RatingOutcome:
     level = _validate(data)
     existing = session.execute(
         select(Rating).where(Rating.rating_uid == data.rating_uid)
@@ -175,18 +180,29 @@ def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: s
         if ticket.state not in (TicketState.SERVING, TicketState.DONE) or ticket.window_id is None:
             raise InvalidTransition("该号票尚未办理，不能评价 / this ticket has not been served")
         window = session.get(Window, ticket.window_id)
-        if data.window_number is not None and (window is None or window.number != data.window_number):
+        if data.window_number is not None and (
+            window is None or window.number != data.window_number
+        ):
             raise Conflict("该号票不是在本窗口办理的 / this service was not at this window")
         service_key = f"ticket:{ticket.id}"
         staff_id = ticket.staff_id
-        matter = session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
+        matter = (
+            session.get(MatterVersion, ticket.matter_version_id)
+            if ticket.matter_version_id
+            else None
+        )
     else:
         case = session.execute(
             select(Case).where(Case.receipt_number == data.receipt_number)
         ).scalar_one_or_none()
         if case is None or case.hall_id != hall_id:
             raise NotFound("办件不存在 / case not found")
-        if case.state not in (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.DENIED, CaseState.NOT_ACCEPTED):
+        if case.state not in (
+            CaseState.COMPLETED,
+            CaseState.DELIVERED,
+            CaseState.DENIED,
+            CaseState.NOT_ACCEPTED,
+        ):
             raise InvalidTransition("办件尚未办结，不能评价 / the case is not finished yet")
         window = session.get(Window, case.window_id) if case.window_id else None
         service_key = f"case:{case.id}"
@@ -197,7 +213,8 @@ def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: s
         raise Conflict("该次服务已评价过（一次一评）/ this service has already been rated")
     staff = session.get(Staff, staff_id) if staff_id else None
     department_id = (
-        case.department_id if case is not None
+        case.department_id
+        if case is not None
         else (matter.department_id if matter else (staff.department_id if staff else None))
     )
     rating = Rating(
@@ -226,14 +243,20 @@ def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: s
             session.flush()
     except IntegrityError as error:
         # Lost a race with the same rating id or the same service: look again.
-        again = session.execute(select(Rating).where(Rating.rating_uid == data.rating_uid)).scalar_one_or_none()
+        again = session.execute(
+            select(Rating).where(Rating.rating_uid == data.rating_uid)
+        ).scalar_one_or_none()
         if again is not None:
             return RatingOutcome(again, created=False)
-        raise Conflict("该次服务已评价过（一次一评）/ this service has already been rated") from error
+        raise Conflict(
+            "该次服务已评价过（一次一评）/ this service has already been rated"
+        ) from error
     if ticket is not None:
         session.execute(
             update(RatingRequest)
-            .where(RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN)
+            .where(
+                RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
+            )
             .values(state=RatingRequestState.RATED)
         )
     if level.is_bad:
@@ -242,8 +265,11 @@ def submit_rating(session: Session, *, hall_id: int, data: RatingInput, actor: s
         session,
         hall_id,
         "rating_stored",
-        {"rating_id": rating.rating_uid, "window": window.number if window else None,
-         "level": level.value},
+        {
+            "rating_id": rating.rating_uid,
+            "window": window.number if window else None,
+            "level": level.value,
+        },
     )
     record(session, actor, "rating.submit", "rating", rating.id, {"level": level.value})
     return RatingOutcome(rating, created=True)
@@ -270,8 +296,12 @@ def _open_rectification(session: Session, rating: Rating, hall_id: int) -> Recti
     )
     session.add(item)
     session.flush()
-    eventlog.emit(session, hall_id, "rectification_opened",
-                  {"rectification_id": item.id, "rating_id": rating.rating_uid})
+    eventlog.emit(
+        session,
+        hall_id,
+        "rectification_opened",
+        {"rectification_id": item.id, "rating_id": rating.rating_uid},
+    )
     return item
 
 

@@ -80,18 +80,28 @@ def test_priority_then_appointment_then_ordinary_when_strict(db: Database) -> No
     ordinary = issue(db, "A", T0)
     with db.writing() as session:
         category = session.execute(
-            select(QueueCategory).where(QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db))
+            select(QueueCategory).where(
+                QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db)
+            )
         ).scalar_one()
         session.add(
             Appointment(
-                hall_id=category.hall_id, category_id=category.id, day=T0.date(),
-                slot_start=time(9, 30), slot_end=time(10, 30), code="APPT0001",
-                name_masked="张*", phone_last4="1234",
+                hall_id=category.hall_id,
+                category_id=category.id,
+                day=T0.date(),
+                slot_start=time(9, 30),
+                slot_end=time(10, 30),
+                code="APPT0001",
+                name_masked="张*",
+                phone_last4="1234",
             )
         )
     with db.writing() as session:
         appointment = queue.check_in_appointment(
-            session, hall_id=hall_id(db), code="APPT0001", now=T0 + timedelta(seconds=1),
+            session,
+            hall_id=hall_id(db),
+            code="APPT0001",
+            now=T0 + timedelta(seconds=1),
             actor="test",
         ).number
     priority = issue(db, "A", T0 + timedelta(seconds=2), priority_kind="elderly")
@@ -105,8 +115,16 @@ def test_ratio_two_ordinary_per_priority_prevents_starvation(db: Database) -> No
     priority = [
         issue(db, "A", T0 + timedelta(seconds=10 + i), priority_kind="disabled") for i in range(3)
     ]
-    expected = [priority[0], ordinary[0], ordinary[1], priority[1], ordinary[2], ordinary[3],
-                priority[2], ordinary[4]]
+    expected = [
+        priority[0],
+        ordinary[0],
+        ordinary[1],
+        priority[1],
+        ordinary[2],
+        ordinary[3],
+        priority[2],
+        ordinary[4],
+    ]
     assert drain(db, window, T0 + timedelta(minutes=1)) == expected
 
 
@@ -115,19 +133,29 @@ def test_early_appointment_waits_as_ordinary_until_its_slot(db: Database) -> Non
     window = open_window(db, "3")
     with db.writing() as session:
         category = session.execute(
-            select(QueueCategory).where(QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db))
+            select(QueueCategory).where(
+                QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db)
+            )
         ).scalar_one()
         session.add(
             Appointment(
-                hall_id=category.hall_id, category_id=category.id, day=T0.date(),
-                slot_start=time(11, 0), slot_end=time(11, 30), code="APPT0002",
-                name_masked="李*", phone_last4="5678",
+                hall_id=category.hall_id,
+                category_id=category.id,
+                day=T0.date(),
+                slot_start=time(11, 0),
+                slot_end=time(11, 30),
+                code="APPT0002",
+                name_masked="李*",
+                phone_last4="5678",
             )
         )
     first = issue(db, "A", T0)
     with db.writing() as session:  # checks in at 10:00 for an 11:00 slot
         early = queue.check_in_appointment(
-            session, hall_id=hall_id(db), code="APPT0002", now=T0 + timedelta(seconds=5),
+            session,
+            hall_id=hall_id(db),
+            code="APPT0002",
+            now=T0 + timedelta(seconds=5),
             actor="test",
         ).number
     later = issue(db, "A", T0 + timedelta(minutes=10))
@@ -151,9 +179,18 @@ def test_transfer_keeps_issue_time_and_targets_the_window(db: Database) -> None:
     later = issue(db, "A", T0 + timedelta(minutes=5))
     assert call(db, first_window, T0 + timedelta(minutes=6)) == transferred
     with db.writing() as session:
-        ticket_id = session.execute(select(Ticket.id).where(Ticket.display == transferred)).scalar_one()
-        queue.transfer(session, hall_id=hall_id(db), ticket_id=ticket_id, to_category=None,
-                       to_window="1", now=T0 + timedelta(minutes=7), actor="test")
+        ticket_id = session.execute(
+            select(Ticket.id).where(Ticket.display == transferred)
+        ).scalar_one()
+        queue.transfer(
+            session,
+            hall_id=hall_id(db),
+            ticket_id=ticket_id,
+            to_category=None,
+            to_window="1",
+            now=T0 + timedelta(minutes=7),
+            actor="test",
+        )
     # Window 3 no longer sees it; window 1 calls it before the later ticket.
     assert call(db, first_window, T0 + timedelta(minutes=8)) == later
     issue(db, "A", T0 + timedelta(minutes=9))
@@ -165,9 +202,18 @@ def test_transfer_to_category_keeps_number_and_place(db: Database) -> None:
     b_ticket_later = issue(db, "B", T0 + timedelta(minutes=3))
     a_ticket = issue(db, "A", T0)
     with db.writing() as session:
-        ticket_id = session.execute(select(Ticket.id).where(Ticket.display == a_ticket)).scalar_one()
-        view = queue.transfer(session, hall_id=hall_id(db), ticket_id=ticket_id, to_category="B",
-                              to_window=None, now=T0 + timedelta(minutes=4), actor="test")
+        ticket_id = session.execute(
+            select(Ticket.id).where(Ticket.display == a_ticket)
+        ).scalar_one()
+        view = queue.transfer(
+            session,
+            hall_id=hall_id(db),
+            ticket_id=ticket_id,
+            to_category="B",
+            to_window=None,
+            now=T0 + timedelta(minutes=4),
+            actor="test",
+        )
     assert view.number == a_ticket and view.category == "B"
     assert drain(db, window_b, T0 + timedelta(minutes=5)) == [a_ticket, b_ticket_later]
 
@@ -187,7 +233,11 @@ def test_issue_is_idempotent_on_request_id(db: Database) -> None:
 
 def test_daily_cap_and_issuing_hours(db: Database) -> None:
     with db.writing() as session:
-        session.execute(update(QueueCategory).where(QueueCategory.prefix == "C", QueueCategory.hall_id == hall_id(db)).values(daily_cap=2))
+        session.execute(
+            update(QueueCategory)
+            .where(QueueCategory.prefix == "C", QueueCategory.hall_id == hall_id(db))
+            .values(daily_cap=2)
+        )
     issue(db, "C", T0)
     issue(db, "C", T0)
     with pytest.raises(QueueUnavailable):
@@ -224,12 +274,24 @@ def test_no_show_without_requeue_ends_the_ticket(db: Database) -> None:
     absent = issue(db, "A", T0)
     call(db, window, T0 + timedelta(minutes=1))
     with db.writing() as session:
-        assert queue.no_show(session, window_id=window, now=T0 + timedelta(minutes=2),
-                             actor="test").state == "no_show"
+        assert (
+            queue.no_show(
+                session, window_id=window, now=T0 + timedelta(minutes=2), actor="test"
+            ).state
+            == "no_show"
+        )
     assert call(db, window, T0 + timedelta(minutes=3)) is None
     with db.writing() as session:
-        assert queue.requeue_no_show(session, hall_id=hall_id(db), number=absent,
-                                     now=T0 + timedelta(minutes=4), actor="test").state == "waiting"
+        assert (
+            queue.requeue_no_show(
+                session,
+                hall_id=hall_id(db),
+                number=absent,
+                now=T0 + timedelta(minutes=4),
+                actor="test",
+            ).state
+            == "waiting"
+        )
 
 
 def test_call_next_finishes_the_current_ticket(db: Database) -> None:
@@ -247,16 +309,24 @@ def test_paused_window_cannot_call_and_pause_needs_a_reason(db: Database) -> Non
     window = open_window(db, "3")
     issue(db, "A", T0)
     with db.writing() as session, pytest.raises(BadInput):
-        queue.set_window_state(session, window_id=window, state=WindowState.PAUSED, now=T0,
-                               actor="test")
+        queue.set_window_state(
+            session, window_id=window, state=WindowState.PAUSED, now=T0, actor="test"
+        )
     with db.writing() as session:
-        queue.set_window_state(session, window_id=window, state=WindowState.PAUSED, now=T0,
-                               actor="test", reason="系统故障")
+        queue.set_window_state(
+            session,
+            window_id=window,
+            state=WindowState.PAUSED,
+            now=T0,
+            actor="test",
+            reason="系统故障",
+        )
     with pytest.raises(InvalidTransition):
         call(db, window, T0)
     with db.writing() as session:
-        queue.set_window_state(session, window_id=window, state=WindowState.OPEN, now=T0,
-                               actor="test")
+        queue.set_window_state(
+            session, window_id=window, state=WindowState.OPEN, now=T0, actor="test"
+        )
     assert call(db, window, T0) == "A001"
 
 
@@ -265,11 +335,25 @@ def test_call_specific_ticket_out_of_order_needs_reason(db: Database) -> None:
     issue(db, "A", T0)
     second = issue(db, "A", T0 + timedelta(seconds=1))
     with db.writing() as session, pytest.raises(BadInput):
-        queue.call_specific(session, window_id=window, number=second, reason=" ", staff_id=None,
-                            now=T0, actor="test")
+        queue.call_specific(
+            session,
+            window_id=window,
+            number=second,
+            reason=" ",
+            staff_id=None,
+            now=T0,
+            actor="test",
+        )
     with db.writing() as session:
-        result = queue.call_specific(session, window_id=window, number=second,
-                                     reason="老人行动不便", staff_id=None, now=T0, actor="test")
+        result = queue.call_specific(
+            session,
+            window_id=window,
+            number=second,
+            reason="老人行动不便",
+            staff_id=None,
+            now=T0,
+            actor="test",
+        )
     assert result.ticket is not None and result.ticket.number == second
     with db.reading() as session:
         reason = session.execute(
@@ -283,8 +367,9 @@ def test_close_day_archives_open_tickets_of_earlier_days(db: Database) -> None:
     issue(db, "A", T0)
     next_day = T0 + timedelta(days=1)
     with db.writing() as session:
-        closed = queue.close_day(session, hall_id=hall_id(db), before=next_day.date(), now=next_day,
-                                 actor="test")
+        closed = queue.close_day(
+            session, hall_id=hall_id(db), before=next_day.date(), now=next_day, actor="test"
+        )
     assert closed == 2
     with db.reading() as session:
         states = set(session.execute(select(Ticket.state)).scalars())
@@ -296,12 +381,22 @@ def test_position_and_estimate_use_rolling_service_time(db: Database) -> None:
     for i in range(3):
         issue(db, "A", T0 + timedelta(seconds=i))
     with db.writing() as session:
-        view = queue.issue_ticket(session, hall_id=hall_id(db), category_prefix="A",
-                                  now=T0 + timedelta(seconds=5), actor="test",
-                                  channel=Channel.KIOSK)
+        view = queue.issue_ticket(
+            session,
+            hall_id=hall_id(db),
+            category_prefix="A",
+            now=T0 + timedelta(seconds=5),
+            actor="test",
+            channel=Channel.KIOSK,
+        )
     assert view.ahead == 3
     with db.reading() as session:
-        category = session.execute(select(QueueCategory).where(QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db))).scalar_one()
+        category = session.execute(
+            select(QueueCategory).where(
+                QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db)
+            )
+        ).scalar_one()
         open_windows = queue.open_windows_serving(session, category.id)
-    assert view.estimated_wait_minutes == queue.estimate_minutes(3, category.avg_service_seconds,
-                                                                 open_windows)
+    assert view.estimated_wait_minutes == queue.estimate_minutes(
+        3, category.avg_service_seconds, open_windows
+    )

@@ -9,15 +9,21 @@ from flask import Blueprint, request
 from backend.api.framework import PUBLIC, STAFF, Reply, operation, principal
 from backend.api.v1.common import ext, hall_id, now
 from backend.api.v1.schemas import Empty, SignIn
+from backend.models import WindowState
 from backend.services import auth as auth_service
 from backend.services import queue as queue_service
-from backend.models import WindowState
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
-@operation(blueprint, "/sign-in", "POST", body=SignIn, auth=PUBLIC,
-           summary="工作人员登录（可在窗口签到）/ staff sign-in, optionally at a window")
+@operation(
+    blueprint,
+    "/sign-in",
+    "POST",
+    body=SignIn,
+    auth=PUBLIC,
+    summary="工作人员登录（可在窗口签到）/ staff sign-in, optionally at a window",
+)
 def sign_in(body: SignIn) -> Reply:
     extension = ext()
     with extension.db.writing() as session:
@@ -33,8 +39,12 @@ def sign_in(body: SignIn) -> Reply:
         )
         if window is not None and window.state is not WindowState.OPEN:
             queue_service.set_window_state(
-                session, window_id=window.id, state=WindowState.OPEN, now=now(),
-                actor=f"staff:{staff.employee_no}", staff_id=staff.id,
+                session,
+                window_id=window.id,
+                state=WindowState.OPEN,
+                now=now(),
+                actor=f"staff:{staff.employee_no}",
+                staff_id=staff.id,
             )
         elif window is not None:
             window.signed_in_staff_id = staff.id
@@ -58,5 +68,10 @@ def sign_out(body: Empty) -> Reply:
 @operation(blueprint, "/me", "GET", auth=STAFF, summary="当前登录信息 / who am I")
 def me() -> Reply:
     who = principal()
-    return {"label": who.label, "roles": sorted(who.roles), "hall_id": who.hall_id,
-            "window_id": who.window_id, "department_id": who.department_id}
+    return {
+        "label": who.label,
+        "roles": sorted(who.roles),
+        "hall_id": who.hall_id,
+        "window_id": who.window_id,
+        "department_id": who.department_id,
+    }

@@ -26,7 +26,9 @@ blueprint = Blueprint("cases", __name__, url_prefix="/api/v1/cases")
 
 
 def _actor(who: Principal) -> case_service.Actor:
-    return case_service.Actor(label=who.label, staff_id=who.staff_id, department_id=who.department_id)
+    return case_service.Actor(
+        label=who.label, staff_id=who.staff_id, department_id=who.department_id
+    )
 
 
 def _check_read(session: object, who: Principal, case: Case) -> None:
@@ -38,14 +40,21 @@ def _check_read(session: object, who: Principal, case: Case) -> None:
 
 
 def _check_write(session: object, who: Principal, case: Case) -> None:
-    if who.has_role(Role.SUPERVISOR) and not who.has_role(Role.ADMINISTRATOR, Role.CLERK,
-                                                           Role.DEPARTMENT_LEAD):
+    if who.has_role(Role.SUPERVISOR) and not who.has_role(
+        Role.ADMINISTRATOR, Role.CLERK, Role.DEPARTMENT_LEAD
+    ):
         raise Forbidden("监察人员只读 / supervisors have read-only access")
     _check_read(session, who, case)
 
 
-@operation(blueprint, "", "POST", body=RegisterCase, auth=STAFF,
-           summary="受理登记（或不予受理）/ register a case")
+@operation(
+    blueprint,
+    "",
+    "POST",
+    body=RegisterCase,
+    auth=STAFF,
+    summary="受理登记（或不予受理）/ register a case",
+)
 def register(body: RegisterCase) -> Reply:
     who = principal()
     if who.has_role(Role.SUPERVISOR) and not who.has_role(Role.CLERK, Role.ADMINISTRATOR):
@@ -59,8 +68,10 @@ def register(body: RegisterCase) -> Reply:
             hall_id=hid,
             matter_code=body.matter_code,
             applicant=case_service.Applicant(
-                kind=ApplicantKind(body.applicant.kind), name=body.applicant.name,
-                id_number=body.applicant.id_number, phone=body.applicant.phone,
+                kind=ApplicantKind(body.applicant.kind),
+                name=body.applicant.name,
+                id_number=body.applicant.id_number,
+                phone=body.applicant.phone,
             ),
             protector=extension.protector,
             actor=_actor(who),
@@ -93,81 +104,166 @@ def get_case(case_id: int) -> Reply:
         return case_service.staff_view(session, _load(session, case_id, who))
 
 
-@operation(blueprint, "/<int:case_id>/transitions", "POST", body=CaseTransition, auth=STAFF,
-           summary="办件流转：承办、审核、退回、批准、办结、发证、不予许可、撤回 / advance a case")
+@operation(
+    blueprint,
+    "/<int:case_id>/transitions",
+    "POST",
+    body=CaseTransition,
+    auth=STAFF,
+    summary="办件流转：承办、审核、退回、批准、办结、发证、不予许可、撤回 / advance a case",
+)
 def transition(case_id: int, body: CaseTransition) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         _load(session, case_id, who, write=True)
         case = case_service.transition(
-            session, case_id=case_id, action=body.action, actor=_actor(who), now=now(),
-            note=body.note, allow_all_departments=True, collected_by=body.collected_by,
+            session,
+            case_id=case_id,
+            action=body.action,
+            actor=_actor(who),
+            now=now(),
+            note=body.note,
+            allow_all_departments=True,
+            collected_by=body.collected_by,
         )
         return case_service.staff_view(session, case)
 
 
-@operation(blueprint, "/<int:case_id>/suspend", "POST", body=Suspend, auth=STAFF,
-           summary="暂停计时（补正、踏勘、专家论证、听证…）/ stop the clock")
+@operation(
+    blueprint,
+    "/<int:case_id>/suspend",
+    "POST",
+    body=Suspend,
+    auth=STAFF,
+    summary="暂停计时（补正、踏勘、专家论证、听证…）/ stop the clock",
+)
 def suspend(case_id: int, body: Suspend) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         _load(session, case_id, who, write=True)
-        case = case_service.suspend(session, case_id=case_id, kind=body.kind, reason=body.reason,
-                                    actor=_actor(who), now=now(), allow_all_departments=True)
+        case = case_service.suspend(
+            session,
+            case_id=case_id,
+            kind=body.kind,
+            reason=body.reason,
+            actor=_actor(who),
+            now=now(),
+            allow_all_departments=True,
+        )
         return case_service.staff_view(session, case)
 
 
-@operation(blueprint, "/<int:case_id>/resume", "POST", body=Resume, auth=STAFF,
-           summary="恢复计时（材料已补齐）/ restart the clock")
+@operation(
+    blueprint,
+    "/<int:case_id>/resume",
+    "POST",
+    body=Resume,
+    auth=STAFF,
+    summary="恢复计时（材料已补齐）/ restart the clock",
+)
 def resume(case_id: int, body: Resume) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         _load(session, case_id, who, write=True)
-        case = case_service.resume(session, case_id=case_id, note=body.note, actor=_actor(who),
-                                   now=now(), allow_all_departments=True)
+        case = case_service.resume(
+            session,
+            case_id=case_id,
+            note=body.note,
+            actor=_actor(who),
+            now=now(),
+            allow_all_departments=True,
+        )
         return case_service.staff_view(session, case)
 
 
-@operation(blueprint, "/<int:case_id>/forward", "POST", body=Forward, auth=STAFF,
-           summary="转办到其他部门窗口 / forward to another department")
+@operation(
+    blueprint,
+    "/<int:case_id>/forward",
+    "POST",
+    body=Forward,
+    auth=STAFF,
+    summary="转办到其他部门窗口 / forward to another department",
+)
 def forward(case_id: int, body: Forward) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         _load(session, case_id, who, write=True)
-        case = case_service.forward(session, case_id=case_id, to_department=body.department,
-                                    to_window=body.window, note=body.note, actor=_actor(who),
-                                    now=now(), allow_all_departments=True)
+        case = case_service.forward(
+            session,
+            case_id=case_id,
+            to_department=body.department,
+            to_window=body.window,
+            note=body.note,
+            actor=_actor(who),
+            now=now(),
+            allow_all_departments=True,
+        )
         return {"id": case.id, "department_id": case.department_id}
 
 
-@operation(blueprint, "/<int:case_id>/joint-decision", "POST", body=JointDecision, auth=STAFF,
-           summary="并联审批部门意见 / a joint department's decision")
+@operation(
+    blueprint,
+    "/<int:case_id>/joint-decision",
+    "POST",
+    body=JointDecision,
+    auth=STAFF,
+    summary="并联审批部门意见 / a joint department's decision",
+)
 def joint_decision(case_id: int, body: JointDecision) -> Reply:
     who = principal()
     with ext().db.writing() as session:
-        case = case_service.joint_decision(session, case_id=case_id, department_code=body.department,
-                                           approve=body.approve, note=body.note, actor=_actor(who),
-                                           now=now())
-        return {"id": case.id, "participants": [
-            {"department_id": p.department_id, "decision": p.decision} for p in case.participants]}
+        case = case_service.joint_decision(
+            session,
+            case_id=case_id,
+            department_code=body.department,
+            approve=body.approve,
+            note=body.note,
+            actor=_actor(who),
+            now=now(),
+        )
+        return {
+            "id": case.id,
+            "participants": [
+                {"department_id": p.department_id, "decision": p.decision}
+                for p in case.participants
+            ],
+        }
 
 
-@operation(blueprint, "/<int:case_id>/disclosure", "POST", body=Disclosure, auth=STAFF,
-           summary="办结公示 / mark for public disclosure")
+@operation(
+    blueprint,
+    "/<int:case_id>/disclosure",
+    "POST",
+    body=Disclosure,
+    auth=STAFF,
+    summary="办结公示 / mark for public disclosure",
+)
 def disclosure(case_id: int, body: Disclosure) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         _load(session, case_id, who, write=True)
-        case = case_service.set_disclosure(session, case_id=case_id, public=body.public,
-                                           actor=_actor(who), now=now(), allow_all_departments=True)
+        case = case_service.set_disclosure(
+            session,
+            case_id=case_id,
+            public=body.public,
+            actor=_actor(who),
+            now=now(),
+            allow_all_departments=True,
+        )
         return {"id": case.id, "public_disclosure": case.public_disclosure}
 
 
 public = Blueprint("public_cases", __name__, url_prefix="/api/v1/public")
 
 
-@operation(public, "/case-lookup", "POST", body=PublicCaseLookup, auth=PUBLIC,
-           summary="办件查询：受理号 + 手机号后四位（限频）/ public case lookup (rate-limited)")
+@operation(
+    public,
+    "/case-lookup",
+    "POST",
+    body=PublicCaseLookup,
+    auth=PUBLIC,
+    summary="办件查询：受理号 + 手机号后四位（限频）/ public case lookup (rate-limited)",
+)
 def case_lookup(body: PublicCaseLookup) -> Reply:
     extension = ext()
     who = optional_principal()
@@ -177,13 +273,19 @@ def case_lookup(body: PublicCaseLookup) -> Reply:
     device = request.headers.get("X-Device-Id", "") if who is not None and who.is_hub else ""
     extension.lookup_limiter.check(f"{request.remote_addr or '-'}|{device[:64]}")
     with extension.db.reading() as session:
-        case = case_service.public_lookup(session, receipt=body.receipt_number,
-                                          phone_last4=body.phone_last4)
+        case = case_service.public_lookup(
+            session, receipt=body.receipt_number, phone_last4=body.phone_last4
+        )
         return case_service.public_view(session, case)
 
 
-@operation(public, "/cases/<token>", "GET", auth=PUBLIC,
-           summary="手机查看办件进度（受理单二维码）/ case progress by its QR token")
+@operation(
+    public,
+    "/cases/<token>",
+    "GET",
+    auth=PUBLIC,
+    summary="手机查看办件进度（受理单二维码）/ case progress by its QR token",
+)
 def case_by_token(token: str) -> Reply:
     with ext().db.reading() as session:
         case = session.execute(select(Case).where(Case.public_token == token)).scalar_one_or_none()

@@ -14,8 +14,14 @@ from backend.models import Device
 blueprint = Blueprint("devices", __name__, url_prefix="/api/v1/halls/<hall>/devices")
 
 
-@operation(blueprint, "/<device_id>", "PUT", body=DeviceReport, auth=DEVICE,
-           summary="集线器上报设备状态 / the hub reports a device's state")
+@operation(
+    blueprint,
+    "/<device_id>",
+    "PUT",
+    body=DeviceReport,
+    auth=DEVICE,
+    summary="集线器上报设备状态 / the hub reports a device's state",
+)
 def report(hall: str, device_id: str, body: DeviceReport) -> Reply:
     who = principal()
     if not who.is_hub:
@@ -43,9 +49,20 @@ def report(hall: str, device_id: str, body: DeviceReport) -> Reply:
 def list_devices(hall: str) -> Reply:
     with ext().db.reading() as session:
         hid = hall_id(session, hall)
-        rows = session.execute(select(Device).where(Device.hall_id == hid).order_by(Device.device_id)).scalars()
-        return {"devices": [
-            {"device_id": d.device_id, "type": d.device_type, "online": d.online,
-             "last_seen": d.last_seen.isoformat() if d.last_seen else None,
-             "app_version": d.app_version, "config_version": d.config_version, "health": d.health}
-            for d in rows]}
+        rows = session.execute(
+            select(Device).where(Device.hall_id == hid).order_by(Device.device_id)
+        ).scalars()
+        return {
+            "devices": [
+                {
+                    "device_id": d.device_id,
+                    "type": d.device_type,
+                    "online": d.online,
+                    "last_seen": d.last_seen.isoformat() if d.last_seen else None,
+                    "app_version": d.app_version,
+                    "config_version": d.config_version,
+                    "health": d.health,
+                }
+                for d in rows
+            ]
+        }

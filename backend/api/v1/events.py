@@ -19,8 +19,14 @@ blueprint = Blueprint("events", __name__, url_prefix="/api/v1/halls/<hall>/event
 SSE_HEARTBEAT_SECONDS = 15.0
 
 
-@operation(blueprint, "", "GET", query=EventsQuery, auth=DEVICE_OR_STAFF,
-           summary="读取大厅事件（游标之后，可长轮询）/ hall events after a cursor (long-poll)")
+@operation(
+    blueprint,
+    "",
+    "GET",
+    query=EventsQuery,
+    auth=DEVICE_OR_STAFF,
+    summary="读取大厅事件（游标之后，可长轮询）/ hall events after a cursor (long-poll)",
+)
 def read(hall: str, query: EventsQuery) -> Reply:
     """Returns events with seq > after, in order. With `wait`, blocks until at
     least one exists or the time is up. `next` is the cursor to send next time."""
@@ -45,8 +51,14 @@ def read(hall: str, query: EventsQuery) -> Reply:
     }
 
 
-@operation(blueprint, "/stream", "GET", query=EventsQuery, auth=DEVICE_OR_STAFF,
-           summary="大厅事件流（SSE，支持 Last-Event-ID）/ hall events as server-sent events")
+@operation(
+    blueprint,
+    "/stream",
+    "GET",
+    query=EventsQuery,
+    auth=DEVICE_OR_STAFF,
+    summary="大厅事件流（SSE，支持 Last-Event-ID）/ hall events as server-sent events",
+)
 def stream(hall: str, query: EventsQuery) -> Reply:
     who = principal()
     extension = ext()

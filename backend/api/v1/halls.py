@@ -15,32 +15,53 @@ from backend.services.queue import estimate_minutes, local_day
 blueprint = Blueprint("halls", __name__, url_prefix="/api/v1/halls")
 
 
-@operation(blueprint, "", "GET", auth=PUBLIC, summary="大厅列表（中心、分厅、分中心、代办站）/ halls")
+@operation(
+    blueprint, "", "GET", auth=PUBLIC, summary="大厅列表（中心、分厅、分中心、代办站）/ halls"
+)
 def list_halls() -> Reply:
     with ext().db.reading() as session:
         halls = session.execute(select(Hall).order_by(Hall.id)).scalars().all()
         codes = {h.id: h.code for h in halls}
-        return {"halls": [{"code": h.code, "name": h.name, "kind": h.kind.value,
-                           "parent": codes.get(h.parent_id) if h.parent_id else None}
-                          for h in halls]}
+        return {
+            "halls": [
+                {
+                    "code": h.code,
+                    "name": h.name,
+                    "kind": h.kind.value,
+                    "parent": codes.get(h.parent_id) if h.parent_id else None,
+                }
+                for h in halls
+            ]
+        }
 
 
 def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
     day = local_day(now(), hall.timezone)
-    categories = session.execute(
-        select(QueueCategory).where(QueueCategory.hall_id == hall.id).order_by(QueueCategory.prefix)
-    ).scalars().all()
+    categories = (
+        session.execute(
+            select(QueueCategory)
+            .where(QueueCategory.hall_id == hall.id)
+            .order_by(QueueCategory.prefix)
+        )
+        .scalars()
+        .all()
+    )
     waiting = dict(
         session.execute(
             select(Ticket.category_id, func.count())
-            .where(Ticket.hall_id == hall.id, Ticket.service_day == day,
-                   Ticket.state == TicketState.WAITING)
+            .where(
+                Ticket.hall_id == hall.id,
+                Ticket.service_day == day,
+                Ticket.state == TicketState.WAITING,
+            )
             .group_by(Ticket.category_id)
         ).all()
     )
-    windows = session.execute(
-        select(Window).where(Window.hall_id == hall.id).order_by(Window.id)
-    ).scalars().all()
+    windows = (
+        session.execute(select(Window).where(Window.hall_id == hall.id).order_by(Window.id))
+        .scalars()
+        .all()
+    )
     open_by_category: dict[int, int] = {}
     from backend.models import WindowCategory, WindowState
 
@@ -52,13 +73,20 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
     ).all():
         open_by_category[category_id] = count
     current_ids = [w.current_ticket_id for w in windows if w.current_ticket_id]
-    current = {
-        t.id: t for t in session.execute(select(Ticket).where(Ticket.id.in_(current_ids))).scalars()
-    } if current_ids else {}
+    current = (
+        {
+            t.id: t
+            for t in session.execute(select(Ticket).where(Ticket.id.in_(current_ids))).scalars()
+        }
+        if current_ids
+        else {}
+    )
     staff_ids = [w.signed_in_staff_id for w in windows if w.signed_in_staff_id]
-    staff = {
-        s.id: s for s in session.execute(select(Staff).where(Staff.id.in_(staff_ids))).scalars()
-    } if staff_ids else {}
+    staff = (
+        {s.id: s for s in session.execute(select(Staff).where(Staff.id.in_(staff_ids))).scalars()}
+        if staff_ids
+        else {}
+    )
     window_numbers = {w.id: w.number for w in windows}
     calls = session.execute(
         select(Ticket.display, Ticket.window_id, Ticket.called_at, Ticket.recall_count)
@@ -66,9 +94,15 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
         .order_by(Ticket.called_at.desc())
         .limit(recent)
     ).all()
-    notices = session.execute(
-        select(Notice).where(Notice.hall_id == hall.id, Notice.active.is_(True)).order_by(Notice.sort)
-    ).scalars().all()
+    notices = (
+        session.execute(
+            select(Notice)
+            .where(Notice.hall_id == hall.id, Notice.active.is_(True))
+            .order_by(Notice.sort)
+        )
+        .scalars()
+        .all()
+    )
     return {
         "hall": {"code": hall.code, "name": hall.name},
         "service_day": day.isoformat(),
@@ -91,24 +125,37 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
                 "state": w.state.value,
                 "pause_reason": w.pause_reason,
                 "current_ticket": current[w.current_ticket_id].display
-                if w.current_ticket_id in current else None,
-                "staff": {"name": staff[w.signed_in_staff_id].name,
-                          "employee_no": staff[w.signed_in_staff_id].employee_no}
-                if w.signed_in_staff_id in staff else None,
+                if w.current_ticket_id in current
+                else None,
+                "staff": {
+                    "name": staff[w.signed_in_staff_id].name,
+                    "employee_no": staff[w.signed_in_staff_id].employee_no,
+                }
+                if w.signed_in_staff_id in staff
+                else None,
             }
             for w in windows
         ],
         "recent_calls": [
-            {"ticket": c.display, "window": window_numbers.get(c.window_id),
-             "called_at": c.called_at.isoformat(), "recall_count": c.recall_count}
+            {
+                "ticket": c.display,
+                "window": window_numbers.get(c.window_id),
+                "called_at": c.called_at.isoformat(),
+                "recall_count": c.recall_count,
+            }
             for c in calls
         ],
         "notices": [{"title": n.title, "body": n.body} for n in notices],
     }
 
 
-@operation(blueprint, "/<code>/status", "GET", auth=PUBLIC,
-           summary="大厅实时概况：各类别等候人数、窗口状态、最近叫号 / live hall snapshot")
+@operation(
+    blueprint,
+    "/<code>/status",
+    "GET",
+    auth=PUBLIC,
+    summary="大厅实时概况：各类别等候人数、窗口状态、最近叫号 / live hall snapshot",
+)
 def status(code: str) -> Reply:
     with ext().db.reading() as session:
         hall = session.get(Hall, hall_id(session, code))

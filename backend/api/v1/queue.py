@@ -16,7 +16,15 @@ from backend.api.framework import (
     operation,
     principal,
 )
-from backend.api.v1.common import actor_label, ext, hall_id, now, require_hall, require_window, window_id
+from backend.api.v1.common import (
+    actor_label,
+    ext,
+    hall_id,
+    now,
+    require_hall,
+    require_window,
+    window_id,
+)
 from backend.api.v1.schemas import (
     CallSpecific,
     CheckIn,
@@ -41,8 +49,14 @@ def _on_behalf_of() -> str | None:
     return value[:64] if value else None
 
 
-@operation(blueprint, "/tickets", "POST", body=IssueTicket, auth=DEVICE_OR_STAFF,
-           summary="取号 / issue a ticket (idempotent on request_id)")
+@operation(
+    blueprint,
+    "/tickets",
+    "POST",
+    body=IssueTicket,
+    auth=DEVICE_OR_STAFF,
+    summary="取号 / issue a ticket (idempotent on request_id)",
+)
 def issue(hall: str, body: IssueTicket) -> Reply:
     who = principal()
     with ext().db.writing() as session:
@@ -66,22 +80,39 @@ def issue(hall: str, body: IssueTicket) -> Reply:
     return view.as_json(include_token=True), 201
 
 
-@operation(blueprint, "/appointments/check-in", "POST", body=CheckIn, auth=DEVICE_OR_STAFF,
-           summary="预约签到取号 / check in an appointment and get its ticket")
+@operation(
+    blueprint,
+    "/appointments/check-in",
+    "POST",
+    body=CheckIn,
+    auth=DEVICE_OR_STAFF,
+    summary="预约签到取号 / check in an appointment and get its ticket",
+)
 def check_in(hall: str, body: CheckIn) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         hid = hall_id(session, hall)
         require_hall(who, hid)
         view = queue_service.check_in_appointment(
-            session, hall_id=hid, code=body.code, now=now(), actor=actor_label(who, _on_behalf_of()),
-            client_request_id=body.request_id, device_id=_on_behalf_of() or who.device_id,
+            session,
+            hall_id=hid,
+            code=body.code,
+            now=now(),
+            actor=actor_label(who, _on_behalf_of()),
+            client_request_id=body.request_id,
+            device_id=_on_behalf_of() or who.device_id,
         )
     return view.as_json(include_token=True), 201
 
 
-@operation(blueprint, "/ticket-blocks", "POST", body=ReserveBlock, auth=DEVICE,
-           summary="集线器预留离线号段 / reserve a number block for the hub's offline mode")
+@operation(
+    blueprint,
+    "/ticket-blocks",
+    "POST",
+    body=ReserveBlock,
+    auth=DEVICE,
+    summary="集线器预留离线号段 / reserve a number block for the hub's offline mode",
+)
 def reserve_block(hall: str, body: ReserveBlock) -> Reply:
     who = principal()
     if not who.is_hub:
@@ -90,15 +121,29 @@ def reserve_block(hall: str, body: ReserveBlock) -> Reply:
         hid = hall_id(session, hall)
         require_hall(who, hid)
         block = queue_service.reserve_block(
-            session, hall_id=hid, category_prefix=body.category, size=body.size, now=now(),
+            session,
+            hall_id=hid,
+            category_prefix=body.category,
+            size=body.size,
+            now=now(),
             actor=who.label,
         )
-        return {"category": body.category.upper(), "service_day": block.service_day.isoformat(),
-                "first": block.first_number, "last": block.last_number}, 201
+        return {
+            "category": body.category.upper(),
+            "service_day": block.service_day.isoformat(),
+            "first": block.first_number,
+            "last": block.last_number,
+        }, 201
 
 
-@operation(blueprint, "/tickets/offline", "POST", body=OfflineTicket, auth=DEVICE,
-           summary="上传离线期间发出的号票（幂等）/ upload a ticket issued offline (idempotent)")
+@operation(
+    blueprint,
+    "/tickets/offline",
+    "POST",
+    body=OfflineTicket,
+    auth=DEVICE,
+    summary="上传离线期间发出的号票（幂等）/ upload a ticket issued offline (idempotent)",
+)
 def offline_ticket(hall: str, body: OfflineTicket) -> Reply:
     who = principal()
     if not who.is_hub:
@@ -107,16 +152,26 @@ def offline_ticket(hall: str, body: OfflineTicket) -> Reply:
         hid = hall_id(session, hall)
         require_hall(who, hid)
         view = queue_service.import_offline_ticket(
-            session, hall_id=hid, category_prefix=body.category, number=body.number,
-            issued_at=body.issued_at, client_request_id=body.request_id,
-            device_id=body.device_id, priority_kind=body.priority_kind,
+            session,
+            hall_id=hid,
+            category_prefix=body.category,
+            number=body.number,
+            issued_at=body.issued_at,
+            client_request_id=body.request_id,
+            device_id=body.device_id,
+            priority_kind=body.priority_kind,
             actor=actor_label(who, body.device_id),
         )
     return view.as_json(), 201
 
 
-@operation(blueprint, "/tickets/<number>", "GET", auth=DEVICE_OR_STAFF,
-           summary="今日号票状态 / a ticket of today")
+@operation(
+    blueprint,
+    "/tickets/<number>",
+    "GET",
+    auth=DEVICE_OR_STAFF,
+    summary="今日号票状态 / a ticket of today",
+)
 def ticket(hall: str, number: str) -> Reply:
     who = principal()
     with ext().db.reading() as session:
@@ -148,8 +203,13 @@ def _call_reply(result: queue_service.CallResult) -> dict[str, Any]:
     }
 
 
-@operation(blueprint, "/windows/<number>/call-next", "POST", auth=STAFF,
-           summary="叫下一号（原子操作）/ call the next ticket (atomic)")
+@operation(
+    blueprint,
+    "/windows/<number>/call-next",
+    "POST",
+    auth=STAFF,
+    summary="叫下一号（原子操作）/ call the next ticket (atomic)",
+)
 def call_next(hall: str, number: str) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
@@ -159,14 +219,25 @@ def call_next(hall: str, number: str) -> Reply:
     return _call_reply(result)
 
 
-@operation(blueprint, "/windows/<number>/call", "POST", body=CallSpecific, auth=STAFF,
-           summary="指定叫号（须填写原因）/ call a specific ticket out of order")
+@operation(
+    blueprint,
+    "/windows/<number>/call",
+    "POST",
+    body=CallSpecific,
+    auth=STAFF,
+    summary="指定叫号（须填写原因）/ call a specific ticket out of order",
+)
 def call_specific(hall: str, number: str, body: CallSpecific) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
         result = queue_service.call_specific(
-            session, window_id=wid, number=body.number, reason=body.reason,
-            staff_id=who.staff_id, now=now(), actor=who.label,
+            session,
+            window_id=wid,
+            number=body.number,
+            reason=body.reason,
+            staff_id=who.staff_id,
+            now=now(),
+            actor=who.label,
         )
     return _call_reply(result)
 
@@ -187,8 +258,13 @@ def no_show(hall: str, number: str) -> Reply:
     return view.as_json()
 
 
-@operation(blueprint, "/windows/<number>/start", "POST", auth=STAFF,
-           summary="开始办理 / start serving the called ticket")
+@operation(
+    blueprint,
+    "/windows/<number>/start",
+    "POST",
+    auth=STAFF,
+    summary="开始办理 / start serving the called ticket",
+)
 def start(hall: str, number: str) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
@@ -196,8 +272,13 @@ def start(hall: str, number: str) -> Reply:
     return view.as_json()
 
 
-@operation(blueprint, "/windows/<number>/finish", "POST", auth=STAFF,
-           summary="办理完成（自动邀请评价）/ finish the current ticket")
+@operation(
+    blueprint,
+    "/windows/<number>/finish",
+    "POST",
+    auth=STAFF,
+    summary="办理完成（自动邀请评价）/ finish the current ticket",
+)
 def finish(hall: str, number: str) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
@@ -205,8 +286,14 @@ def finish(hall: str, number: str) -> Reply:
     return view.as_json()
 
 
-@operation(blueprint, "/windows/<number>/transfer", "POST", body=Transfer, auth=STAFF,
-           summary="转移号票到其他类别或窗口（保留原取号时间）/ transfer a ticket")
+@operation(
+    blueprint,
+    "/windows/<number>/transfer",
+    "POST",
+    body=Transfer,
+    auth=STAFF,
+    summary="转移号票到其他类别或窗口（保留原取号时间）/ transfer a ticket",
+)
 def transfer(hall: str, number: str, body: Transfer) -> Reply:
     who, hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
@@ -220,24 +307,45 @@ def transfer(hall: str, number: str, body: Transfer) -> Reply:
             from backend.models import Window
 
             window = session.get(Window, wid)
-            target = session.get(Ticket, window.current_ticket_id) if window and window.current_ticket_id else None
+            target = (
+                session.get(Ticket, window.current_ticket_id)
+                if window and window.current_ticket_id
+                else None
+            )
             if target is None:
                 raise NotFound("本窗口当前没有号票 / no current ticket at this window")
         view = queue_service.transfer(
-            session, hall_id=hid, ticket_id=target.id, to_category=body.to_category,
-            to_window=body.to_window, now=now(), actor=who.label, reason=body.reason,
+            session,
+            hall_id=hid,
+            ticket_id=target.id,
+            to_category=body.to_category,
+            to_window=body.to_window,
+            now=now(),
+            actor=who.label,
+            reason=body.reason,
         )
     return view.as_json()
 
 
-@operation(blueprint, "/windows/<number>/pause", "POST", body=Pause, auth=STAFF,
-           summary="暂停服务（须填写原因）/ pause the window")
+@operation(
+    blueprint,
+    "/windows/<number>/pause",
+    "POST",
+    body=Pause,
+    auth=STAFF,
+    summary="暂停服务（须填写原因）/ pause the window",
+)
 def pause(hall: str, number: str, body: Pause) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
         window = queue_service.set_window_state(
-            session, window_id=wid, state=WindowState.PAUSED, now=now(), actor=who.label,
-            reason=body.reason, expected_back_at=body.expected_back_at,
+            session,
+            window_id=wid,
+            state=WindowState.PAUSED,
+            now=now(),
+            actor=who.label,
+            reason=body.reason,
+            expected_back_at=body.expected_back_at,
         )
         return {"window": window.number, "state": window.state.value}
 
@@ -266,17 +374,33 @@ def close(hall: str, number: str) -> Reply:
     return _set_state(hall, number, WindowState.CLOSED)
 
 
-@operation(blueprint, "/windows/<number>/invite-rating", "POST", auth=STAFF,
-           summary="邀请评价 / ask the evaluator to rate the last service")
+@operation(
+    blueprint,
+    "/windows/<number>/invite-rating",
+    "POST",
+    auth=STAFF,
+    summary="邀请评价 / ask the evaluator to rate the last service",
+)
 def invite_rating(hall: str, number: str) -> Reply:
     who, _hid, wid = _window_action(hall, number)
     with ext().db.writing() as session:
-        request_row = ratings_service.invite_rating(session, window_id=wid, now=now(), actor=who.label)
-        return {"request_id": request_row.request_uid, "expires_at": request_row.expires_at.isoformat()}
+        request_row = ratings_service.invite_rating(
+            session, window_id=wid, now=now(), actor=who.label
+        )
+        return {
+            "request_id": request_row.request_uid,
+            "expires_at": request_row.expires_at.isoformat(),
+        }
 
 
-@operation(blueprint, "/tickets/<number>/cancel", "POST", body=Empty, auth=DEVICE_OR_STAFF,
-           summary="取消号票 / cancel a waiting ticket")
+@operation(
+    blueprint,
+    "/tickets/<number>/cancel",
+    "POST",
+    body=Empty,
+    auth=DEVICE_OR_STAFF,
+    summary="取消号票 / cancel a waiting ticket",
+)
 def cancel(hall: str, number: str, body: Empty) -> Reply:
     who = principal()
     with ext().db.writing() as session:
@@ -287,25 +411,44 @@ def cancel(hall: str, number: str, body: Empty) -> Reply:
         found = queue_service.ticket_by_number(
             session, hid, queue_service.local_day(now(), hall_row.timezone), number
         )
-        view = queue_service.cancel(session, hall_id=hid, ticket_id=found.id, now=now(),
-                                    actor=actor_label(who, _on_behalf_of()))
+        view = queue_service.cancel(
+            session,
+            hall_id=hid,
+            ticket_id=found.id,
+            now=now(),
+            actor=actor_label(who, _on_behalf_of()),
+        )
     return view.as_json()
 
 
-@operation(blueprint, "/tickets/<number>/requeue", "POST", body=Empty, auth=STAFF,
-           summary="过号重新排队 / requeue a no-show ticket at the back")
+@operation(
+    blueprint,
+    "/tickets/<number>/requeue",
+    "POST",
+    body=Empty,
+    auth=STAFF,
+    summary="过号重新排队 / requeue a no-show ticket at the back",
+)
 def requeue(hall: str, number: str, body: Empty) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         hid = hall_id(session, hall)
         require_hall(who, hid)
-        view = queue_service.requeue_no_show(session, hall_id=hid, number=number, now=now(),
-                                             actor=who.label)
+        view = queue_service.requeue_no_show(
+            session, hall_id=hid, number=number, now=now(), actor=who.label
+        )
     return view.as_json()
 
 
-@operation(blueprint, "/close-day", "POST", body=Empty, auth=STAFF, roles=(Role.ADMINISTRATOR,),
-           summary="日终归档：关闭今日以前仍未结束的号票 / archive open tickets of past days")
+@operation(
+    blueprint,
+    "/close-day",
+    "POST",
+    body=Empty,
+    auth=STAFF,
+    roles=(Role.ADMINISTRATOR,),
+    summary="日终归档：关闭今日以前仍未结束的号票 / archive open tickets of past days",
+)
 def close_day(hall: str, body: Empty) -> Reply:
     who = principal()
     with ext().db.writing() as session:
@@ -313,8 +456,11 @@ def close_day(hall: str, body: Empty) -> Reply:
         hall_row = session.get(Hall, hid)
         assert hall_row is not None
         count = queue_service.close_day(
-            session, hall_id=hid, before=queue_service.local_day(now(), hall_row.timezone),
-            now=now(), actor=who.label,
+            session,
+            hall_id=hid,
+            before=queue_service.local_day(now(), hall_row.timezone),
+            now=now(),
+            actor=who.label,
         )
     return {"closed": count}
 
@@ -322,11 +468,18 @@ def close_day(hall: str, body: Empty) -> Reply:
 public = Blueprint("public_queue", __name__, url_prefix="/api/v1/public")
 
 
-@operation(public, "/tickets/<token>", "GET", auth=PUBLIC,
-           summary="手机跟踪号票（二维码）/ a ticket's live position, by its QR token")
+@operation(
+    public,
+    "/tickets/<token>",
+    "GET",
+    auth=PUBLIC,
+    summary="手机跟踪号票（二维码）/ a ticket's live position, by its QR token",
+)
 def public_ticket(token: str) -> Reply:
     with ext().db.reading() as session:
-        found = session.execute(select(Ticket).where(Ticket.public_token == token)).scalar_one_or_none()
+        found = session.execute(
+            select(Ticket).where(Ticket.public_token == token)
+        ).scalar_one_or_none()
         if found is None:
             raise NotFound("号票不存在 / unknown ticket")
         data = queue_service.view_of(session, found, with_position=True).as_json()

@@ -9,8 +9,15 @@ from sqlalchemy import select
 
 from backend.api.framework import DEVICE_OR_STAFF, STAFF, Reply, operation, principal
 from backend.api.v1.common import actor_label, ext, hall_id, now, require_hall
-from backend.api.v1.schemas import CallbackNote, FollowUp, Outcome, RectificationQuery, SubmitRating, VoidRating
-from backend.models import RatingChannel, Rectification, RectificationState, Role
+from backend.api.v1.schemas import (
+    CallbackNote,
+    FollowUp,
+    Outcome,
+    RectificationQuery,
+    SubmitRating,
+    VoidRating,
+)
+from backend.models import Hall, Rating, RatingChannel, Rectification, RectificationState, Role
 from backend.services import ratings as rating_service
 
 blueprint = Blueprint("ratings", __name__, url_prefix="/api/v1")
@@ -18,8 +25,14 @@ blueprint = Blueprint("ratings", __name__, url_prefix="/api/v1")
 FOLLOW_UP_ROLES = (Role.SUPERVISOR, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
 
 
-@operation(blueprint, "/halls/<hall>/ratings", "POST", body=SubmitRating, auth=DEVICE_OR_STAFF,
-           summary="提交评价（按 rating_id 幂等，一次一评）/ submit a rating")
+@operation(
+    blueprint,
+    "/halls/<hall>/ratings",
+    "POST",
+    body=SubmitRating,
+    auth=DEVICE_OR_STAFF,
+    summary="提交评价（按 rating_id 幂等，一次一评）/ submit a rating",
+)
 def submit(hall: str, body: SubmitRating) -> Reply:
     who = principal()
     device = request.headers.get("X-Device-Id") if who.is_hub else who.device_id
@@ -49,67 +62,128 @@ def submit(hall: str, body: SubmitRating) -> Reply:
     return reply, (201 if outcome.created else 200)
 
 
-@operation(blueprint, "/ratings/<int:rating_id>/void", "POST", body=VoidRating, auth=STAFF,
-           roles=(Role.SUPERVISOR, Role.ADMINISTRATOR),
-           summary="申诉复核后作废评价（保留记录）/ void a rating after appeal")
+@operation(
+    blueprint,
+    "/ratings/<int:rating_id>/void",
+    "POST",
+    body=VoidRating,
+    auth=STAFF,
+    roles=(Role.SUPERVISOR, Role.ADMINISTRATOR),
+    summary="申诉复核后作废评价（保留记录）/ void a rating after appeal",
+)
 def void(rating_id: int, body: VoidRating) -> Reply:
     who = principal()
     with ext().db.writing() as session:
-        rating = rating_service.void_rating(session, rating_id=rating_id, reason=body.reason,
-                                            staff_id=who.staff_id or 0, now=now(), actor=who.label)
+        rating = rating_service.void_rating(
+            session,
+            rating_id=rating_id,
+            reason=body.reason,
+            staff_id=who.staff_id or 0,
+            now=now(),
+            actor=who.label,
+        )
         return rating_service.rating_json(rating)
 
 
-@operation(blueprint, "/rectifications", "GET", query=RectificationQuery, auth=STAFF,
-           roles=FOLLOW_UP_ROLES, summary="差评整改清单及剩余时限 / bad-rating follow-ups")
+@operation(
+    blueprint,
+    "/rectifications",
+    "GET",
+    query=RectificationQuery,
+    auth=STAFF,
+    roles=FOLLOW_UP_ROLES,
+    summary="差评整改清单及剩余时限 / bad-rating follow-ups",
+)
 def rectifications(query: RectificationQuery) -> Reply:
     who = principal()
     with ext().db.reading() as session:
-        statement = select(Rectification).order_by(Rectification.rectify_due).limit(query.limit)
+        # "Today" is the local day of the hall where the rating was given, not the UTC date.
+        statement = (
+            select(Rectification, Hall.timezone)
+            .join(Rating, Rating.id == Rectification.rating_id)
+            .join(Hall, Hall.id == Rating.hall_id)
+            .order_by(Rectification.rectify_due)
+            .limit(query.limit)
+        )
         if query.state:
             statement = statement.where(Rectification.state == RectificationState(query.state))
         if not who.has_role(Role.SUPERVISOR, Role.ADMINISTRATOR):
             statement = statement.where(Rectification.department_id == who.department_id)
         from backend.services.calendar import calendar_for
+        from backend.services.queue import local_day
 
         calendar = calendar_for(session)
-        today = now().date()
-        return {"items": [
-            {"id": r.id, "state": r.state.value, "reasons": r.reasons,
-             "department_id": r.department_id,
-             "callback_due": r.callback_due.isoformat(), "rectify_due": r.rectify_due.isoformat(),
-             "working_days_left": calendar.remaining_working_days(r.rectify_due, today),
-             "provisional": r.due_provisional}
-            for r in session.execute(statement).scalars()]}
+        instant = now()
+        return {
+            "items": [
+                {
+                    "id": r.id,
+                    "state": r.state.value,
+                    "reasons": r.reasons,
+                    "department_id": r.department_id,
+                    "callback_due": r.callback_due.isoformat(),
+                    "rectify_due": r.rectify_due.isoformat(),
+                    "working_days_left": calendar.remaining_working_days(
+                        r.rectify_due, local_day(instant, timezone)
+                    ),
+                    "provisional": r.due_provisional,
+                }
+                for r, timezone in session.execute(statement).all()
+            ]
+        }
 
 
-@operation(blueprint, "/rectifications/<int:item_id>/callback", "POST", body=CallbackNote,
-           auth=STAFF, roles=FOLLOW_UP_ROLES, summary="记录回访 / record the callback")
+@operation(
+    blueprint,
+    "/rectifications/<int:item_id>/callback",
+    "POST",
+    body=CallbackNote,
+    auth=STAFF,
+    roles=FOLLOW_UP_ROLES,
+    summary="记录回访 / record the callback",
+)
 def callback(item_id: int, body: CallbackNote) -> Reply:
     who = principal()
     with ext().db.writing() as session:
-        item = rating_service.record_callback(session, rectification_id=item_id, note=body.note,
-                                              now=now(), actor=who.label)
+        item = rating_service.record_callback(
+            session, rectification_id=item_id, note=body.note, now=now(), actor=who.label
+        )
         return {"id": item.id, "state": item.state.value}
 
 
-@operation(blueprint, "/rectifications/<int:item_id>/rectified", "POST", body=Outcome,
-           auth=STAFF, roles=FOLLOW_UP_ROLES, summary="记录整改结果 / record the outcome")
+@operation(
+    blueprint,
+    "/rectifications/<int:item_id>/rectified",
+    "POST",
+    body=Outcome,
+    auth=STAFF,
+    roles=FOLLOW_UP_ROLES,
+    summary="记录整改结果 / record the outcome",
+)
 def rectified(item_id: int, body: Outcome) -> Reply:
     who = principal()
     with ext().db.writing() as session:
-        item = rating_service.record_rectified(session, rectification_id=item_id,
-                                               outcome=body.outcome, now=now(), actor=who.label)
+        item = rating_service.record_rectified(
+            session, rectification_id=item_id, outcome=body.outcome, now=now(), actor=who.label
+        )
         return {"id": item.id, "state": item.state.value}
 
 
-@operation(blueprint, "/rectifications/<int:item_id>/follow-up", "POST", body=FollowUp,
-           auth=STAFF, roles=FOLLOW_UP_ROLES, summary="整改后复评 / the applicant's rating of the fix")
+@operation(
+    blueprint,
+    "/rectifications/<int:item_id>/follow-up",
+    "POST",
+    body=FollowUp,
+    auth=STAFF,
+    roles=FOLLOW_UP_ROLES,
+    summary="整改后复评 / the applicant's rating of the fix",
+)
 def follow_up(item_id: int, body: FollowUp) -> Reply:
     who = principal()
     with ext().db.writing() as session:
-        item = rating_service.record_follow_up(session, rectification_id=item_id,
-                                               level=body.level, actor=who.label)
+        item = rating_service.record_follow_up(
+            session, rectification_id=item_id, level=body.level, actor=who.label
+        )
         return {"id": item.id, "state": item.state.value, "follow_up_level": item.follow_up_level}
 
 

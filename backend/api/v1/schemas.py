@@ -15,12 +15,16 @@ class Strict(BaseModel):
 
 
 class IssueTicket(Strict):
-    category: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,4}$", description="排队类别前缀")
+    category: str | None = Field(
+        default=None, pattern=r"^[A-Za-z]{1,4}$", description="排队类别前缀"
+    )
     matter_code: str | None = Field(default=None, max_length=40)
     priority_kind: Literal["elderly", "disabled", "military", "pregnant"] | None = None
     channel: Literal["kiosk", "staff", "phone"] = "kiosk"
     request_id: str | None = Field(
-        default=None, pattern=ID_TEXT, description="client idempotency key: a retry returns the same ticket"
+        default=None,
+        pattern=ID_TEXT,
+        description="client idempotency key: a retry returns the same ticket",
     )
 
 
@@ -49,8 +53,11 @@ class CallSpecific(Strict):
 
 
 class Transfer(Strict):
-    number: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$",
-                               description="defaults to the window's current ticket")
+    number: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$",
+        description="defaults to the window's current ticket",
+    )
     to_category: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,4}$")
     to_window: str | None = Field(default=None, max_length=16)
     reason: str = Field(default="", max_length=200)
@@ -97,7 +104,9 @@ class RegisterCase(Strict):
 
 
 class CaseTransition(Strict):
-    action: Literal["undertake", "review", "return", "approve", "complete", "deliver", "deny", "withdraw"]
+    action: Literal[
+        "undertake", "review", "return", "approve", "complete", "deliver", "deny", "withdraw"
+    ]
     note: str = Field(default="", max_length=2000)
     collected_by: str = Field(default="", max_length=100)
 
@@ -169,7 +178,9 @@ class SignIn(Strict):
 
 
 class DeviceReport(Strict):
-    device_type: Literal["kiosk", "window_display", "hall_display", "evaluator", "announcer", "led", "hub"]
+    device_type: Literal[
+        "kiosk", "window_display", "hall_display", "evaluator", "announcer", "led", "hub"
+    ]
     online: bool
     last_seen: AwareDatetime | None = None
     app_version: str = Field(default="", max_length=32)

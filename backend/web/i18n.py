@@ -1,0 +1,68 @@
+"""Languages of the pages: 简体中文 by default, English on request.
+
+Message ids in templates and code are the Chinese texts, so a page with no
+catalog at all is correct Chinese; `backend/translations/en/…/messages.po`
+holds the English. The .po is compiled to .mo at start-up into
+`<var>/translations` (only when the .po changed), so no compiled file is kept
+in the repository.
+
+Add a text: wrap it in `_()` (code, templates), then
+`scripts/update_translations.sh` re-extracts and the English goes into the .po.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import Babel
+
+SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
+LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+DEFAULT_LOCALE = "zh_CN"
+
+
+def compile_catalogs(target_dir: Path) -> Path:
+    """Compile every .po under backend/translations into `target_dir`, if stale."""
+    for po_path in SOURCE_DIR.glob("*/LC_MESSAGES/*.po"):
+        relative = po_path.relative_to(SOURCE_DIR).with_suffix(".mo")
+        mo_path = target_dir / relative
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=po_path.parts[-3])
+        partial = mo_path.with_suffix(".mo.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog)
+        partial.replace(mo_path)  # atomic: another worker may be reading it
+    return target_dir
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    remembered = session.get("lang")
+    if remembered in LANGUAGES:
+        return str(remembered)
+    return DEFAULT_LOCALE
+
+
+def current_language() -> str:
+    return select_locale()
+
+
+def install(app: Flask) -> None:
+    settings = app.extensions["hallkit"].settings
+    compiled = compile_catalogs(Path(settings.var_dir) / "translations")
+    Babel(
+        app,
+        default_locale=DEFAULT_LOCALE,
+        default_timezone="Asia/Shanghai",
+        default_translation_directories=str(compiled),
+        locale_selector=select_locale,
+    )
