@@ -92,6 +92,28 @@ class RequestTimeout(ContractError):
         super().__init__(ErrorCode.DEADLINE_EXCEEDED, f"no reply to {kind} within {timeout_s} s")
 
 
+class PublishReceipt:
+    """One QoS 1 publish, until the broker has acknowledged it (PUBACK).
+
+    Used where a sender must know a message reached the broker before it moves
+    on, e.g. the hub advancing its event cursor only after the displays' state
+    was accepted.
+    """
+
+    def __init__(self, info: mqtt.MQTTMessageInfo) -> None:
+        self._info = info
+
+    def wait(self, timeout: float) -> bool:
+        """True once the broker acknowledged; False on timeout or if it was never sent."""
+        try:
+            self._info.wait_for_publish(timeout)
+            return self._info.is_published()
+        except (RuntimeError, ValueError):
+            # Not sent (no connection or paho's queue full); paho may still send it
+            # after reconnecting, but the caller cannot count on it.
+            return False
+
+
 class RequestFailed(ContractError):
     """The hub answered a request with an error reply."""
 
@@ -250,6 +272,16 @@ class DeviceClient:
         if self._state in (ClientState.STOPPED, ClientState.AUTH_FAILED):
             raise NotConnected(f"{self.client_id} is {self._state.value}; cannot publish")
         self._mqtt.publish(topic, payload_bytes(payload), qos=qos, retain=retain)
+
+    def publish_tracked(
+        self, topic: str, payload: Payload, *, qos: int = 1, retain: bool = False
+    ) -> PublishReceipt:
+        """Like publish(), but returns a receipt to wait for the broker's acknowledgement."""
+        if self._state in (ClientState.STOPPED, ClientState.AUTH_FAILED):
+            raise NotConnected(f"{self.client_id} is {self._state.value}; cannot publish")
+        return PublishReceipt(
+            self._mqtt.publish(topic, payload_bytes(payload), qos=qos, retain=retain)
+        )
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, *, qos: int = 1) -> None:
         """Register a handler: subscribed again on every connect, run off the network thread."""

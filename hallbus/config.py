@@ -224,6 +224,8 @@ class BackendConfig(StrictModel):
     token_env: EnvName | None = None
     token_file: Path | None = None
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # The backend names halls in upper case ("BH"); absent: the hall_id upper-cased.
+    hall_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")] | None = None
 
     @model_validator(mode="after")
     def _one_token_source(self) -> BackendConfig:
@@ -240,6 +242,12 @@ class HubConfig(DeviceConfigBase):
     # Ticket numbers the hub may hand out on its own while the backend is down.
     reserved_block_size: Annotated[int, Field(ge=0, le=1000)] = 50
     device_configs_dir: Path = Path(".")
+    # Loopback port of the hub's JSON health/counters endpoint; absent: not served.
+    health_port: Port | None = None
+    # The hall's local time zone: decides the service day of offline tickets.
+    timezone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] = (
+        "Asia/Shanghai"
+    )
 
 
 DeviceConfig: TypeAlias = Annotated[

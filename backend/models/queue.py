@@ -114,17 +114,29 @@ class Ticket(Base):
         # uniqueness is on the category that issued the number.
         UniqueConstraint("issue_category_id", "service_day", "number"),
         UniqueConstraint("hall_id", "client_request_id"),
-        # The call-next scan: only waiting tickets of today, in call order.
+        # Call-next seeks the head of one category and standing class: only
+        # waiting tickets are in the index, already in call order.
         Index(
             "ix_tickets_waiting",
-            "hall_id",
-            "service_day",
             "category_id",
+            "service_day",
             "standing",
             "sort_at",
+            "id",
             sqlite_where=text("state = 'waiting'"),
             postgresql_where=text("state = 'waiting'"),
         ),
+        Index(
+            "ix_tickets_waiting_for_window",
+            "target_window_id",
+            "standing",
+            "sort_at",
+            sqlite_where=text("state = 'waiting' AND target_window_id IS NOT NULL"),
+            postgresql_where=text("state = 'waiting' AND target_window_id IS NOT NULL"),
+        ),
+        Index("ix_tickets_day_number", "hall_id", "service_day", "display"),
+        Index("ix_tickets_day_called", "hall_id", "service_day", "called_at"),
+        Index("ix_tickets_category_finished", "category_id", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

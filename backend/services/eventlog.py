@@ -84,10 +84,11 @@ def _reserve_sequence(session: Session, hall_id: int, count: int) -> int:
         .values(value=Counter.value + count)
         .returning(Counter.value)
     )
-    last = session.execute(statement).scalar_one_or_none()
+    connection = session.connection()
+    last = connection.execute(statement).scalar_one_or_none()
     if last is None:
         _ensure_counter(session, name)
-        last = session.execute(statement).scalar_one()
+        last = connection.execute(statement).scalar_one()
     return int(last) - count + 1
 
 
@@ -107,8 +108,8 @@ def flush_pending(session: Session) -> None:
     for hall_id in sorted(by_hall):
         events = by_hall[hall_id]
         first = _reserve_sequence(session, hall_id, len(events))
-        session.execute(
-            insert(HallEvent),
+        session.connection().execute(
+            insert(HallEvent.__table__),
             [
                 {
                     "hall_id": hall_id,
@@ -122,7 +123,7 @@ def flush_pending(session: Session) -> None:
         )
         last = first + len(events) - 1
         if is_postgres:
-            session.execute(
+            session.connection().execute(
                 text("SELECT pg_notify(:channel, :message)"),
                 {"channel": NOTIFY_CHANNEL, "message": f"{hall_id}:{last}"},
             )

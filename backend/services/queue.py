@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import secrets
+import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -244,7 +245,42 @@ def position_of(session: Session, ticket: Ticket, category: QueueCategory) -> tu
         )
     ).scalar_one()
     windows = open_windows_serving(session, category.id)
-    return int(ahead), estimate_minutes(int(ahead), category.avg_service_seconds, windows)
+    return int(ahead), estimate_minutes(int(ahead), service_seconds(session, category), windows)
+
+
+_service_time_cache: dict[int, tuple[float, float]] = {}
+SERVICE_TIME_SAMPLE = 30
+SERVICE_TIME_REFRESH_SECONDS = 30.0
+
+
+def service_seconds(session: Session, category: QueueCategory) -> float:
+    """Average service time of the category's last finished tickets, refreshed
+    at most every 30 s per process. Computed on read so that finishing a ticket
+    never writes a row shared by every window of the category."""
+    now = time_module.monotonic()
+    cached = _service_time_cache.get(category.id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    rows = session.execute(
+        select(Ticket.finished_at, func.coalesce(Ticket.started_at, Ticket.called_at))
+        .where(
+            Ticket.category_id == category.id,
+            Ticket.state == TicketState.DONE,
+            Ticket.finished_at.is_not(None),
+        )
+        .order_by(Ticket.finished_at.desc())
+        .limit(SERVICE_TIME_SAMPLE)
+    ).all()
+    durations = [
+        (finished - started).total_seconds()
+        for finished, started in rows
+        if finished is not None and started is not None
+    ]
+    # A ticket left open over lunch says nothing about service time.
+    durations = [d for d in durations if 0 < d < 4 * 3600]
+    value = sum(durations) / len(durations) if len(durations) >= 3 else category.avg_service_seconds
+    _service_time_cache[category.id] = (now + SERVICE_TIME_REFRESH_SECONDS, value)
+    return value
 
 
 # --------------------------------------------------------------------------- issuing
@@ -391,10 +427,9 @@ def issue_ticket(
             "category": category.prefix,
             "standing": standing.name.lower(),
             "channel": channel.value,
-            "waiting": waiting_count(session, category.id, day),
+            "actor": actor,
         },
     )
-    record(session, actor, "ticket.issue", "ticket", ticket.id, {"number": ticket.display})
     return view
 
 
@@ -465,10 +500,9 @@ def import_offline_ticket(
             "category": category.prefix,
             "standing": Standing(ticket.standing).name.lower(),
             "channel": Channel.HUB_OFFLINE.value,
-            "waiting": waiting_count(session, category.id, day),
+            "actor": actor,
         },
     )
-    record(session, actor, "ticket.import_offline", "ticket", ticket.id, {"number": ticket.display})
     return view_of(session, ticket)
 
 
@@ -502,21 +536,20 @@ def reserve_block(
     return block
 
 
-def waiting_count(session: Session, category_id: int, day: date) -> int:
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(Ticket)
-            .where(
-                Ticket.category_id == category_id,
-                Ticket.service_day == day,
-                Ticket.state == TicketState.WAITING,
-            )
-        ).scalar_one()
-    )
-
-
 # --------------------------------------------------------------------------- calling
+#
+# Call-next is the hot path of the hall (every clerk, all day), so it is written
+# with a few Core statements and index seeks instead of ORM round trips:
+#   1. lock the window row (one clerk per window; also gives the hall's policy),
+#   2. finish the window's current ticket (UPDATE … RETURNING),
+#   3. find the head of the queue class by class and source by source, each an
+#      index seek on ix_tickets_waiting with FOR UPDATE SKIP LOCKED,
+#   4. mark it called and point the window at it,
+#   5. the events (which carry the actor: the event log is the queue's audit
+#      trail) are written at commit by the event log.
+# Nothing here writes a row that other windows also write before commit (the
+# category's service time is computed on read), so windows do not queue up
+# behind each other until the event counter at the very end.
 
 
 @dataclass(frozen=True)
@@ -525,7 +558,153 @@ class CallResult:
     finished: TicketView | None  # the ticket this call ended, if any
 
 
+@dataclass(frozen=True)
+class WindowRow:
+    id: int
+    hall_id: int
+    number: str
+    state: WindowState
+    current_ticket_id: int | None
+    ordinary_streak: int | None
+    policy: HallPolicy
+    timezone: str
+
+
+@dataclass(frozen=True)
+class CategoryMeta:
+    id: int
+    prefix: str
+    name: str
+    area: str
+    floor: int | None
+
+
+class _TtlCache:
+    """Small per-process cache for rows that change rarely (category names,
+    a window's categories, staff names); entries live `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any, load: Any) -> Any:
+        now = time_module.monotonic()
+        item = self._items.get(key)
+        if item is not None and item[0] > now:
+            return item[1]
+        value = load()
+        if len(self._items) > 10_000:
+            self._items.clear()
+        self._items[key] = (now + self.ttl, value)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_category_cache = _TtlCache(ttl=10.0)
+_window_sources_cache = _TtlCache(ttl=5.0)
+_names_cache = _TtlCache(ttl=60.0)
+
+
+def clear_caches() -> None:
+    for cache in (_category_cache, _window_sources_cache, _names_cache):
+        cache.clear()
+
+
+def category_meta(session: Session, category_id: int) -> CategoryMeta:
+    def load() -> CategoryMeta:
+        row = (
+            session.connection()
+            .execute(
+                select(
+                    QueueCategory.prefix,
+                    QueueCategory.name,
+                    QueueCategory.area,
+                    QueueCategory.floor_number,
+                ).where(QueueCategory.id == category_id)
+            )
+            .one()
+        )
+        return CategoryMeta(category_id, row[0], row[1], row[2], row[3])
+
+    meta: CategoryMeta = _category_cache.get(category_id, load)
+    return meta
+
+
+def _window_weight_groups(session: Session, window_id: int) -> list[list[int]]:
+    """The window's categories grouped by weight, highest first."""
+
+    def load() -> list[list[int]]:
+        groups: dict[int, list[int]] = {}
+        for category_id, weight in (
+            session.connection()
+            .execute(
+                select(WindowCategory.category_id, WindowCategory.weight).where(
+                    WindowCategory.window_id == window_id
+                )
+            )
+            .all()
+        ):
+            groups.setdefault(int(weight), []).append(int(category_id))
+        return [sorted(groups[w]) for w in sorted(groups, reverse=True)]
+
+    groups: list[list[int]] = _window_sources_cache.get(window_id, load)
+    return groups
+
+
+def _staff_brief(session: Session, staff_id: int | None) -> dict[str, str] | None:
+    if staff_id is None:
+        return None
+
+    def load() -> dict[str, str] | None:
+        row = (
+            session.connection()
+            .execute(select(Staff.name, Staff.employee_no).where(Staff.id == staff_id))
+            .one_or_none()
+        )
+        return {"name": row[0], "employee_no": row[1]} if row else None
+
+    brief: dict[str, str] | None = _names_cache.get(("staff", staff_id), load)
+    return brief
+
+
+def _lock_window_row(session: Session, window_id: int) -> WindowRow:
+    row = (
+        session.connection()
+        .execute(
+            select(
+                Window.id,
+                Window.hall_id,
+                Window.number,
+                Window.state,
+                Window.current_ticket_id,
+                Window.ordinary_streak,
+                Hall.call_policy,
+                Hall.timezone,
+            )
+            .join(Hall, Hall.id == Window.hall_id)
+            .where(Window.id == window_id)
+            .with_for_update(of=Window)
+        )
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound("窗口不存在 / window not found", window_id=window_id)
+    return WindowRow(
+        id=row[0],
+        hall_id=row[1],
+        number=row[2],
+        state=WindowState(row[3]),
+        current_ticket_id=row[4],
+        ordinary_streak=row[5],
+        policy=HallPolicy.from_json(row[6]),
+        timezone=row[7],
+    )
+
+
 def _lock_window(session: Session, window_id: int) -> tuple[Window, Hall]:
+    """ORM variant for the less frequent window actions."""
     row = session.execute(
         select(Window, Hall)
         .join(Hall, Hall.id == Window.hall_id)
@@ -537,7 +716,7 @@ def _lock_window(session: Session, window_id: int) -> tuple[Window, Hall]:
     return row[0], row[1]
 
 
-def _require_open(window: Window) -> None:
+def _require_open(window: Window | WindowRow) -> None:
     if window.state is not WindowState.OPEN:
         raise InvalidTransition(
             f"{window.number}号窗口当前不在服务状态 / window is not open",
@@ -546,158 +725,286 @@ def _require_open(window: Window) -> None:
         )
 
 
-def _finish_current(
-    session: Session, window: Window, hall: Hall, now: datetime, actor: str
-) -> TicketView | None:
-    if window.current_ticket_id is None:
-        return None
-    ticket = session.get(Ticket, window.current_ticket_id, with_for_update=True)
-    window.current_ticket_id = None
-    if ticket is None or ticket.state not in (TicketState.CALLED, TicketState.SERVING):
-        return None
-    return _finish(session, ticket, window, hall, now, actor)
+_TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.display,
+    Ticket.category_id,
+    Ticket.standing,
+    Ticket.priority_kind,
+    Ticket.channel,
+    Ticket.issued_at,
+    Ticket.public_token,
+    Ticket.recall_count,
+    Ticket.staff_id,
+    Ticket.matter_version_id,
+    Ticket.called_at,
+    Ticket.started_at,
+    Ticket.sort_at,
+)
 
 
-def _finish(
-    session: Session, ticket: Ticket, window: Window, hall: Hall, now: datetime, actor: str
+def _view_from_row(
+    session: Session,
+    row: Any,
+    state: TicketState,
+    window_number: str | None,
+    called_at: datetime | None,
 ) -> TicketView:
-    policy = HallPolicy.from_json(hall.call_policy)
-    started = ticket.started_at or ticket.called_at or now
-    ticket.state = TicketState.DONE
-    ticket.finished_at = now
-    category = session.get(QueueCategory, ticket.category_id)
-    assert category is not None
-    duration = (now - started).total_seconds()
-    if 0 < duration < 4 * 3600:  # a ticket left open over lunch says nothing about service time
-        smoothing = policy.service_time_smoothing
-        category.avg_service_seconds = (
-            1 - smoothing
-        ) * category.avg_service_seconds + smoothing * duration
+    meta = category_meta(session, row.category_id)
+    return TicketView(
+        id=row.id,
+        number=row.display,
+        category=meta.prefix,
+        category_name=meta.name,
+        state=state.value,
+        standing=row.standing,
+        priority_kind=row.priority_kind,
+        channel=Channel(row.channel).value,
+        issued_at=row.issued_at,
+        called_at=called_at,
+        window=window_number,
+        recall_count=0 if state is TicketState.CALLED else row.recall_count,
+        public_token=row.public_token,
+        area=meta.area,
+        floor=meta.floor,
+    )
+
+
+def _finish_ticket(
+    session: Session,
+    ticket_id: int,
+    window: WindowRow,
+    now: datetime,
+    actor: str,
+    from_states: tuple[TicketState, ...] = (TicketState.CALLED, TicketState.SERVING),
+) -> TicketView | None:
+    """Mark a called/serving ticket done, emit the event, and invite a rating."""
+    row = (
+        session.connection()
+        .execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.state.in_(from_states))
+            .values(state=TicketState.DONE, finished_at=now)
+            .returning(*_TICKET_COLUMNS)
+        )
+        .one_or_none()
+    )
+    if row is None:
+        return None
     eventlog.emit(
         session,
-        hall.id,
+        window.hall_id,
         "ticket_finished",
-        {"ticket": ticket.display, "ticket_id": ticket.id, "window": window.number},
+        {"ticket": row.display, "ticket_id": row.id, "window": window.number, "actor": actor},
     )
-    record(session, actor, "ticket.finish", "ticket", ticket.id, {"window": window.number})
-    if policy.auto_invite_rating:
-        from backend.services.ratings import request_rating
+    if window.policy.auto_invite_rating:
+        from backend.services.ratings import request_rating_for
 
-        request_rating(session, ticket=ticket, window=window, hall=hall, now=now, actor=actor)
-    return view_of(session, ticket)
-
-
-def _candidate_query(window: Window, day: date, now: datetime, prefer_ordinary: bool) -> Any:
-    # Appointments count as such only once their slot has started (see queue_policy).
-    effective_standing = case(
-        (
-            and_(Ticket.standing == Standing.APPOINTMENT.value, Ticket.sort_at > now),
-            Standing.ORDINARY.value,
-        ),
-        else_=Ticket.standing,
-    )
-    ordering: list[Any] = []
-    if prefer_ordinary:
-        ordering.append(case((effective_standing == Standing.ORDINARY.value, 0), else_=1))
-    ordering += [
-        effective_standing,
-        func.coalesce(WindowCategory.weight, 0).desc(),
-        Ticket.sort_at,
-        Ticket.id,
-    ]
-    return (
-        select(Ticket.id, effective_standing.label("effective_standing"))
-        .outerjoin(
-            WindowCategory,
-            and_(
-                WindowCategory.category_id == Ticket.category_id,
-                WindowCategory.window_id == window.id,
-            ),
+        request_rating_for(
+            session,
+            hall_id=window.hall_id,
+            ticket_id=row.id,
+            ticket_number=row.display,
+            window_id=window.id,
+            window_number=window.number,
+            staff_id=row.staff_id,
+            matter_version_id=row.matter_version_id,
+            staff=_staff_brief(session, row.staff_id),
+            now=now,
+            timeout_seconds=window.policy.rating_timeout_seconds,
+            actor=actor,
         )
-        .where(
-            Ticket.hall_id == window.hall_id,
+    return _view_from_row(session, row, TicketState.DONE, window.number, row.called_at)
+
+
+def _head_statement(target: bool, standing_filter: str) -> Any:
+    """SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED for the head of one source.
+
+    Ordered by (standing, sort_at, id), which is the order of ix_tickets_waiting
+    (and ix_tickets_waiting_for_window) for one category, so the database reads
+    one index entry instead of sorting the queue. Appointments whose slot has
+    not started are left out here (see _early_appointment)."""
+    conditions: list[Any] = [
+        Ticket.service_day == bindparam("day"),
+        Ticket.state == TicketState.WAITING,
+        or_(Ticket.standing != Standing.APPOINTMENT.value, Ticket.sort_at <= bindparam("now")),
+    ]
+    if target:
+        conditions.append(Ticket.target_window_id == bindparam("window_id"))
+    else:
+        conditions.append(Ticket.category_id.in_(bindparam("categories", expanding=True)))
+        conditions.append(Ticket.target_window_id.is_(None))
+    if standing_filter == "below":
+        conditions.append(Ticket.standing < bindparam("standing"))
+    elif standing_filter == "equal":
+        conditions.append(Ticket.standing == bindparam("standing"))
+    return (
+        select(*_TICKET_COLUMNS)
+        .where(*conditions)
+        .order_by(Ticket.standing, Ticket.sort_at, Ticket.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+# Built once: constructing a statement costs more CPU than running it on SQLite.
+_HEAD_STATEMENTS = {
+    (target, standing_filter): _head_statement(target, standing_filter)
+    for target in (True, False)
+    for standing_filter in ("any", "below", "equal")
+}
+
+
+def _source_head(
+    session: Session,
+    source: tuple[list[int] | None, int | None],
+    standing_filter: str,
+    standing: int,
+    day: date,
+    now: datetime,
+) -> Any:
+    categories, target_window = source
+    params: dict[str, Any] = {"day": day, "now": now, "standing": standing}
+    if target_window is not None:
+        params["window_id"] = target_window
+    else:
+        params["categories"] = categories
+    statement = _HEAD_STATEMENTS[(target_window is not None, standing_filter)]
+    return session.connection().execute(statement, params).one_or_none()
+
+
+def _early_appointment(
+    session: Session, sources: list[tuple[list[int] | None, int | None]], day: date, now: datetime
+) -> Any:
+    """Appointments checked in before their slot wait as ordinary tickets whose
+    place is the slot start. Every waiting ordinary ticket was issued before now,
+    so such an appointment is called early only when nobody else waits."""
+    for categories, target_window in sources:
+        conditions: list[Any] = [
             Ticket.service_day == day,
             Ticket.state == TicketState.WAITING,
-            or_(
-                and_(WindowCategory.window_id.is_not(None), Ticket.target_window_id.is_(None)),
-                Ticket.target_window_id == window.id,
-            ),
+            Ticket.standing == Standing.APPOINTMENT.value,
+            Ticket.sort_at > now,
+        ]
+        if target_window is not None:
+            conditions.append(Ticket.target_window_id == target_window)
+        else:
+            conditions += [
+                Ticket.category_id.in_(categories or []),
+                Ticket.target_window_id.is_(None),
+            ]
+        row = (
+            session.connection()
+            .execute(
+                select(*_TICKET_COLUMNS)
+                .where(*conditions)
+                .order_by(Ticket.sort_at, Ticket.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            .one_or_none()
         )
-        .order_by(*ordering)
-        .limit(1)
-        .with_for_update(of=Ticket, skip_locked=True)
-    )
+        if row is not None:
+            return row
+    return None
+
+
+def _choose(session: Session, window: WindowRow, day: date, now: datetime) -> tuple[Any, bool]:
+    """Apply the call-order policy (see services/policy.py). Returns the locked
+    row and whether it counts as an ordinary call for the ratio.
+
+    Sources in order: tickets transferred to this very window, then the
+    window's categories from the highest weight down. A later source is only
+    asked for tickets of a strictly better standing than the best found so far,
+    so in the usual case exactly one row is locked."""
+    sources: list[tuple[list[int] | None, int | None]] = [(None, window.id)]
+    sources += [(group, None) for group in _window_weight_groups(session, window.id)]
+    ratio = window.policy.ordinary_per_preferred
+    if ratio is not None and window.ordinary_streak is not None and window.ordinary_streak < ratio:
+        # Fewer than N ordinary calls since the last preferred one: ordinary first.
+        for source in sources:
+            row = _source_head(session, source, "equal", Standing.ORDINARY.value, day, now)
+            if row is not None:
+                return row, True
+    best = None
+    for source in sources:
+        if best is None:
+            row = _source_head(session, source, "any", 0, day, now)
+        else:
+            row = _source_head(session, source, "below", best.standing, day, now)
+        if row is not None:
+            best = row
+            if best.standing == Standing.PRIORITY.value:
+                break
+    if best is None:
+        early = _early_appointment(session, sources, day, now)
+        return early, early is not None
+    return best, best.standing == Standing.ORDINARY.value
 
 
 def call_next(
     session: Session, *, window_id: int, staff_id: int | None, now: datetime, actor: str
 ) -> CallResult:
-    window, hall = _lock_window(session, window_id)
+    window = _lock_window_row(session, window_id)
     _require_open(window)
-    finished = _finish_current(session, window, hall, now, actor)
-    policy = HallPolicy.from_json(hall.call_policy)
-    day = local_day(now, hall.timezone)
-    ratio = policy.ordinary_per_preferred
-    prefer_ordinary = (
-        ratio is not None and window.ordinary_streak is not None and window.ordinary_streak < ratio
-    )
-    row = session.execute(_candidate_query(window, day, now, prefer_ordinary)).one_or_none()
+    finished = None
+    if window.current_ticket_id is not None:
+        finished = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+    day = local_day(now, window.timezone)
+    row, as_ordinary = _choose(session, window, day, now)
     if row is None:
+        if window.current_ticket_id is not None:
+            session.connection().execute(
+                update(Window).where(Window.id == window.id).values(current_ticket_id=None)
+            )
         return CallResult(ticket=None, finished=finished)
-    ticket_id, effective = int(row[0]), int(row[1])
-    ticket = session.get(Ticket, ticket_id)
-    assert ticket is not None
-    _mark_called(session, ticket, window, hall, staff_id, now, actor)
-    if effective == Standing.ORDINARY.value:
-        window.ordinary_streak = min((window.ordinary_streak or 0) + 1, 1000)
-    else:
-        window.ordinary_streak = 0
-    return CallResult(ticket=view_of(session, ticket), finished=finished)
+    streak = min((window.ordinary_streak or 0) + 1, 1000) if as_ordinary else 0
+    _mark_called_core(session, row, window, staff_id, now, actor, streak)
+    return CallResult(
+        ticket=_view_from_row(session, row, TicketState.CALLED, window.number, now),
+        finished=finished,
+    )
 
 
-def _mark_called(
+def _mark_called_core(
     session: Session,
-    ticket: Ticket,
-    window: Window,
-    hall: Hall,
+    row: Any,
+    window: WindowRow,
     staff_id: int | None,
     now: datetime,
     actor: str,
-    action: str = "ticket.call",
+    streak: int | None,
+    reason: str = "",
 ) -> None:
-    ticket.state = TicketState.CALLED
-    ticket.called_at = now
-    ticket.window_id = window.id
-    ticket.staff_id = staff_id
-    ticket.recall_count = 0
-    window.current_ticket_id = ticket.id
-    session.flush()
-    eventlog.emit(
-        session,
-        hall.id,
-        "ticket_called",
-        {
-            "ticket": ticket.display,
-            "ticket_id": ticket.id,
-            "window": window.number,
-            "category": _prefix_of(session, ticket.category_id),
-            "called_at": now.isoformat(),
-            "recall": 0,
-            "waiting": waiting_count(session, ticket.category_id, ticket.service_day),
-        },
+    session.connection().execute(
+        update(Ticket)
+        .where(Ticket.id == row.id)
+        .values(
+            state=TicketState.CALLED,
+            called_at=now,
+            window_id=window.id,
+            staff_id=staff_id,
+            recall_count=0,
+            **({"out_of_order_reason": reason[:200]} if reason else {}),
+        )
     )
-    record(session, actor, action, "ticket", ticket.id, {"window": window.number})
-
-
-@lru_cache(maxsize=4096)
-def _prefix_cache(category_id: int) -> str:  # pragma: no cover - replaced per session below
-    raise LookupError
-
-
-def _prefix_of(session: Session, category_id: int) -> str:
-    category = session.get(QueueCategory, category_id)
-    assert category is not None
-    return category.prefix
+    session.connection().execute(
+        update(Window)
+        .where(Window.id == window.id)
+        .values(current_ticket_id=row.id, ordinary_streak=streak)
+    )
+    payload: dict[str, Any] = {
+        "ticket": row.display,
+        "ticket_id": row.id,
+        "window": window.number,
+        "category": category_meta(session, row.category_id).prefix,
+        "called_at": now.isoformat(),
+        "recall": 0,
+        "actor": actor,
+    }
+    if reason:
+        payload["out_of_order_reason"] = reason[:200]
+    eventlog.emit(session, window.hall_id, "ticket_called", payload)
 
 
 def call_specific(
@@ -710,22 +1017,30 @@ def call_specific(
     now: datetime,
     actor: str,
 ) -> CallResult:
-    """Call one waiting ticket out of order; the reason is kept on the ticket and audited."""
+    """Call one waiting ticket out of order; the reason is kept on the ticket and logged."""
     if not reason.strip():
         raise BadInput("跳号呼叫须填写原因 / a reason is required to call out of order")
-    window, hall = _lock_window(session, window_id)
+    window = _lock_window_row(session, window_id)
     _require_open(window)
-    ticket = ticket_by_number(session, hall.id, local_day(now, hall.timezone), number)
-    ticket = _ticket_for_update(session, ticket.id)
-    if ticket.state is not TicketState.WAITING:
+    found = ticket_by_number(session, window.hall_id, local_day(now, window.timezone), number)
+    row = session.execute(
+        select(*_TICKET_COLUMNS).where(Ticket.id == found.id).with_for_update()
+    ).one()
+    if found.state is not TicketState.WAITING:
         raise InvalidTransition(
-            f"号票 {ticket.display} 当前状态为 {ticket.state.value}，不能呼叫",
-            state=ticket.state.value,
+            f"号票 {found.display} 当前状态为 {found.state.value}，不能呼叫",
+            state=found.state.value,
         )
-    finished = _finish_current(session, window, hall, now, actor)
-    ticket.out_of_order_reason = reason.strip()[:200]
-    _mark_called(session, ticket, window, hall, staff_id, now, actor, "ticket.call_specific")
-    return CallResult(ticket=view_of(session, ticket), finished=finished)
+    finished = None
+    if window.current_ticket_id is not None:
+        finished = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+    _mark_called_core(
+        session, row, window, staff_id, now, actor, window.ordinary_streak, reason=reason.strip()
+    )
+    return CallResult(
+        ticket=_view_from_row(session, row, TicketState.CALLED, window.number, now),
+        finished=finished,
+    )
 
 
 def _current_ticket(session: Session, window: Window, states: tuple[TicketState, ...]) -> Ticket:
@@ -761,9 +1076,9 @@ def recall(session: Session, *, window_id: int, now: datetime, actor: str) -> Ti
             "window": window.number,
             "called_at": now.isoformat(),
             "recall": ticket.recall_count,
+            "actor": actor,
         },
     )
-    record(session, actor, "ticket.recall", "ticket", ticket.id, {"count": ticket.recall_count})
     return view_of(session, ticket)
 
 
@@ -776,17 +1091,20 @@ def start_service(session: Session, *, window_id: int, now: datetime, actor: str
         session,
         hall.id,
         "ticket_serving",
-        {"ticket": ticket.display, "ticket_id": ticket.id, "window": window.number},
+        {"ticket": ticket.display, "ticket_id": ticket.id, "window": window.number, "actor": actor},
     )
-    record(session, actor, "ticket.start", "ticket", ticket.id, {})
     return view_of(session, ticket)
 
 
 def finish_service(session: Session, *, window_id: int, now: datetime, actor: str) -> TicketView:
-    window, hall = _lock_window(session, window_id)
-    ticket = _current_ticket(session, window, (TicketState.CALLED, TicketState.SERVING))
-    window.current_ticket_id = None
-    return _finish(session, ticket, window, hall, now, actor)
+    window = _lock_window_row(session, window_id)
+    if window.current_ticket_id is None:
+        raise InvalidTransition(f"{window.number}号窗口当前没有呼叫中的号票 / no current ticket")
+    view = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+    if view is None:
+        raise InvalidTransition("当前号票已结束 / the current ticket is not being served")
+    session.execute(update(Window).where(Window.id == window.id).values(current_ticket_id=None))
+    return view
 
 
 def no_show(session: Session, *, window_id: int, now: datetime, actor: str) -> TicketView:
@@ -810,9 +1128,9 @@ def no_show(session: Session, *, window_id: int, now: datetime, actor: str) -> T
             "ticket_id": ticket.id,
             "window": window.number,
             "requeued": requeued,
+            "actor": actor,
         },
     )
-    record(session, actor, "ticket.no_show", "ticket", ticket.id, {"requeued": requeued})
     return view_of(session, ticket)
 
 
@@ -838,9 +1156,11 @@ def requeue_no_show(
     _back_to_queue(ticket, now)
     ticket.finished_at = None
     eventlog.emit(
-        session, hall_id, "ticket_requeued", {"ticket": ticket.display, "ticket_id": ticket.id}
+        session,
+        hall_id,
+        "ticket_requeued",
+        {"ticket": ticket.display, "ticket_id": ticket.id, "actor": actor},
     )
-    record(session, actor, "ticket.requeue", "ticket", ticket.id, {})
     return view_of(session, ticket)
 
 
@@ -888,9 +1208,14 @@ def transfer(
         session,
         hall_id,
         "ticket_transferred",
-        {"ticket": ticket.display, "ticket_id": ticket.id, **target},
+        {
+            "ticket": ticket.display,
+            "ticket_id": ticket.id,
+            **target,
+            "reason": reason,
+            "actor": actor,
+        },
     )
-    record(session, actor, "ticket.transfer", "ticket", ticket.id, {**target, "reason": reason})
     return view_of(session, ticket)
 
 
@@ -907,9 +1232,11 @@ def cancel(
     ticket.state = TicketState.CANCELLED
     ticket.finished_at = now
     eventlog.emit(
-        session, hall_id, "ticket_cancelled", {"ticket": ticket.display, "ticket_id": ticket.id}
+        session,
+        hall_id,
+        "ticket_cancelled",
+        {"ticket": ticket.display, "ticket_id": ticket.id, "actor": actor},
     )
-    record(session, actor, "ticket.cancel", "ticket", ticket.id, {})
     return view_of(session, ticket)
 
 

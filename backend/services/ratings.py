@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,11 +42,65 @@ from backend.services.policy import HallPolicy
 MAX_REASONS = 10
 
 
+def request_rating_for(
+    session: Session,
+    *,
+    hall_id: int,
+    ticket_id: int,
+    ticket_number: str,
+    window_id: int,
+    window_number: str,
+    staff_id: int | None,
+    matter_version_id: int | None,
+    staff: dict[str, str] | None,
+    now: datetime,
+    timeout_seconds: int,
+    actor: str,
+) -> str:
+    """Ask the window's evaluator to rate this service ("rate now"); returns the
+    request id. Called when a service ends, on the hot path of call-next, so it
+    is one INSERT and one event."""
+    request_uid = uuid.uuid4().hex
+    expires_at = now + timedelta(seconds=timeout_seconds)
+    session.connection().execute(
+        insert(RatingRequest.__table__).values(
+            request_uid=request_uid,
+            hall_id=hall_id,
+            ticket_id=ticket_id,
+            window_id=window_id,
+            staff_id=staff_id,
+            requested_at=now,
+            expires_at=expires_at,
+            state=RatingRequestState.OPEN,
+        )
+    )
+    matter = None
+    if matter_version_id is not None:
+        version = session.get(MatterVersion, matter_version_id)
+        matter = {"code": version.code, "name": version.name} if version else None
+    eventlog.emit(
+        session,
+        hall_id,
+        "rating_requested",
+        {
+            "request_id": request_uid,
+            "window": window_number,
+            "ticket": ticket_number,
+            "ticket_id": ticket_id,
+            "matter": matter,
+            "staff": staff,
+            "expires_at": expires_at.isoformat(),
+            "actor": actor,
+        },
+    )
+    return request_uid
+
+
 def request_rating(
     session: Session, *, ticket: Ticket, window: Window, hall: Hall, now: datetime, actor: str
 ) -> RatingRequest:
-    """Ask the window's evaluator to rate this service ("rate now")."""
-    policy = HallPolicy.from_json(hall.call_policy)
+    """Invite a rating for a ticket again (the clerk's "invite rating" button);
+    an open request for the same ticket is reused."""
     existing = session.execute(
         select(RatingRequest).where(
             RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
@@ -54,37 +108,26 @@ def request_rating(
     ).scalar_one_or_none()
     if existing is not None:
         return existing
-    request = RatingRequest(
-        request_uid=uuid.uuid4().hex,
+    staff = session.get(Staff, ticket.staff_id) if ticket.staff_id else None
+    policy = HallPolicy.from_json(hall.call_policy)
+    request_uid = request_rating_for(
+        session,
         hall_id=hall.id,
         ticket_id=ticket.id,
+        ticket_number=ticket.display,
         window_id=window.id,
+        window_number=window.number,
         staff_id=ticket.staff_id,
-        requested_at=now,
-        expires_at=now + timedelta(seconds=policy.rating_timeout_seconds),
-    )
-    session.add(request)
-    session.flush()
-    matter = (
-        session.get(MatterVersion, ticket.matter_version_id) if ticket.matter_version_id else None
-    )
-    staff = session.get(Staff, ticket.staff_id) if ticket.staff_id else None
-    eventlog.emit(
-        session,
-        hall.id,
-        "rating_requested",
-        {
-            "request_id": request.request_uid,
-            "window": window.number,
-            "ticket": ticket.display,
-            "ticket_id": ticket.id,
-            "matter": {"code": matter.code, "name": matter.name} if matter else None,
-            "staff": {"name": staff.name, "employee_no": staff.employee_no} if staff else None,
-            "expires_at": request.expires_at.isoformat(),
-        },
+        matter_version_id=ticket.matter_version_id,
+        staff={"name": staff.name, "employee_no": staff.employee_no} if staff else None,
+        now=now,
+        timeout_seconds=policy.rating_timeout_seconds,
+        actor=actor,
     )
     record(session, actor, "rating.request", "ticket", ticket.id, {"window": window.number})
-    return request
+    return session.execute(
+        select(RatingRequest).where(RatingRequest.request_uid == request_uid)
+    ).scalar_one()
 
 
 def invite_rating(session: Session, *, window_id: int, now: datetime, actor: str) -> RatingRequest:

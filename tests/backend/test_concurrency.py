@@ -182,14 +182,17 @@ def test_event_log_cursor_sees_every_commit_once_in_order(db: Database) -> None:
         database = Database(db.url)
         cursor = 0
         try:
-            while not stop.is_set() or cursor < writers * events_per_writer:
+            while True:
+                # Read the flag before reading: when it was already set, every
+                # writer had committed, so an empty batch really is the end.
+                writers_done = stop.is_set()
                 with database.reading() as session:
                     batch = eventlog.read_events(session, hall_id, cursor, limit=50)
                 for record in batch:
                     assert record.seq == cursor + 1, f"gap or repeat at {record.seq}"
                     cursor = record.seq
                     seen.append((record.seq, f"{record.payload['writer']}:{record.payload['n']}"))
-                if not batch and stop.is_set():
+                if not batch and writers_done:
                     break
         finally:
             database.dispose()

@@ -327,7 +327,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('public_token', name=op.f('uq_tickets_public_token'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_tickets_waiting', ['hall_id', 'service_day', 'category_id', 'standing', 'sort_at'], unique=False, sqlite_where=sa.text("state = 'waiting'"), postgresql_where=sa.text("state = 'waiting'"))
+        batch_op.create_index('ix_tickets_waiting', ['category_id', 'service_day', 'standing', 'sort_at', 'id'], unique=False, sqlite_where=sa.text("state = 'waiting'"), postgresql_where=sa.text("state = 'waiting'"))
+        batch_op.create_index('ix_tickets_waiting_for_window', ['target_window_id', 'standing', 'sort_at'], unique=False, sqlite_where=sa.text("state = 'waiting' AND target_window_id IS NOT NULL"), postgresql_where=sa.text("state = 'waiting' AND target_window_id IS NOT NULL"))
+        batch_op.create_index('ix_tickets_day_number', ['hall_id', 'service_day', 'display'], unique=False)
+        batch_op.create_index('ix_tickets_day_called', ['hall_id', 'service_day', 'called_at'], unique=False)
+        batch_op.create_index('ix_tickets_category_finished', ['category_id', 'finished_at'], unique=False)
 
     op.create_table('window_categories',
     sa.Column('window_id', sa.Integer(), nullable=False),
@@ -543,7 +547,11 @@ def downgrade() -> None:
     op.drop_table('window_departments')
     op.drop_table('window_categories')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_waiting', sqlite_where=sa.text("state = 'waiting'"), postgresql_where=sa.text("state = 'waiting'"))
+        batch_op.drop_index('ix_tickets_category_finished')
+        batch_op.drop_index('ix_tickets_day_called')
+        batch_op.drop_index('ix_tickets_day_number')
+        batch_op.drop_index('ix_tickets_waiting_for_window')
+        batch_op.drop_index('ix_tickets_waiting')
 
     op.drop_table('tickets')
     op.drop_table('staff_posts')

@@ -1,0 +1,257 @@
+"""Shared set-up for the backend benchmarks: a seeded database on SQLite or
+PostgreSQL, tuned for load (caps lifted, windows open), staff tokens, and a
+gunicorn server on a free loopback port that is always stopped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import select, update
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backend.db import Database  # noqa: E402
+from backend.migrate import upgrade  # noqa: E402
+from backend.models import (  # noqa: E402
+    Hall,
+    QueueCategory,
+    Staff,
+    StaffPost,
+    Window,
+    WindowCategory,
+    WindowState,
+)
+from backend.seed.loader import seed_demo  # noqa: E402
+from backend.services.auth import issue_device_token  # noqa: E402
+from backend.services.queue import insert_ticket_rows, local_day  # noqa: E402
+
+PG_ADMIN = os.environ.get("HALLKIT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "bench-pass-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BenchDatabase:
+    url: str
+    kind: str
+    var_dir: Path
+
+
+@contextlib.contextmanager
+def bench_database(kind: str) -> Iterator[BenchDatabase]:
+    with tempfile.TemporaryDirectory(prefix="hallkit-bench-") as tmp:
+        var_dir = Path(tmp)
+        if kind == "sqlite":
+            yield BenchDatabase(f"sqlite:///{var_dir / 'bench.db'}", kind, var_dir)
+            return
+        name = f"hallkit_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        try:
+            yield BenchDatabase(f"{base}/{name}", kind, var_dir)
+        finally:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def prepare_hall(database: BenchDatabase, *, windows: int, category: str = "A") -> Database:
+    """Seed the demo hall, lift the caps of one category and open `windows`
+    windows that serve only it (so all clerks compete for the same queue)."""
+    upgrade(database.url)
+    db = Database(database.url)
+    with db.writing() as session:
+        seed_demo(session, staff_password=PASSWORD)
+    with db.writing() as session:
+        hall = session.execute(select(Hall).where(Hall.code == "BH")).scalar_one()
+        session.execute(
+            update(QueueCategory)
+            .where(QueueCategory.hall_id == hall.id)
+            .values(
+                daily_cap=10_000_000,
+                number_end=9_999_999,
+                issue_from=datetime.min.time(),
+                issue_until=datetime.max.time().replace(microsecond=0),
+            )
+        )
+        target = session.execute(
+            select(QueueCategory).where(
+                QueueCategory.hall_id == hall.id, QueueCategory.prefix == category
+            )
+        ).scalar_one()
+        chosen = (
+            session.execute(
+                select(Window).where(Window.hall_id == hall.id).order_by(Window.id).limit(windows)
+            )
+            .scalars()
+            .all()
+        )
+        for window in chosen:
+            window.state = WindowState.OPEN
+            for link in session.execute(
+                select(WindowCategory).where(WindowCategory.window_id == window.id)
+            ).scalars():
+                session.delete(link)
+            session.flush()
+            session.add(WindowCategory(window_id=window.id, category_id=target.id, weight=1))
+    return db
+
+
+def clerk_of(db: Database, window_number: str) -> str:
+    with db.reading() as session:
+        return session.execute(
+            select(Staff.employee_no)
+            .join(StaffPost, StaffPost.staff_id == Staff.id)
+            .join(Window, Window.id == StaffPost.window_id)
+            .join(Hall, Hall.id == Window.hall_id)
+            .where(Hall.code == "BH", Window.number == window_number, StaffPost.post == "A")
+        ).scalar_one()
+
+
+def window_numbers(db: Database, count: int) -> list[str]:
+    with db.reading() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        return list(
+            session.execute(
+                select(Window.number)
+                .where(Window.hall_id == hall_id)
+                .order_by(Window.id)
+                .limit(count)
+            ).scalars()
+        )
+
+
+def preissue_tickets(db: Database, count: int, category: str = "A") -> None:
+    """Bulk-insert waiting tickets for today (the bench measures calling, not issuing)."""
+    now = datetime.now(UTC)
+    with db.writing() as session:
+        hall = session.execute(select(Hall).where(Hall.code == "BH")).scalar_one()
+        target = session.execute(
+            select(QueueCategory).where(
+                QueueCategory.hall_id == hall.id, QueueCategory.prefix == category
+            )
+        ).scalar_one()
+        day = local_day(now, hall.timezone)
+        batch = []
+        for number in range(1, count + 1):
+            issued = now - timedelta(seconds=count - number)
+            batch.append(
+                {
+                    "hall_id": hall.id,
+                    "category_id": target.id,
+                    "issue_category_id": target.id,
+                    "service_day": day,
+                    "number": number,
+                    "display": f"{category}{number:07d}",
+                    "channel": "kiosk",
+                    "standing": 2,
+                    "state": "waiting",
+                    "issued_at": issued,
+                    "sort_at": issued,
+                    "recall_count": 0,
+                    "no_show_count": 0,
+                    "public_token": secrets.token_urlsafe(18),
+                    "out_of_order_reason": "",
+                }
+            )
+            if len(batch) == 5000:
+                insert_ticket_rows(session, batch)
+                batch = []
+        if batch:
+            insert_ticket_rows(session, batch)
+        from backend.models import DailySequence
+
+        session.add(
+            DailySequence(
+                category_id=target.id, service_day=day, last_number=count, issued_count=count
+            )
+        )
+
+
+def device_token(db: Database, device_id: str, device_type: str) -> str:
+    with db.writing() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        return issue_device_token(
+            session, hall_id=hall_id, device_id=device_id, device_type=device_type, actor="bench"
+        )
+
+
+@contextlib.contextmanager
+def running_server(database: BenchDatabase, *, workers: int, threads: int) -> Iterator[str]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=database.url,
+        HALLKIT_VAR_DIR=str(database.var_dir),
+        HALLKIT_SECRET_KEY="bench-secret-" + "x" * 32,
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backend.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("backend did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def sign_in(base: str, employee_no: str, window: str) -> str:
+    import json
+
+    body = json.dumps(
+        {"employee_no": employee_no, "password": PASSWORD, "hall": "BH", "window": window}
+    ).encode()
+    request = urllib.request.Request(
+        base + "/api/v1/auth/sign-in", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token: str = json.loads(response.read())["token"]
+        return token

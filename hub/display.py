@@ -1,0 +1,353 @@
+"""What the hall's displays should show, built from the backend snapshot and events.
+
+A pure model (no I/O): `load_snapshot()` rebuilds it from GET /status, `apply()`
+folds one event in. Both mark which displays changed; `take_changes()` turns
+those into the messages to publish, plus the one-shot messages (call events,
+rate-now commands) the events produced. The event reader publishes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from hallbus.messages import (
+    CallEvent,
+    CategoryWaiting,
+    HallCallList,
+    RateNow,
+    RecentCall,
+    StaffCard,
+    WindowDisplayState,
+)
+from hallbus.topics import Broadcast, Command, DeviceType, broadcast_topic
+from hub.registry import DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT_CALLS: Final = 50
+# A call announced later than this after it happened is stale (the hub was
+# restarting or catching up): displays get the state, announcers stay quiet.
+CALL_FRESHNESS: Final = timedelta(seconds=60)
+# Events whose effect on waiting counts the event does not carry: the waiting
+# counts are re-read from GET /status after a batch containing one.
+_WAITING_UNKNOWN: Final = frozenset(
+    {"ticket_cancelled", "ticket_requeued", "ticket_transferred", "ticket_no_show"}
+)
+
+
+# Backend window states the displays know; anything else shows as closed.
+_DISPLAY_STATES: Final[dict[str, Literal["open", "paused", "resting", "closed"]]] = {
+    "open": "open",
+    "paused": "paused",
+    "resting": "resting",
+    "closed": "closed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    payload: BaseModel
+    retain: bool
+    what: str  # for logs and counters: "window_state", "call_list", "call", "rate_now"
+
+
+@dataclass(slots=True)
+class WindowView:
+    window: str
+    department_name: str
+    state: str = "closed"
+    staff: StaffCard | None = None
+    pause_reason: str | None = None
+    expected_back: datetime | None = None
+    current_ticket: str | None = None
+    called_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class CategoryView:
+    prefix: str
+    name: str
+    waiting: int = 0
+    minutes_per_ticket: float = 0.0
+
+    def as_model(self) -> CategoryWaiting:
+        return CategoryWaiting(
+            prefix=self.prefix,
+            name=self.name,
+            waiting=self.waiting,
+            estimated_wait_minutes=math.ceil(self.waiting * self.minutes_per_ticket),
+        )
+
+
+@dataclass
+class HallDisplayModel:
+    hall_id: str
+    registry: DeviceRegistry
+    next_seq: Callable[[], int]
+    now: Callable[[], datetime]
+    call_repeat: int = 2
+    windows: dict[str, WindowView] = field(default_factory=dict)
+    categories: dict[str, CategoryView] = field(default_factory=dict)
+    recent_calls: list[RecentCall] = field(default_factory=list)
+    needs_waiting_refresh: bool = False
+    _changed_windows: set[str] = field(default_factory=set)
+    _call_list_changed: bool = False
+    _one_shot: list[Outgoing] = field(default_factory=list)
+
+    # ------------------------------------------------------------------- snapshot
+
+    def load_snapshot(self, status: dict[str, Any]) -> None:
+        """Rebuild everything from GET /status (at start and after reconnecting)."""
+        self.load_waiting(status)
+        calls: list[RecentCall] = []
+        for item in status.get("recent_calls", []):
+            try:
+                calls.append(
+                    RecentCall(
+                        ticket=item["ticket"],
+                        window=item["window"],
+                        called_at=item["called_at"],
+                        recall_count=min(5, int(item.get("recall_count") or 0)),
+                    )
+                )
+            except (KeyError, TypeError, ValueError, ValidationError) as exc:
+                log.warning("snapshot call skipped: %s", exc)
+        self.recent_calls = calls[:MAX_RECENT_CALLS]
+        called_at = {c.ticket: c.called_at for c in self.recent_calls}
+        self.windows = {}
+        for item in status.get("windows", []):
+            number = str(item.get("number"))
+            staff = item.get("staff")
+            current = item.get("current_ticket")
+            self.windows[number] = WindowView(
+                window=number,
+                department_name=item.get("name") or f"{number}号窗口",
+                state=item.get("state") or "closed",
+                staff=_staff_card(staff),
+                pause_reason=item.get("pause_reason") or None,
+                current_ticket=current,
+                called_at=called_at.get(current) if current else None,
+            )
+        self._changed_windows = set(self.windows)
+        self._call_list_changed = True
+
+    def load_waiting(self, status: dict[str, Any]) -> None:
+        categories: dict[str, CategoryView] = {}
+        for item in status.get("categories", []):
+            waiting = int(item.get("waiting") or 0)
+            minutes = int(item.get("estimated_wait_minutes") or 0)
+            previous = self.categories.get(item["prefix"])
+            per_ticket = minutes / waiting if waiting else 0.0
+            if not waiting and previous is not None:
+                per_ticket = previous.minutes_per_ticket
+            categories[item["prefix"]] = CategoryView(
+                item["prefix"], item.get("name") or item["prefix"], waiting, per_ticket
+            )
+        self.categories = categories
+        self.needs_waiting_refresh = False
+        self._call_list_changed = True
+
+    # --------------------------------------------------------------------- events
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Fold one backend event in; unknown or irrelevant kinds are ignored."""
+        kind = event.get("kind")
+        data = event.get("data") or {}
+        seq = int(event.get("seq") or 0)
+        handler = _HANDLERS.get(str(kind))
+        if kind in _WAITING_UNKNOWN:
+            self.needs_waiting_refresh = True
+        if handler is None:
+            return
+        try:
+            handler(self, seq, data)
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            log.warning("event %s (%s) not applied: %s", seq, kind, exc)
+
+    def _window(self, number: str) -> WindowView:
+        view = self.windows.get(number)
+        if view is None:
+            view = self.windows[number] = WindowView(number, f"{number}号窗口")
+        return view
+
+    def _set_waiting(self, prefix: str | None, waiting: Any) -> None:
+        if prefix is None or waiting is None:
+            return
+        category = self.categories.get(prefix)
+        if category is None:
+            category = self.categories[prefix] = CategoryView(prefix, prefix)
+        category.waiting = int(waiting)
+        self._call_list_changed = True
+
+    def _on_issued(self, _seq: int, data: dict[str, Any]) -> None:
+        self._set_waiting(data.get("category"), data.get("waiting"))
+
+    def _on_called(self, seq: int, data: dict[str, Any], *, recall: bool = False) -> None:
+        ticket, number = str(data["ticket"]), str(data["window"])
+        called_at = datetime.fromisoformat(data["called_at"])
+        recall_count = min(5, int(data.get("recall") or 0))
+        view = self._window(number)
+        view.current_ticket, view.called_at = ticket, called_at
+        self._changed_windows.add(number)
+        self.recent_calls = [c for c in self.recent_calls if c.ticket != ticket]
+        self.recent_calls.insert(
+            0,
+            RecentCall(
+                ticket=ticket, window=number, called_at=called_at, recall_count=recall_count
+            ),
+        )
+        del self.recent_calls[MAX_RECENT_CALLS:]
+        self._call_list_changed = True
+        if not recall:
+            self._set_waiting(data.get("category"), data.get("waiting"))
+        if self.now() - called_at > CALL_FRESHNESS:
+            log.info("call %s at window %s is stale; not announced", ticket, number)
+            return
+        call = CallEvent(
+            seq=seq,
+            ticket=ticket,
+            window=number,
+            repeat=self.call_repeat,
+            recall=recall,
+            called_at=called_at,
+        )
+        topic = broadcast_topic(self.hall_id, Broadcast.CALL)
+        self._one_shot.append(Outgoing(topic, call, False, "call"))
+
+    def _on_recalled(self, seq: int, data: dict[str, Any]) -> None:
+        self._on_called(seq, data, recall=True)
+
+    def _on_left_window(self, _seq: int, data: dict[str, Any]) -> None:
+        ticket = data.get("ticket")
+        for view in self.windows.values():
+            if view.current_ticket == ticket:
+                view.current_ticket = None
+                view.called_at = None
+                self._changed_windows.add(view.window)
+
+    def _on_window_state(self, _seq: int, data: dict[str, Any]) -> None:
+        number = str(data["window"])
+        view = self._window(number)
+        view.state = str(data["state"])
+        view.pause_reason = data.get("reason") or None
+        expected = data.get("expected_back")
+        view.expected_back = datetime.fromisoformat(expected) if expected else None
+        view.staff = _staff_card(data.get("staff"))
+        self._changed_windows.add(number)
+
+    def _on_rating_requested(self, _seq: int, data: dict[str, Any]) -> None:
+        staff = data.get("staff") or {}
+        matter = data.get("matter") or {}
+        expires_at = datetime.fromisoformat(data["expires_at"])
+        if expires_at <= self.now():
+            log.info("rate-now %s already expired; not sent", data.get("request_id"))
+            return
+        if not staff.get("name") or not staff.get("employee_no"):
+            log.warning("rate-now %s names no clerk; not sent", data.get("request_id"))
+            return
+        command = RateNow(
+            request_id=data["request_id"],
+            window=str(data["window"]),
+            ticket_number=data.get("ticket"),
+            matter_code=matter.get("code"),
+            matter_name=matter.get("name"),
+            staff_name=staff["name"],
+            employee_no=staff["employee_no"],
+            expires_at=expires_at,
+        )
+        evaluators = self.registry.for_window(DeviceType.EVALUATOR, command.window)
+        if not evaluators:
+            log.warning("no evaluator registered at window %s", command.window)
+        for record in evaluators:
+            topic = record.ref.command_topic(Command.RATE_NOW)
+            self._one_shot.append(Outgoing(topic, command, False, "rate_now"))
+
+    def _on_day_closed(self, _seq: int, _data: dict[str, Any]) -> None:
+        self.needs_waiting_refresh = True
+
+    # -------------------------------------------------------------------- output
+
+    def take_changes(self) -> list[Outgoing]:
+        """Messages for everything changed since the last call, one-shots in event order."""
+        out = self._state_messages(sorted(self._changed_windows), self._call_list_changed)
+        self._changed_windows.clear()
+        self._call_list_changed = False
+        out += self._one_shot
+        self._one_shot = []
+        return out
+
+    def all_states(self) -> list[Outgoing]:
+        """Every retained state, e.g. after a broker restart lost the retained copies."""
+        return self._state_messages(sorted(self.windows), True)
+
+    def _state_messages(self, windows: list[str], call_list: bool) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for number in windows:
+            view = self.windows.get(number)
+            if view is None:
+                continue
+            for record in self.registry.for_window(DeviceType.WINDOW_DISPLAY, number):
+                out.append(
+                    Outgoing(record.ref.state_topic(), self._window_state(view), True, "window")
+                )
+        if call_list:
+            for record in self.registry.of_type(DeviceType.HALL_DISPLAY):
+                out.append(Outgoing(record.ref.state_topic(), self._call_list(), True, "call_list"))
+        return out
+
+    def _window_state(self, view: WindowView) -> WindowDisplayState:
+        return WindowDisplayState(
+            seq=self.next_seq(),
+            window=view.window,
+            department_name=view.department_name,
+            staff=view.staff,
+            state=_DISPLAY_STATES.get(view.state, "closed"),
+            pause_reason=view.pause_reason if view.state == "paused" else None,
+            expected_back=view.expected_back if view.state == "paused" else None,
+            current_ticket=view.current_ticket,
+            called_at=view.called_at,
+        )
+
+    def _call_list(self) -> HallCallList:
+        return HallCallList(
+            seq=self.next_seq(),
+            recent_calls=list(self.recent_calls),
+            waiting=[c.as_model() for c in self.categories.values()][:50],
+        )
+
+    def waiting_for(self, prefix: str) -> CategoryView | None:
+        return self.categories.get(prefix)
+
+    def note_offline_ticket(self, prefix: str) -> None:
+        """A ticket issued from the reserved block joins the waiting count at once."""
+        category = self.categories.get(prefix)
+        if category is not None:
+            self.categories[prefix] = replace(category, waiting=category.waiting + 1)
+            self._call_list_changed = True
+
+
+def _staff_card(data: Any) -> StaffCard | None:
+    if not isinstance(data, dict) or not data.get("name") or not data.get("employee_no"):
+        return None
+    return StaffCard(name=data["name"], employee_no=data["employee_no"])
+
+
+_HANDLERS: Final[dict[str, Callable[[HallDisplayModel, int, dict[str, Any]], None]]] = {
+    "ticket_issued": HallDisplayModel._on_issued,
+    "ticket_called": HallDisplayModel._on_called,
+    "ticket_recalled": HallDisplayModel._on_recalled,
+    "ticket_finished": HallDisplayModel._on_left_window,
+    "ticket_no_show": HallDisplayModel._on_left_window,
+    "ticket_transferred": HallDisplayModel._on_left_window,
+    "window_state": HallDisplayModel._on_window_state,
+    "rating_requested": HallDisplayModel._on_rating_requested,
+    "day_closed": HallDisplayModel._on_day_closed,
+}

@@ -1,0 +1,206 @@
+"""Backend event log → display state, call events and rate-now commands.
+
+The reader long-polls GET /events from the persisted cursor. For each batch it
+folds the events into the display model, publishes what changed, waits until
+the broker has acknowledged every message, and only then stores the new cursor:
+after a crash the batch is read again and published again (at least once);
+devices drop repeats by `seq` (call events carry the backend event's seq, so a
+repeated call has the same seq). After every (re)connect to the backend the
+model is rebuilt from GET /status, so nothing the hub missed stays wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Final, Protocol
+
+from pydantic import BaseModel
+
+from hallbus.client import PublishReceipt
+from hub.backend import BackendClient, BackendRejected, BackendUnavailable
+from hub.display import CategoryView, HallDisplayModel, Outgoing
+from hub.metrics import HubMetrics
+from hub.offline import TicketBlocks
+from hub.reachability import BackendReachability
+from hub.store import HubStore
+
+log = logging.getLogger(__name__)
+
+LONG_POLL_S: Final = 20.0
+PUBLISH_ACK_TIMEOUT_S: Final = 5.0
+BACKOFF_MIN_S: Final = 0.5
+BACKOFF_MAX_S: Final = 10.0
+
+
+class TrackedPublisher(Protocol):
+    def publish_tracked(
+        self, topic: str, payload: BaseModel | bytes | str, *, qos: int = 1, retain: bool = False
+    ) -> PublishReceipt: ...
+
+
+class EventReader:
+    """Owns the display model; other threads reach it through the locked methods."""
+
+    def __init__(
+        self,
+        *,
+        backend: BackendClient,
+        store: HubStore,
+        model: HallDisplayModel,
+        publisher: TrackedPublisher,
+        blocks: TicketBlocks,
+        reachability: BackendReachability,
+        metrics: HubMetrics,
+        stopping: threading.Event,
+        on_ticket_seen: Callable[[str], None],
+        long_poll_s: float = LONG_POLL_S,
+    ) -> None:
+        self._backend = backend
+        self._store = store
+        self._model = model
+        self._publisher = publisher
+        self._blocks = blocks
+        self._reachability = reachability
+        self._metrics = metrics
+        self._stopping = stopping
+        self._on_ticket_seen = on_ticket_seen
+        self._long_poll_s = long_poll_s
+        self._lock = threading.Lock()
+        self._cursor = store.cursor()
+        self._thread = threading.Thread(target=self._run, name="hub-events", daemon=True)
+        self.ready = threading.Event()  # set after the first snapshot was published
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------- used by other threads
+
+    def waiting_for(self, prefix: str) -> CategoryView | None:
+        with self._lock:
+            return self._model.waiting_for(prefix)
+
+    def note_offline_ticket(self, prefix: str) -> None:
+        with self._lock:
+            self._model.note_offline_ticket(prefix)
+            out = self._model.take_changes()
+        self._publish(out, wait=False)
+
+    def republish_states(self) -> None:
+        """Publish every retained state again (the broker may have lost them)."""
+        with self._lock:
+            out = self._model.all_states()
+        self._publish(out, wait=False)
+        self._metrics.count("state_republished")
+
+    # ---------------------------------------------------------------- the loop
+
+    def _run(self) -> None:
+        backoff = BACKOFF_MIN_S
+        need_snapshot = True
+        while not self._stopping.is_set():
+            try:
+                if need_snapshot:
+                    self._rebuild()
+                    need_snapshot = False
+                self._read_once()
+                backoff = BACKOFF_MIN_S
+            except BackendUnavailable as exc:
+                self._reachability.failed(str(exc))
+                need_snapshot = True
+                self._stopping.wait(backoff)
+                backoff = min(BACKOFF_MAX_S, backoff * 2)
+            except BackendRejected as exc:
+                log.error("backend refused the event read: %s", exc)
+                need_snapshot = True
+                self._stopping.wait(BACKOFF_MAX_S)
+            except Exception:
+                log.exception("event reader failed; restarting from cursor %s", self._cursor)
+                need_snapshot = True
+                self._stopping.wait(BACKOFF_MAX_S)
+
+    def _rebuild(self) -> None:
+        status = self._backend.status().body
+        self._reachability.succeeded()
+        with self._lock:
+            self._model.load_snapshot(status)
+            out = self._model.take_changes()
+        for call in status.get("recent_calls", []):
+            if isinstance(call.get("ticket"), str):
+                self._on_ticket_seen(call["ticket"])
+        self._publish_until_acknowledged(out)
+        self.ready.set()
+        try:
+            categories = [c["prefix"] for c in status.get("categories", [])]
+            self._blocks.top_up(categories, date.fromisoformat(status["service_day"]))
+        except BackendRejected as exc:
+            log.warning("offline blocks not topped up: %s", exc)
+
+    def _read_once(self) -> None:
+        reply = self._backend.events(self._cursor, self._long_poll_s)
+        self._reachability.succeeded()
+        events: list[dict[str, Any]] = reply.body.get("events", [])
+        if not events or self._stopping.is_set():
+            return
+        started = time.monotonic()
+        with self._lock:
+            for event in events:
+                self._remember(event)
+                self._model.apply(event)
+            refresh = self._model.needs_waiting_refresh
+        if refresh:
+            status = self._backend.status().body
+            with self._lock:
+                self._model.load_waiting(status)
+        with self._lock:
+            out = self._model.take_changes()
+        if not self._publish_until_acknowledged(out):
+            return  # stopping: the batch is read again after the restart
+        self._cursor = int(reply.body.get("next", events[-1]["seq"]))
+        self._store.save_cursor(self._cursor)
+        self._metrics.count("events_in", len(events))
+        self._metrics.event_latency.add(time.monotonic() - started)
+
+    def _remember(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        if isinstance(data.get("ticket"), str):
+            self._on_ticket_seen(data["ticket"])
+        if event.get("kind") == "rating_requested" and data.get("ticket_id") is not None:
+            self._store.remember_rate_request(
+                str(data["request_id"]), int(data["ticket_id"]), str(data["window"])
+            )
+
+    # -------------------------------------------------------------- publishing
+
+    def _publish(self, out: list[Outgoing], *, wait: bool) -> bool:
+        receipts = []
+        for message in out:
+            receipts.append(
+                self._publisher.publish_tracked(
+                    message.topic, message.payload, retain=message.retain
+                )
+            )
+            self._metrics.count("messages_out")
+            self._metrics.count(f"published_{message.what}")
+        if not wait:
+            return True
+        return all(receipt.wait(PUBLISH_ACK_TIMEOUT_S) for receipt in receipts)
+
+    def _publish_until_acknowledged(self, out: list[Outgoing]) -> bool:
+        """Publish until the broker has acknowledged all (False: the hub is stopping first)."""
+        while not self._publish(out, wait=True):
+            self._metrics.count("publish_retries")
+            log.warning("broker did not acknowledge %s messages; publishing again", len(out))
+            if self._stopping.wait(1.0):
+                return False
+        return True

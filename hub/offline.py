@@ -1,0 +1,217 @@
+"""Degraded mode: reserved ticket numbers and the outbox replay.
+
+While the backend is reachable the hub keeps, per category, a block of ticket
+numbers the backend reserved for it (POST /ticket-blocks), topped up when 80 %
+is used. While the backend is away, kiosks get numbers from those blocks and
+the tickets, like the ratings accepted meanwhile, wait in the outbox (SQLite).
+The replay thread sends them in order as soon as the backend answers again;
+idempotency keys (the request id of a ticket, the rating id of a rating) make
+every entry land exactly once however often a send is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import Any, Final
+
+from hallbus.messages import SubmitRating
+from hallbus.topics import DeviceType
+from hub.backend import BackendClient, BackendRejected, BackendUnavailable
+from hub.metrics import HubMetrics
+from hub.reachability import BackendReachability
+from hub.store import HubStore, OutboxEntry
+from hub.translate import permanent, rating_body
+
+log = logging.getLogger(__name__)
+
+BACKEND_MAX_BLOCK: Final = 200  # POST /ticket-blocks accepts 1..200
+REFILL_AT_USED: Final = 0.8
+KIND_TICKET: Final = "ticket"
+KIND_RATING: Final = "rating"
+
+
+class TicketBlocks:
+    """Keeps a reserved block per category for the current service day."""
+
+    def __init__(self, store: HubStore, backend: BackendClient, block_size: int) -> None:
+        self._store = store
+        self._backend = backend
+        self.block_size = min(block_size, BACKEND_MAX_BLOCK)
+        if block_size > BACKEND_MAX_BLOCK:
+            log.warning(
+                "reserved_block_size %s is above the backend's limit; using %s",
+                block_size,
+                BACKEND_MAX_BLOCK,
+            )
+        self._lock = threading.Lock()
+
+    def top_up(self, categories: list[str], service_day: date) -> None:
+        """Reserve a block for every category whose reserve is missing or ≥ 80 % used.
+
+        Raises BackendUnavailable (the caller retries after reconnecting).
+        """
+        if self.block_size == 0:
+            return
+        with self._lock:
+            self._store.forget_blocks_before(service_day)
+            remaining: dict[str, int] = {}
+            for block in self._store.blocks(service_day):
+                remaining[block.category] = remaining.get(block.category, 0) + block.remaining
+            for category in categories:
+                left = remaining.get(category, 0)
+                if left > self.block_size * (1 - REFILL_AT_USED):
+                    continue
+                try:
+                    reply = self._backend.reserve_block(category, self.block_size)
+                except BackendRejected as exc:
+                    log.warning("no offline block for category %s: %s", category, exc)
+                    continue
+                body = reply.body
+                self._store.add_block(
+                    category,
+                    date.fromisoformat(body["service_day"]),
+                    int(body["first"]),
+                    int(body["last"]),
+                )
+                log.info(
+                    "reserved offline numbers %s..%s for category %s",
+                    body["first"],
+                    body["last"],
+                    category,
+                )
+
+
+class OutboxReplayer:
+    """Background thread delivering outbox entries in order once the backend answers."""
+
+    def __init__(
+        self,
+        store: HubStore,
+        backend: BackendClient,
+        reachability: BackendReachability,
+        metrics: HubMetrics,
+        stopping: threading.Event,
+        *,
+        retry_s: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._backend = backend
+        self._reachability = reachability
+        self._metrics = metrics
+        self._stopping = stopping
+        self._retry_s = retry_s
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-outbox", daemon=True)
+        reachability.on_recovered(self.wake)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def join(self, timeout: float) -> None:
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._retry_s)
+            self._wake.clear()
+            try:
+                self.drain()
+            except BackendUnavailable as exc:
+                self._reachability.failed(str(exc))
+            except Exception:
+                log.exception("outbox replay failed; retrying")
+
+    def drain(self) -> int:
+        """Send everything queued, oldest first; stops at the first unreachable error."""
+        sent = 0
+        while not self._stopping.is_set():
+            entries = self._store.pending(limit=50)
+            if not entries:
+                return sent
+            for entry in entries:
+                try:
+                    self._send(entry)
+                except BackendRejected as exc:
+                    if permanent(exc):
+                        # Retrying cannot succeed: keep it for an operator, log why.
+                        log.error(
+                            "outbox %s %s refused by the backend, moved to dead letters: %s",
+                            entry.kind,
+                            entry.key,
+                            exc,
+                        )
+                        self._store.dead_letter(entry, str(exc))
+                        self._metrics.count("outbox_dead_letters")
+                        continue
+                    self._store.attempt_failed(entry.id, str(exc))
+                    raise BackendUnavailable(f"outbox entry {entry.key}: {exc}") from None
+                self._store.delivered(entry.id)
+                self._reachability.succeeded()
+                self._metrics.count(f"outbox_delivered_{entry.kind}")
+                sent += 1
+        return sent
+
+    def _send(self, entry: OutboxEntry) -> None:
+        if entry.kind == KIND_TICKET:
+            self._send_ticket(entry)
+        elif entry.kind == KIND_RATING:
+            rating = SubmitRating.model_validate(entry.payload["rating"])
+            device_type = DeviceType(entry.payload["device_type"])
+            body = rating_body(rating, device_type, self._backend, self._store.rate_request_ticket)
+            self._backend.submit_rating(body, entry.device_id)
+        else:
+            raise BackendRejected(400, "bad_input", f"unknown outbox kind {entry.kind!r}")
+
+    def _send_ticket(self, entry: OutboxEntry) -> None:
+        payload: dict[str, Any] = dict(entry.payload)
+        held = payload.pop("display")
+        reply = self._backend.upload_offline_ticket(payload)
+        if reply.body.get("number") == held:
+            return
+        # The same request id already has an online ticket: the kiosk's first
+        # attempt reached the backend but its answer did not come back, so the
+        # hub printed an offline number. The person holds the offline number,
+        # so that one must exist; the unseen online ticket is withdrawn.
+        ghost = str(reply.body.get("number"))
+        log.warning(
+            "request %s has online ticket %s and offline ticket %s; keeping %s",
+            payload["request_id"],
+            ghost,
+            held,
+            held,
+        )
+        retry_id = f"{payload['request_id']}.offline"
+        self._backend.upload_offline_ticket({**payload, "request_id": retry_id})
+        try:
+            self._backend.cancel_ticket(ghost, entry.device_id)
+        except BackendRejected as exc:
+            log.warning("could not withdraw unseen ticket %s: %s", ghost, exc)
+
+
+def offline_ticket_payload(
+    *,
+    category: str,
+    display_digits: int,
+    issued_at: datetime,
+    request_id: str,
+    device_id: str,
+    priority_kind: str | None,
+) -> dict[str, Any]:
+    """Outbox payload of an offline ticket: the POST /tickets/offline body.
+
+    HubStore.take_offline_ticket adds `number` and the printed `display`.
+    """
+    return {
+        "category": category,
+        "issued_at": issued_at.isoformat(),
+        "request_id": request_id,
+        "device_id": device_id,
+        "priority_kind": priority_kind,
+        "display_digits": display_digits,
+    }

@@ -1,0 +1,180 @@
+"""The hall's devices as the hub sees them: who exists, who is online, since when.
+
+Which devices exist comes from the device configs directory (the same files the
+broker ACL is generated from); a device id not in it is `unknown_device`.
+Presence comes from the retained `status` topics. Every change is reported to
+the backend (PUT /devices/<id>) by a background thread, so a burst of status
+changes after a broker restart costs at most one report per device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from hallbus.config import DeviceConfig
+from hallbus.topics import DeviceRef, DeviceType
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    ref: DeviceRef
+    window: str | None
+    config_version: str
+    online: bool = False
+    last_seen: datetime | None = None
+    app_version: str = ""
+
+    def report(self) -> dict[str, Any]:
+        """Body of PUT /devices/<id> (schemas.DeviceReport)."""
+        return {
+            "device_type": self.ref.device_type.value,
+            "online": self.online,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "app_version": self.app_version,
+            "config_version": self.config_version,
+            "window": self.window,
+        }
+
+
+def config_version(config: DeviceConfig) -> str:
+    """Short digest of the device's config file: changes whenever the file does."""
+    source = config.source_file
+    if source is None:
+        text = config.model_dump_json()
+    else:
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError:
+            text = config.model_dump_json()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass
+class DeviceRegistry:
+    """Known devices and their presence; thread-safe."""
+
+    records: dict[str, DeviceRecord] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_configs(cls, configs: Iterable[DeviceConfig], hall_id: str) -> DeviceRegistry:
+        registry = cls()
+        for config in configs:
+            if config.hall_id != hall_id:
+                continue
+            window = getattr(config, "window", None)
+            registry.records[config.device_id] = DeviceRecord(
+                ref=config.device_ref(),
+                window=str(window) if window is not None else None,
+                config_version=config_version(config),
+            )
+        return registry
+
+    def get(self, device_id: str) -> DeviceRecord | None:
+        with self._lock:
+            return self.records.get(device_id)
+
+    def of_type(self, device_type: DeviceType) -> list[DeviceRecord]:
+        with self._lock:
+            return [r for r in self.records.values() if r.ref.device_type is device_type]
+
+    def for_window(self, device_type: DeviceType, window: str) -> list[DeviceRecord]:
+        with self._lock:
+            return [
+                r
+                for r in self.records.values()
+                if r.ref.device_type is device_type and r.window == window
+            ]
+
+    def windows(self) -> set[str]:
+        with self._lock:
+            return {r.window for r in self.records.values() if r.window is not None}
+
+    def online_count(self) -> int:
+        with self._lock:
+            return sum(1 for r in self.records.values() if r.online)
+
+    def mark(self, device_id: str, *, online: bool, at: datetime | None = None) -> bool:
+        """Record presence; False for unknown devices. Any change is queued for reporting."""
+        when = at or datetime.now(UTC)
+        with self._lock:
+            record = self.records.get(device_id)
+            if record is None:
+                return False
+            self.records[device_id] = replace(record, online=online, last_seen=when)
+            if record.online != online:
+                log.info("device %s is %s", device_id, "online" if online else "offline")
+            self._dirty.add(device_id)
+        self._changed.set()
+        return True
+
+    def mark_all_dirty(self) -> None:
+        """Report every device again (after the backend came back)."""
+        with self._lock:
+            self._dirty |= set(self.records)
+        self._changed.set()
+
+    def take_dirty(self, timeout: float) -> list[DeviceRecord]:
+        """Wait up to `timeout` for changes; return the changed records and clear them."""
+        self._changed.wait(timeout)
+        with self._lock:
+            self._changed.clear()
+            dirty = [self.records[d] for d in sorted(self._dirty)]
+            self._dirty.clear()
+        return dirty
+
+    def requeue(self, records: Iterable[DeviceRecord]) -> None:
+        with self._lock:
+            self._dirty |= {r.ref.device_id for r in records}
+
+    def wake(self) -> None:
+        self._changed.set()
+
+
+class RegistryReporter:
+    """Background thread: sends changed device records to the backend."""
+
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        send: Callable[[DeviceRecord], None],
+        stopping: threading.Event,
+        *,
+        retry_s: float = 5.0,
+    ) -> None:
+        self._registry = registry
+        self._send = send
+        self._stopping = stopping
+        self._retry_s = retry_s
+        self._thread = threading.Thread(target=self._run, name="hub-registry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._registry.wake()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            dirty = self._registry.take_dirty(self._retry_s)
+            failed: list[DeviceRecord] = []
+            for record in dirty:
+                try:
+                    self._send(record)
+                except Exception as exc:  # backend away: report again later
+                    log.debug("device report for %s failed: %s", record.ref.device_id, exc)
+                    failed.append(record)
+            if failed:
+                self._registry.requeue(failed)
+                self._stopping.wait(self._retry_s)
