@@ -101,6 +101,7 @@ class HallDisplayModel:
     _changed_windows: set[str] = field(default_factory=set)
     _call_list_changed: bool = False
     _one_shot: list[Outgoing] = field(default_factory=list)
+    _windows_without_evaluator: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------- snapshot
 
@@ -264,8 +265,11 @@ class HallDisplayModel:
             expires_at=expires_at,
         )
         evaluators = self.registry.for_window(DeviceType.EVALUATOR, command.window)
-        if not evaluators:
-            log.warning("no evaluator registered at window %s", command.window)
+        # Windows without a rating device are normal (ratings then come from the
+        # kiosk or the phone); say so once per window, not per service.
+        if not evaluators and command.window not in self._windows_without_evaluator:
+            self._windows_without_evaluator.add(command.window)
+            log.info("no evaluator registered at window %s", command.window)
         for record in evaluators:
             topic = record.ref.command_topic(Command.RATE_NOW)
             self._one_shot.append(Outgoing(topic, command, False, "rate_now"))

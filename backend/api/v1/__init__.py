@@ -6,9 +6,19 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from backend.api.v1 import auth, cases, catalog, devices, events, halls, queue, ratings
+    from backend.api.v1 import (
+        auth,
+        cases,
+        catalog,
+        devices,
+        events,
+        halls,
+        queue,
+        ratings,
+        reports,
+    )
 
-    for module in (auth, catalog, halls, queue, cases, ratings, events, devices):
+    for module in (auth, catalog, halls, queue, cases, ratings, events, devices, reports):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(queue.public)
     app.register_blueprint(cases.public)
