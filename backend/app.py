@@ -129,6 +129,12 @@ def create_app(settings: Settings | None = None) -> Flask:
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": "sqlite" if database.is_sqlite else "postgresql"}
 
+    # -- staff and phone pages (backend/web): Babel, CSRF outside /api/, sign-in ----------
+    from backend.web import init_web
+
+    init_web(app)
+    # -- end of pages ---------------------------------------------------------------------
+
     return app
 
 

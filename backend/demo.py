@@ -112,7 +112,7 @@ def _hub_token(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def _broker(settings: Settings) -> Iterator[Any]:
+def _broker(settings: Settings, choice: str) -> Iterator[Any]:
     from hallbus.broker.credentials import ensure_device_passwords
     from hallbus.broker.select import pick_broker
     from hallbus.config import load_registry
@@ -121,12 +121,14 @@ def _broker(settings: Settings) -> Iterator[Any]:
     passwords = ensure_device_passwords(
         [c.device_id for c in configs], settings.var_dir / "secrets" / "mqtt"
     )
+    url = choice if "://" in choice else os.environ.get("HALLKIT_BROKER_URL")
     broker = pick_broker(
-        os.environ.get("HALLKIT_BROKER_URL"),
+        url,
         devices=[c.device_ref() for c in configs],
         passwords=passwords,
         conf_dir=settings.var_dir / "mosquitto",
         port=BROKER_PORT,
+        allow_mosquitto=choice != "embedded",
     )
     _print(f"  消息总线 broker : {broker.kind} mqtt://{broker.host}:{broker.port}")
     try:
@@ -319,7 +321,9 @@ def _urls(base: str) -> None:
     _print("")
 
 
-def run_demo(*, port: int, seconds: float | None, speed: float, devices: bool) -> int:
+def run_demo(
+    *, port: int, seconds: float | None, speed: float, devices: bool, broker: str = "auto"
+) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_env()
     stop = threading.Event()
@@ -329,7 +333,7 @@ def run_demo(*, port: int, seconds: float | None, speed: float, devices: bool) -
         _prepare_database(settings)
         token = _hub_token(settings)
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_broker(settings))
+            stack.enter_context(_broker(settings, broker))
             base = stack.enter_context(_backend(settings, port))
             hub = stack.enter_context(_hub(base, token))
             generator = None

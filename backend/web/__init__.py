@@ -31,7 +31,7 @@ csrf = CSRFProtect()
 
 # Endpoints that accept scanned materials; they may send more than the JSON
 # API's body limit. Checked before the CSRF hook reads the form.
-UPLOAD_ENDPOINTS = {"cases.upload_material"}
+UPLOAD_ENDPOINTS = {"desk.upload_material"}
 UPLOAD_LIMIT_BYTES = 12 * 1024 * 1024
 
 

@@ -74,7 +74,9 @@ class CaseScope:
         return or_(self.department_filter(), self.delegation_filter())
 
 
-def delegations_in_force(session: Session, delegate_staff_id: int, now: datetime) -> list[Delegation]:
+def delegations_in_force(
+    session: Session, delegate_staff_id: int, now: datetime
+) -> list[Delegation]:
     return list(
         session.execute(
             select(Delegation).where(

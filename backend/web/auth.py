@@ -1,6 +1,6 @@
 """Staff sign-in for the pages, and the decorators every staff page uses.
 
-A page session wraps a staff API token from `services.auth.sign_in`: the same
+A page session wraps a staff API token from `services.staff.sign_in`: the same
 Argon2id check and lockout, the same expiry (`staff_session_hours`), the same
 audit entry, and signing out revokes the token. The session cookie is signed
 and HttpOnly; the token in it is resolved through the app's token cache on
@@ -49,8 +49,10 @@ from backend.models import Hall, HallKind, Role, WindowState
 from backend.services import auth as auth_service
 from backend.services import queue as queue_service
 from backend.services.auth import Principal
+from backend.web.layout import page_errors
 
-blueprint = Blueprint("auth", __name__, url_prefix="/staff")
+blueprint = Blueprint("staff", __name__, url_prefix="/staff")
+page_errors(blueprint)
 login_manager = LoginManager()
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -130,7 +132,7 @@ def window_required(view: View) -> View:
         user = current_staff()
         if user.principal.window_id is None:
             flash(_("请在窗口签到后使用叫号台"), "warning")
-            return redirect(url_for("auth.sign_in", next=request.path))
+            return redirect(url_for("staff.sign_in", next=request.path))
         return view(*args, **kwargs)
 
     return cast(View, wrapper)
@@ -158,7 +160,7 @@ def _load_user(token: str) -> StaffUser | None:
 
 def install_login(app: Flask) -> None:
     login_manager.init_app(app)
-    login_manager.login_view = "auth.sign_in"
+    login_manager.login_view = "staff.sign_in"
     login_manager.login_message = _l("请先登录")
     login_manager.login_message_category = "info"
     # A new session id after sign-in is handled by login_user; "strong" would also
@@ -193,9 +195,7 @@ def sign_in() -> Any:
     extension = current_app.extensions["hallkit"]
     form = SignInForm()
     with extension.db.reading() as db_session:
-        halls = db_session.execute(
-            select(Hall.code, Hall.name, Hall.kind).order_by(Hall.id)
-        ).all()
+        halls = db_session.execute(select(Hall.code, Hall.name, Hall.kind).order_by(Hall.id)).all()
     form.hall.choices = [(code, name) for code, name, kind in halls if kind is not HallKind.STATION]
     form.hall.choices += [(code, name) for code, name, kind in halls if kind is HallKind.STATION]
     if request.method == "GET":
@@ -236,8 +236,12 @@ def _sign_in(form: SignInForm) -> StaffUser | None:
         else:
             if window is not None and window.state is not WindowState.OPEN:
                 queue_service.set_window_state(
-                    db_session, window_id=window.id, state=WindowState.OPEN, now=now,
-                    actor=f"staff:{staff.employee_no}", staff_id=staff.id,
+                    db_session,
+                    window_id=window.id,
+                    state=WindowState.OPEN,
+                    now=now,
+                    actor=f"staff:{staff.employee_no}",
+                    staff_id=staff.id,
                 )
             elif window is not None:
                 window.signed_in_staff_id = staff.id
@@ -270,8 +274,11 @@ def sign_out() -> Response:
         if user.principal.window_id is not None and request.form.get("close_window"):
             try:
                 queue_service.set_window_state(
-                    db_session, window_id=user.principal.window_id, state=WindowState.CLOSED,
-                    now=now, actor=user.principal.label,
+                    db_session,
+                    window_id=user.principal.window_id,
+                    state=WindowState.CLOSED,
+                    now=now,
+                    actor=user.principal.label,
                 )
             except DomainError as error:
                 flash(error.message, "error")
@@ -279,9 +286,9 @@ def sign_out() -> Response:
         auth_service.revoke(db_session, user.token)
         from backend.services.audit import record
 
-        record(db_session, user.principal.label, "auth.sign_out", "staff", user.staff_id, {})
+        record(db_session, user.principal.label, "staff.sign_out", "staff", user.staff_id, {})
     extension.tokens.clear()
     logout_user()
     session.clear()
     flash(_("已退出登录"), "info")
-    return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("staff.sign_in"))

@@ -6,8 +6,8 @@ holds the English. The .po is compiled to .mo at start-up into
 `<var>/translations` (only when the .po changed), so no compiled file is kept
 in the repository.
 
-Add a text: wrap it in `_()` (code, templates), then
-`scripts/update_translations.sh` re-extracts and the English goes into the .po.
+Add a text: wrap it in `_()` (templates, code) or `_l()` (module level), then
+re-extract and merge (docs/web.md, "Translations") and write the English in the .po.
 """
 
 from __future__ import annotations

@@ -51,7 +51,11 @@ NAV: list[NavItem] = []
 
 
 def add_nav(
-    endpoint: str, label: Any, *, roles: tuple[Role, ...] = (), order: int = 50,
+    endpoint: str,
+    label: Any,
+    *,
+    roles: tuple[Role, ...] = (),
+    order: int = 50,
     needs_window: bool = False,
 ) -> None:
     if any(item.endpoint == endpoint for item in NAV):
@@ -73,11 +77,15 @@ def page_errors(blueprint: Blueprint, *, fallback_endpoint: str | None = None) -
             return render_template("_error_fragment.html", message=error.message), error.status
         flash(error.message, "error")
         if request.method == "GET":
-            return render_template("error.html", status=error.status,
-                                   message=error.message), error.status
-        back = request.referrer if request.referrer and request.referrer.startswith(
-            request.host_url) else None
-        return redirect(back or url_for(fallback_endpoint or "auth.sign_in"))
+            return render_template(
+                "error.html", status=error.status, message=error.message
+            ), error.status
+        back = (
+            request.referrer
+            if request.referrer and request.referrer.startswith(request.host_url)
+            else None
+        )
+        return redirect(back or url_for(fallback_endpoint or "staff.sign_in"))
 
     def _http(error: HTTPException) -> Any:
         status = error.code or 500
@@ -106,6 +114,14 @@ def local_time(value: datetime | None, pattern: str = "%H:%M") -> str:
 
 def local_datetime(value: datetime | None) -> str:
     return local_time(value, "%Y-%m-%d %H:%M")
+
+
+def iso_local(value: str) -> str:
+    """An ISO timestamp from a service view, shown in hall time."""
+    try:
+        return local_datetime(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value
 
 
 def iso_date(value: date | None) -> str:
@@ -138,10 +154,14 @@ def install_layout(app: Flask) -> None:
         }
 
     app.context_processor(template_context)
+    from backend.web.live import live_cursor
+
+    app.jinja_env.globals["live_cursor"] = live_cursor
     filters: dict[str, Callable[..., str]] = {
         "hm": local_time,
         "dt": local_datetime,
         "isodate": iso_date,
+        "isolocal": iso_local,
     }
     app.jinja_env.filters.update(filters)
 
@@ -161,4 +181,4 @@ def install_layout(app: Flask) -> None:
             if current_user.principal.window_id is not None:
                 return redirect(url_for("console.index"))
             return redirect(url_for("workbench.index"))
-        return redirect(url_for("auth.sign_in"))
+        return redirect(url_for("staff.sign_in"))

@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from backend.api.framework import PUBLIC, STAFF, Reply, operation, principal
 from backend.api.v1.common import ext, hall_id, now
 from backend.api.v1.schemas import Empty, SignIn
+from backend.errors import NotAuthenticated
 from backend.models import WindowState
 from backend.services import auth as auth_service
 from backend.services import queue as queue_service
@@ -26,34 +27,49 @@ blueprint = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 )
 def sign_in(body: SignIn) -> Reply:
     extension = ext()
+    refused: NotAuthenticated | None = None
     with extension.db.writing() as session:
         hall = hall_id(session, body.hall) if body.hall else None
-        token, staff, window = auth_service.sign_in(
-            session,
-            employee_no=body.employee_no,
-            password=body.password,
-            window_number=body.window,
-            hall_id=hall,
-            now=now(),
-            ttl=timedelta(hours=extension.settings.staff_session_hours),
-        )
-        if window is not None and window.state is not WindowState.OPEN:
-            queue_service.set_window_state(
+        try:
+            token, staff, window = auth_service.sign_in(
                 session,
-                window_id=window.id,
-                state=WindowState.OPEN,
+                employee_no=body.employee_no,
+                password=body.password,
+                window_number=body.window,
+                hall_id=hall,
                 now=now(),
-                actor=f"staff:{staff.employee_no}",
-                staff_id=staff.id,
+                ttl=timedelta(hours=extension.settings.staff_session_hours),
             )
-        elif window is not None:
-            window.signed_in_staff_id = staff.id
-        return {
-            "token": token,
-            "staff": {"name": staff.name, "employee_no": staff.employee_no, "roles": staff.roles},
-            "window": window.number if window else None,
-            "expires_in_hours": extension.settings.staff_session_hours,
-        }
+        except NotAuthenticated as error:
+            # Raised after the failure count (and any lockout) was updated: let
+            # the transaction commit it, then refuse. Raising inside the block
+            # would roll the count back and no account would ever lock.
+            refused = error
+        else:
+            if window is not None and window.state is not WindowState.OPEN:
+                queue_service.set_window_state(
+                    session,
+                    window_id=window.id,
+                    state=WindowState.OPEN,
+                    now=now(),
+                    actor=f"staff:{staff.employee_no}",
+                    staff_id=staff.id,
+                )
+            elif window is not None:
+                window.signed_in_staff_id = staff.id
+            reply = {
+                "token": token,
+                "staff": {
+                    "name": staff.name,
+                    "employee_no": staff.employee_no,
+                    "roles": staff.roles,
+                },
+                "window": window.number if window else None,
+                "expires_in_hours": extension.settings.staff_session_hours,
+            }
+    if refused is not None:
+        raise refused
+    return reply
 
 
 @operation(blueprint, "/sign-out", "POST", body=Empty, auth=STAFF, summary="退出登录 / sign out")

@@ -33,11 +33,13 @@ def upgrade() -> None:
         sa.Column("created_at", backend.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", backend.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["delegator_staff_id"], ["staff.id"],
+            ["delegator_staff_id"],
+            ["staff.id"],
             name=op.f("fk_delegations_delegator_staff_id_staff"),
         ),
         sa.ForeignKeyConstraint(
-            ["delegate_staff_id"], ["staff.id"],
+            ["delegate_staff_id"],
+            ["staff.id"],
             name=op.f("fk_delegations_delegate_staff_id_staff"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delegations")),

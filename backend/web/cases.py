@@ -1,0 +1,515 @@
+"""办件 desk: register a case from the catalog, keep its materials, print the
+acceptance slip (受理通知书) or the 不予受理 notice, move it through its steps,
+and read its full timeline.
+
+Access goes through `backend.web.access` for every case: department of the
+window signed in at (clerk), own department (lead), all read-only (supervisor),
+all (administrator), plus cases delegated to the user while the delegation is
+in force.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from backend.errors import BadInput, DomainError, Forbidden
+from backend.models import (
+    ApplicantKind,
+    Case,
+    CaseState,
+    Department,
+    Hall,
+    Matter,
+    MatterVersion,
+    Role,
+    Staff,
+    Ticket,
+    Window,
+)
+from backend.services import audit
+from backend.services import cases as case_service
+from backend.web import access, materials
+from backend.web.auth import StaffUser, current_staff, staff_required
+from backend.web.layout import add_nav, page_errors
+from backend.web.qr import qr_svg
+from backend.workdays import SuspensionKind
+
+blueprint = Blueprint("desk", __name__, url_prefix="/cases")
+page_errors(blueprint, fallback_endpoint="desk.index")
+add_nav("desk.index", _l("办件"), order=20)
+
+ACTION_LABELS = {
+    "undertake": _l("承办"),
+    "review": _l("送审核"),
+    "return": _l("退回承办"),
+    "approve": _l("批准"),
+    "complete": _l("办结"),
+    "deliver": _l("发证/取件"),
+    "deny": _l("不予许可"),
+    "withdraw": _l("撤回"),
+}
+STATE_LABELS = {state.value: label for state, label in case_service.STEP_LABELS.items()}
+SUSPENSION_CHOICES = [kind.value for kind in SuspensionKind]
+
+
+def _ext() -> Any:
+    return current_app.extensions["hallkit"]
+
+
+def _now() -> datetime:
+    now: datetime = _ext().clock()
+    return now
+
+
+def _actor(user: StaffUser) -> case_service.Actor:
+    return case_service.Actor(
+        label=user.principal.label,
+        staff_id=user.principal.staff_id,
+        department_id=user.principal.department_id,
+    )
+
+
+def available_actions(case: Case) -> list[tuple[str, Any]]:
+    if case.suspended_kind:
+        return [("withdraw", ACTION_LABELS["withdraw"])]
+    actions = []
+    for action, (allowed, _target) in case_service.TRANSITIONS.items():
+        if case.state in allowed or (
+            action == "complete" and case.state is CaseState.ACCEPTED and case.promised_days == 0
+        ):
+            actions.append((action, ACTION_LABELS[action]))
+    return actions
+
+
+def registrable_matters(session: Session, scope: access.CaseScope) -> list[MatterVersion]:
+    query = (
+        select(MatterVersion)
+        .join(Matter, Matter.current_version_id == MatterVersion.id)
+        .where(Matter.active.is_(True))
+        .order_by(MatterVersion.code)
+    )
+    if not scope.all_departments:
+        query = query.where(MatterVersion.department_id.in_(scope.departments or {-1}))
+    return list(session.execute(query).scalars())
+
+
+@blueprint.get("")
+@staff_required()
+def index() -> Any:
+    user = current_staff()
+    search = request.args.get("q", "").strip()
+    state = request.args.get("state", "")
+    with _ext().db.reading() as session:
+        scope = access.case_scope(session, user.principal, _now())
+        query = (
+            select(Case, MatterVersion.name, Department.short_name)
+            .join(MatterVersion, MatterVersion.id == Case.matter_version_id)
+            .join(Department, Department.id == Case.department_id)
+            .where(scope.case_filter())
+            .order_by(Case.accepted_at.desc())
+            .limit(100)
+        )
+        if search:
+            query = query.where(
+                or_(
+                    Case.receipt_number.startswith(search),
+                    MatterVersion.name.contains(search),
+                    Case.applicant_name_masked.contains(search),
+                )
+            )
+        if state == "open":
+            query = query.where(Case.state.in_(case_service.OPEN_STATES))
+        elif state in STATE_LABELS:
+            query = query.where(Case.state == CaseState(state))
+        rows = session.execute(query).all()
+    return render_template(
+        "cases/index.html",
+        rows=rows,
+        search=search,
+        state=state,
+        state_labels=STATE_LABELS,
+        today=_today(),
+    )
+
+
+def _today() -> Any:
+    from backend.services.queue import local_day
+
+    return local_day(_now(), "Asia/Shanghai")
+
+
+@blueprint.get("/new")
+@staff_required(Role.CLERK, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+def new() -> Any:
+    user = current_staff()
+    ticket_id = request.args.get("ticket", type=int)
+    matter_code = request.args.get("matter", "")
+    with _ext().db.reading() as session:
+        scope = access.case_scope(session, user.principal, _now())
+        matters = registrable_matters(session, scope)
+        ticket = session.get(Ticket, ticket_id) if ticket_id else None
+        if ticket is not None and not matter_code and ticket.matter_version_id:
+            version = session.get(MatterVersion, ticket.matter_version_id)
+            matter_code = version.code if version else ""
+        chosen = next((m for m in matters if m.code == matter_code), None)
+        if chosen is None and len(matters) == 1:
+            chosen = matters[0]
+        departments = list(session.execute(select(Department).order_by(Department.code)).scalars())
+    return render_template(
+        "cases/new.html",
+        matters=matters,
+        chosen=chosen,
+        spec=chosen.as_spec() if chosen else None,
+        ticket=ticket,
+        departments=departments,
+        form=request.args,
+    )
+
+
+@blueprint.post("/new")
+@staff_required(Role.CLERK, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+def register() -> Any:
+    user = current_staff()
+    form = request.form
+    matter_code = form.get("matter", "")
+    not_accepted = form.get("decision") == "not_accept"
+    ticket_id = form.get("ticket_id", type=int)
+    extension = _ext()
+    try:
+        with extension.db.writing() as session:
+            scope = access.case_scope(session, user.principal, _now())
+            if scope.read_only:
+                raise Forbidden(_("监察人员只读"))
+            version = next(
+                (m for m in registrable_matters(session, scope) if m.code == matter_code), None
+            )
+            if version is None:
+                raise BadInput(_("请选择本窗口可受理的事项"))
+            case = case_service.register_case(
+                session,
+                hall_id=_hall_id(session, user),
+                matter_code=matter_code,
+                applicant=case_service.Applicant(
+                    kind=ApplicantKind(form.get("applicant_kind", "person")),
+                    name=form.get("applicant_name", ""),
+                    id_number=form.get("id_number", ""),
+                    phone=form.get("phone", ""),
+                ),
+                protector=extension.protector,
+                actor=_actor(user),
+                now=_now(),
+                window_id=user.principal.window_id,
+                ticket_id=ticket_id,
+                joint_departments=tuple(form.getlist("joint")),
+                not_accepted_reason=form.get("reason", "") if not_accepted else None,
+            )
+            spec = version.as_spec()
+            received = set(form.getlist("received"))
+            checklist = [
+                {
+                    "name": item.name,
+                    "form": item.form.value,
+                    "count": item.count,
+                    "received": str(index) in received,
+                }
+                for index, item in enumerate(spec.materials)
+            ]
+            audit.record(
+                session,
+                user.principal.label,
+                "case.materials_checked",
+                "case",
+                case.id,
+                {
+                    "received": sum(1 for c in checklist if c["received"]),
+                    "required": len(checklist),
+                },
+            )
+            case_id = case.id
+    except DomainError as error:
+        flash(error.message, "error")
+        return render_new_again(form), error.status
+    manifest = materials.read_manifest(extension.settings.upload_dir, case_id)
+    manifest.checklist = checklist
+    materials.write_manifest(extension.settings.upload_dir, case_id, manifest)
+    if not_accepted:
+        flash(_("已登记不予受理，请打印告知书"), "success")
+        return redirect(url_for("desk.detail", case_id=case_id, print="notice"))
+    flash(_("已受理，请打印受理通知书"), "success")
+    return redirect(url_for("desk.detail", case_id=case_id, print="slip"))
+
+
+def render_new_again(form: Any) -> str:
+    user = current_staff()
+    with _ext().db.reading() as session:
+        scope = access.case_scope(session, user.principal, _now())
+        matters = registrable_matters(session, scope)
+        chosen = next((m for m in matters if m.code == form.get("matter")), None)
+        ticket_id = form.get("ticket_id", type=int)
+        ticket = session.get(Ticket, ticket_id) if ticket_id else None
+        departments = list(session.execute(select(Department).order_by(Department.code)).scalars())
+    return render_template(
+        "cases/new.html",
+        matters=matters,
+        chosen=chosen,
+        spec=chosen.as_spec() if chosen else None,
+        ticket=ticket,
+        departments=departments,
+        form=form,
+    )
+
+
+def _hall_id(session: Session, user: StaffUser) -> int:
+    if user.principal.hall_id is not None:
+        return user.principal.hall_id
+    hall = session.execute(select(Hall.id).order_by(Hall.id).limit(1)).scalar_one()
+    return int(hall)
+
+
+def _case_context(
+    session: Session, user: StaffUser, case: Case, scope: access.CaseScope
+) -> dict[str, Any]:
+    view = case_service.staff_view(session, case)
+    version = session.get(MatterVersion, case.matter_version_id)
+    department = session.get(Department, case.department_id)
+    window = session.get(Window, case.window_id) if case.window_id else None
+    handler = session.get(Staff, case.handler_staff_id) if case.handler_staff_id else None
+    departments = list(session.execute(select(Department).order_by(Department.code)).scalars())
+    return {
+        "case": case,
+        "view": view,
+        "version": version,
+        "spec": version.as_spec() if version else None,
+        "department": department,
+        "window": window,
+        "handler": handler,
+        "departments": departments,
+        "can_act": access.can_act_on(session, scope, case),
+        "actions": available_actions(case),
+        "suspension_kinds": SUSPENSION_CHOICES,
+        "state_labels": STATE_LABELS,
+        "manifest": materials.read_manifest(_ext().settings.upload_dir, case.id),
+        "open_states": case_service.OPEN_STATES,
+    }
+
+
+@blueprint.get("/<int:case_id>")
+@staff_required()
+def detail(case_id: int) -> Any:
+    user = current_staff()
+    with _ext().db.reading() as session:
+        case, scope = access.load_case(session, user.principal, case_id, _now())
+        context = _case_context(session, user, case, scope)
+    context["print_hint"] = request.args.get("print")
+    return render_template("cases/detail.html", **context)
+
+
+def _write(case_id: int, change: Any, message: str) -> Any:
+    user = current_staff()
+    with _ext().db.writing() as session:
+        access.load_case(session, user.principal, case_id, _now(), write=True)
+        change(session, user)
+    flash(message, "success")
+    return redirect(url_for("desk.detail", case_id=case_id))
+
+
+@blueprint.post("/<int:case_id>/transition")
+@staff_required()
+def transition(case_id: int) -> Any:
+    action = request.form.get("action", "")
+    if action not in ACTION_LABELS:
+        abort(400)
+
+    def change(session: Session, user: StaffUser) -> None:
+        case_service.transition(
+            session,
+            case_id=case_id,
+            action=action,
+            actor=_actor(user),
+            now=_now(),
+            note=request.form.get("note", ""),
+            allow_all_departments=True,
+            collected_by=request.form.get("collected_by", ""),
+        )
+
+    return _write(case_id, change, _("已%(action)s", action=ACTION_LABELS[action]))
+
+
+@blueprint.post("/<int:case_id>/suspend")
+@staff_required()
+def suspend(case_id: int) -> Any:
+    def change(session: Session, user: StaffUser) -> None:
+        case_service.suspend(
+            session,
+            case_id=case_id,
+            kind=request.form.get("kind", ""),
+            reason=request.form.get("reason", ""),
+            actor=_actor(user),
+            now=_now(),
+            allow_all_departments=True,
+        )
+
+    return _write(case_id, change, _("已暂停计时"))
+
+
+@blueprint.post("/<int:case_id>/resume")
+@staff_required()
+def resume(case_id: int) -> Any:
+    def change(session: Session, user: StaffUser) -> None:
+        case_service.resume(
+            session,
+            case_id=case_id,
+            note=request.form.get("note", ""),
+            actor=_actor(user),
+            now=_now(),
+            allow_all_departments=True,
+        )
+
+    return _write(case_id, change, _("已恢复计时"))
+
+
+@blueprint.post("/<int:case_id>/forward")
+@staff_required()
+def forward(case_id: int) -> Any:
+    def change(session: Session, user: StaffUser) -> None:
+        case_service.forward(
+            session,
+            case_id=case_id,
+            to_department=request.form.get("department", ""),
+            to_window=request.form.get("window") or None,
+            note=request.form.get("note", ""),
+            actor=_actor(user),
+            now=_now(),
+            allow_all_departments=True,
+        )
+
+    return _write(case_id, change, _("已转办"))
+
+
+@blueprint.post("/<int:case_id>/disclosure")
+@staff_required()
+def disclosure(case_id: int) -> Any:
+    public = request.form.get("public") == "1"
+
+    def change(session: Session, user: StaffUser) -> None:
+        case_service.set_disclosure(
+            session,
+            case_id=case_id,
+            public=public,
+            actor=_actor(user),
+            now=_now(),
+            allow_all_departments=True,
+        )
+
+    return _write(case_id, change, _("已设置公示") if public else _("已取消公示"))
+
+
+@blueprint.post("/<int:case_id>/materials")
+@staff_required()
+def upload_material(case_id: int) -> Any:
+    user = current_staff()
+    extension = _ext()
+    with extension.db.reading() as session:
+        access.load_case(session, user.principal, case_id, _now(), write=True)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadInput(_("请选择要上传的文件"))
+    stored = materials.store_file(
+        Path(extension.settings.upload_dir),
+        case_id,
+        stream=upload.stream,
+        original_name=upload.filename,
+        material=request.form.get("material", ""),
+        actor=user.principal.label,
+        now=_now(),
+    )
+    with extension.db.writing() as session:
+        audit.record(
+            session,
+            user.principal.label,
+            "case.material_upload",
+            "case",
+            case_id,
+            {"file": stored.file_id, "size": stored.size, "type": stored.content_type},
+        )
+    flash(_("材料已上传"), "success")
+    return redirect(url_for("desk.detail", case_id=case_id) + "#materials")
+
+
+@blueprint.get("/<int:case_id>/files/<file_id>")
+@staff_required()
+def material_file(case_id: int, file_id: str) -> Any:
+    user = current_staff()
+    with _ext().db.reading() as session:
+        access.load_case(session, user.principal, case_id, _now())
+    path, stored = materials.file_path(Path(_ext().settings.upload_dir), case_id, file_id)
+    return send_file(
+        path,
+        mimetype=stored.content_type,
+        download_name=stored.original_name,
+        as_attachment=stored.content_type == "application/pdf",
+    )
+
+
+def _print_context(case_id: int) -> dict[str, Any]:
+    user = current_staff()
+    extension = _ext()
+    with extension.db.reading() as session:
+        case, scope = access.load_case(session, user.principal, case_id, _now())
+        context = _case_context(session, user, case, scope)
+        hall = session.get(Hall, case.hall_id)
+        clerk = (
+            session.get(Staff, case.registered_by_staff_id) if case.registered_by_staff_id else None
+        )
+    applicant_name = case.applicant_name
+    if case.applicant_kind is ApplicantKind.PERSON:
+        try:
+            applicant_name = extension.protector.open_text(case.applicant_name)
+        except ValueError:
+            applicant_name = case.applicant_name_masked
+    progress_url = url_for("mobile.case_progress", token=case.public_token, _external=True)
+    context.update(
+        hall=hall,
+        clerk=clerk,
+        applicant_name=applicant_name,
+        progress_url=progress_url,
+        qr=qr_svg(progress_url),
+        printed_at=_now(),
+    )
+    return context
+
+
+@blueprint.get("/<int:case_id>/slip")
+@staff_required()
+def slip(case_id: int) -> Any:
+    context = _print_context(case_id)
+    if context["case"].state is CaseState.NOT_ACCEPTED:
+        return redirect(url_for("desk.notice", case_id=case_id))
+    return render_template("cases/slip.html", **context)
+
+
+@blueprint.get("/<int:case_id>/notice")
+@staff_required()
+def notice(case_id: int) -> Any:
+    context = _print_context(case_id)
+    if context["case"].state is not CaseState.NOT_ACCEPTED:
+        return redirect(url_for("desk.slip", case_id=case_id))
+    return render_template("cases/notice.html", **context)

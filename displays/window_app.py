@@ -1,0 +1,120 @@
+"""The window display's Kivy app: WindowView → widget properties, nothing else."""
+
+from __future__ import annotations
+
+import displays.kivy_env  # noqa: F401  (must precede kivy)
+
+# isort: split
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import (
+    BooleanProperty,
+    ColorProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.floatlayout import FloatLayout
+
+from displays import style
+from displays.app_base import DisplayApp
+from displays.timefmt import clock_text
+from displays.window_view import WindowView
+
+KV_DIR = Path(__file__).with_name("kv")
+FLASH_PERIOD_S = 0.5
+
+
+class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no type hints
+    u = NumericProperty(1.0)  # scale: short side / 1080
+    mode = StringProperty("waiting")
+    window_title = StringProperty("")
+    window_title_en = StringProperty("")
+    department = StringProperty("")
+    has_staff = BooleanProperty(False)
+    staff_name = StringProperty("")
+    staff_no = StringProperty("")
+    stars = StringProperty("")
+    photo = StringProperty("")
+    staff_initial = StringProperty("")
+    caption = StringProperty("")
+    caption_en = StringProperty("")
+    headline = StringProperty("")
+    headline_colour = ColorProperty(style.TEXT)
+    accent = ColorProperty(style.CLOSED)
+    detail = StringProperty("")
+    detail_en = StringProperty("")
+    offline_text = StringProperty("")
+    offline_text_en = StringProperty("")
+    health_text = StringProperty("")
+    clock = StringProperty("")
+    flash_on = BooleanProperty(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.view: WindowView | None = None
+        self._flash_event: Any = None
+        self.bind(size=self._rescale)
+
+    def _rescale(self, *_args: Any) -> None:
+        self.u = min(self.width, self.height) / 1080
+
+    def show(self, view: WindowView) -> str:
+        self.view = view
+        self.mode = view.mode
+        self.window_title = view.window_title
+        self.window_title_en = view.window_title_en
+        self.department = view.department
+        staff = view.staff
+        self.has_staff = staff is not None
+        self.staff_name = staff.name if staff else ""
+        self.staff_no = staff.employee_no_text if staff else ""
+        self.stars = staff.stars_text if staff else ""
+        self.photo = staff.photo if staff else ""
+        self.staff_initial = staff.initial if staff else ""
+        self.caption = view.caption
+        self.caption_en = view.caption_en
+        self.headline = view.headline
+        self.headline_colour = view.headline_colour
+        self.accent = view.accent
+        self.detail = view.detail
+        self.detail_en = view.detail_en
+        self.offline_text = view.offline_text
+        self.offline_text_en = view.offline_text_en
+        self.health_text = view.health_text
+        self.tick()
+        return view.headline
+
+    def drawn_text(self) -> str:
+        label = self.ids.headline
+        return str(label._label.text) if label._label is not None else ""
+
+    def tick(self) -> None:
+        now = datetime.now().astimezone()
+        self.clock = clock_text(now)
+        flashing = self.view is not None and self.view.flashing(now)
+        if flashing and self._flash_event is None:
+            self.flash_on = True
+            self._flash_event = Clock.schedule_interval(self._toggle_flash, FLASH_PERIOD_S)
+        elif not flashing and self._flash_event is not None:
+            self._flash_event.cancel()
+            self._flash_event = None
+            self.flash_on = False
+
+    def _toggle_flash(self, _dt: float) -> None:
+        self.flash_on = not self.flash_on
+
+
+class WindowDisplayApp(DisplayApp):
+    title = "窗口屏 Window display"
+
+    def build(self) -> WindowDisplayScreen:
+        Builder.load_file(str(KV_DIR / "common.kv"))
+        Builder.load_file(str(KV_DIR / "window_display.kv"))
+        screen = WindowDisplayScreen()
+        self.attach(screen)
+        return screen

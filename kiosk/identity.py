@@ -1,0 +1,91 @@
+"""ID card numbers, receipt numbers and phone digits: validated, hashed, never shown.
+
+An ID card number read at the kiosk lives only inside :class:`IdCardRead`: the object keeps
+its SHA-256 (what travels to the hub, see TakeTicket.id_lookup_hash) and forgets the number.
+Its ``repr`` shows nothing, so a log line or a traceback cannot leak it either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+# GB 11643-1999: weights and check characters of the 18-character resident ID number.
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+RECEIPT_LENGTH = 17
+_RECEIPT_RUN = re.compile(r"(?<!\d)\d{17}(?!\d)")
+
+# Damm algorithm quasigroup table (the backend's receipt check digit, backend/receipts.py).
+_DAMM = (
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
+)
+
+
+def id_number_valid(number: str) -> bool:
+    number = number.strip().upper()
+    if not _ID_SHAPE.match(number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17]
+
+
+def id_lookup_hash(number: str) -> str:
+    """SHA-256 hex of the normalised number (upper-case X), as the protocol specifies."""
+    return hashlib.sha256(number.strip().upper().encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdCardRead:
+    """A card read by the reader: only the lookup hash is kept."""
+
+    lookup_hash: str = field(repr=False)
+
+    @classmethod
+    def from_number(cls, number: str) -> IdCardRead:
+        if not id_number_valid(number):
+            raise ValueError("not a valid resident ID number")
+        return cls(id_lookup_hash(number))
+
+    def __repr__(self) -> str:
+        return "IdCardRead(<hidden>)"
+
+
+def damm_valid(digits: str) -> bool:
+    interim = 0
+    for digit in digits:
+        interim = _DAMM[interim][int(digit)]
+    return interim == 0
+
+
+def receipt_valid(receipt: str) -> bool:
+    return len(receipt) == RECEIPT_LENGTH and receipt.isdigit() and damm_valid(receipt)
+
+
+def receipt_from_scan(scanned: str) -> str | None:
+    """The receipt number in a scanned QR/barcode: the bare number or a URL containing it."""
+    for match in _RECEIPT_RUN.finditer(scanned):
+        if damm_valid(match.group(0)):
+            return match.group(0)
+    return None
+
+
+def phone_last4_valid(digits: str) -> bool:
+    return len(digits) == 4 and digits.isdigit()
+
+
+def dots(count: int) -> str:
+    """What the screen shows instead of typed phone digits (people queue behind the kiosk)."""
+    return "●" * count

@@ -1,0 +1,31 @@
+"""A private Mosquitto for kiosk tests: 127.0.0.1, a free port, anonymous, no ACL.
+
+No ACL because the kiosk uses proposed topics (req/matter_detail, health) that the generated
+ACL does not list yet; the ACL itself is tested in tests/hallbus.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hallbus.broker.embedded import free_loopback_port
+from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto
+
+
+def start_private_mosquitto(directory: Path) -> MosquittoProcess:
+    if find_mosquitto() is None:
+        raise RuntimeError("mosquitto is not installed")
+    port = free_loopback_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "set_tcp_nodelay true\n"
+        "max_queued_messages 10000\n",
+        encoding="utf-8",
+    )
+    process = MosquittoProcess(conf, "127.0.0.1", port)
+    process.start()
+    return process
