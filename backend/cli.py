@@ -126,13 +126,18 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     help="模拟客流的时间倍速 / simulated traffic speed-up",
 )
 @click.option("--no-devices", is_flag=True, help="不启动模拟设备 / backend only")
-@click.option("--broker", default="auto", show_default=True,
-              help="auto（有 Mosquitto 用 Mosquitto，否则内置）| embedded | mosquitto | mqtt://host:port")
+@click.option(
+    "--broker",
+    default="auto",
+    show_default=True,
+    help="auto（有 Mosquitto 用 Mosquitto，否则内置）| embedded | mosquitto | mqtt://host:port",
+)
 def demo(port: int, seconds: float | None, speed: float, no_devices: bool, broker: str) -> None:
     from backend.demo import run_demo
 
-    sys.exit(run_demo(port=port, seconds=seconds, speed=speed, devices=not no_devices,
-                      broker=broker))
+    sys.exit(
+        run_demo(port=port, seconds=seconds, speed=speed, devices=not no_devices, broker=broker)
+    )
 
 
 # --------------------------------------------------------------------------- catalog
@@ -265,6 +270,16 @@ def check_config(paths: tuple[str, ...]) -> None:
     from hallbus.config import check_config_main
 
     sys.exit(check_config_main(list(paths)))
+
+
+def _add_supervision_commands() -> None:
+    from backend.cli_supervision import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_supervision_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -209,6 +209,26 @@ def _hub(base: str, token: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def _supervision(settings: Settings) -> Iterator[None]:
+    """电子监察: deadline warnings and process checks every minute. One scheduler
+    per deployment (here, in the demo process; in production `hall
+    supervision-scan --loop`), never one per web worker."""
+    from backend.db import Database
+    from backend.models import utcnow
+    from backend.services.supervision import SupervisionScheduler
+
+    database = Database.with_wakeups(settings.database_url, settings.var_dir)
+    scheduler = SupervisionScheduler(database, utcnow, interval_seconds=60.0)
+    scheduler.start()
+    _print("  电子监察 supervision: scan every 60 s")
+    try:
+        yield
+    finally:
+        scheduler.stop()
+        database.dispose()
+
+
+@contextlib.contextmanager
 def _devices() -> Iterator[dict[str, Any]]:
     from hallbus.client import DeviceClient
     from hallbus.config import connection_settings, load_registry
@@ -336,6 +356,7 @@ def run_demo(
             stack.enter_context(_broker(settings, broker))
             base = stack.enter_context(_backend(settings, port))
             hub = stack.enter_context(_hub(base, token))
+            stack.enter_context(_supervision(settings))
             generator = None
             if devices:
                 simulated = stack.enter_context(_devices())

@@ -105,7 +105,9 @@ class SmtpEmailChannel:
             raise DeliveryError("no e-mail address")
         settings = self._settings
         try:
-            with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+            with smtplib.SMTP(
+                settings.host, settings.port, timeout=settings.timeout_seconds
+            ) as smtp:
                 if settings.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if settings.username:
@@ -129,7 +131,9 @@ class LoggingSmsGateway:
 
     def send_sms(self, phone: str, text: str) -> str:
         message_id = uuid.uuid4().hex[:16]
-        self._log.info("SMS %s to %s (%d chars): %s", message_id, mask_phone(phone), len(text), text)
+        self._log.info(
+            "SMS %s to %s (%d chars): %s", message_id, mask_phone(phone), len(text), text
+        )
         return message_id
 
 
@@ -159,8 +163,9 @@ class InPageChannel:
         return None
 
 
-def default_channels(smtp: SmtpSettings | None = None,
-                     sms_gateway: SmsGateway | None = None) -> dict[str, Channel]:
+def default_channels(
+    smtp: SmtpSettings | None = None, sms_gateway: SmsGateway | None = None
+) -> dict[str, Channel]:
     """In-page and SMS always; e-mail only when an SMTP server is configured."""
     channels: dict[str, Channel] = {IN_PAGE: InPageChannel(), SMS: SmsChannel(sms_gateway)}
     if smtp is not None:

@@ -13,12 +13,26 @@ def register_blueprints(app: Flask) -> None:
         devices,
         events,
         halls,
+        performance,
         queue,
         ratings,
         reports,
+        supervision,
     )
 
-    for module in (auth, catalog, halls, queue, cases, ratings, events, devices, reports):
+    for module in (
+        auth,
+        catalog,
+        halls,
+        queue,
+        cases,
+        ratings,
+        events,
+        devices,
+        supervision,
+        performance,
+        reports,
+    ):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(queue.public)
     app.register_blueprint(cases.public)

@@ -1,0 +1,1170 @@
+"""电子监察 (plan chapter 3.1.1): the live hall view, time-limit monitoring with
+预警 / 黄牌 / 红牌, process and abnormal-ending checks, the 24-hour reminder,
+and the delivery of alerts through pluggable channels.
+
+The rules, exactly (all days are hall-local dates; "working day" is the
+WorkCalendar of backend.workdays; ``remaining`` is
+``calendar.remaining_working_days(case.due_on, today)``, i.e. working days in
+``(today, due_on]``, negative after it):
+
+* 提醒 (2.2.1.3 "系统提前 24 小时告知到期提醒"): an open case whose deadline
+  instant (``due_on`` at the office closing time, 17:00 by default) is at most
+  24 hours away and not yet passed. Cleared when the instant passes.
+* 预警 (3.1.1.2 "承诺期限最后一个工作日仍未办结"): an open case with
+  ``remaining == 0`` -- the due day itself and any non-working days right after
+  it. To the handler.
+* 黄牌 (3.1.1.2 "超过承诺期限一个工作日"): an open case with ``remaining <= -1``.
+  To the handler and the department lead(s). The 预警 is then cleared as
+  ``escalated``.
+* 红牌 (3.1.1.2 "出示黄牌警告信息后，仍未在规定期限内改正或办结"): a 黄牌 still
+  open after ``red_card_after_working_days`` (default 2) working days counted
+  from the day after the card was raised -- i.e. on the first working day
+  ``d`` with ``working_days_between(yellow.raised_on, d) > N``. To the handler,
+  the department lead(s) and every active discipline contact.
+* Time alerts clear when the case leaves the open states (办结, 不予许可,
+  撤回 ...) or when their condition ends (a suspension stopped the clock, the
+  due date moved). A suspension never moves a date that has already passed
+  (backend.workdays), so a 补正 cannot wash out a 黄牌.
+* 流程异常 (3.1.1.1 过程监察 / 逻辑监察): every new CaseEvent is compared with
+  the step machine of backend.services.cases (TRANSITIONS): the first event
+  must be 受理/不予受理; each event must start from the state the previous one
+  ended in; a state change must be an allowed transition (a skipped step such
+  as 承办 -> 批准 without 审核 names the skipped steps); an event may not be
+  dated before its predecessor.
+* 异常办结 (3.1.1.1 异常监察, 3.1.1.2 重点监控): events 撤回 (withdraw),
+  不予受理 (not_accept), 不予许可 (deny), 作废 (void), 删除 (delete); and a
+  补正 suspension still open after ``supplement_overdue_working_days``
+  (default 20) working days (补交不来). The latter clears when the materials
+  arrive or the case closes; the others are findings for review and stay until
+  acknowledged.
+
+Idempotency: an alert is identified by (case, kind, condition); the scan never
+inserts a second uncleared alert for the same triple (a partial unique index
+backs this up) and the event checks read each event once through a cursor
+(with a short overlap for transactions that commit out of id order).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from backend.db import Database
+from backend.errors import Forbidden, NotFound
+from backend.models import (
+    Case,
+    CaseEvent,
+    CaseState,
+    CaseSuspension,
+    Department,
+    Hall,
+    MatterVersion,
+    QueueCategory,
+    Role,
+    Staff,
+    Ticket,
+    TicketState,
+    Window,
+    WindowState,
+)
+from backend.models.supervision import (
+    ALERT_LEVELS,
+    Alert,
+    AlertDelivery,
+    AlertKind,
+    DeliveryStatus,
+    DisciplineContact,
+    ScanCursor,
+    StaffContact,
+)
+from backend.services import notify
+from backend.services.auth import Principal
+from backend.services.calendar import calendar_for
+from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
+from backend.workdays import SuspensionKind, WorkCalendar
+
+log = logging.getLogger(__name__)
+
+TIME_KINDS = (AlertKind.REMINDER, AlertKind.WARNING, AlertKind.YELLOW, AlertKind.RED)
+OPEN_STATE_VALUES = tuple(state.value for state in OPEN_STATES)
+EVENT_CURSOR = "case_events"
+
+
+@dataclass(frozen=True)
+class SupervisionPolicy:
+    """The configurable numbers of the rules in the module docstring."""
+
+    # 3.1.1.2 "规定期限": working days a yellow card has before it turns red.
+    red_card_after_working_days: int = 2
+    # 3.1.1.1 异常监察 "补交不来": working days a 补正 may stay open.
+    supplement_overdue_working_days: int = 20
+    # 2.2.1.3 "提前 24 小时".
+    reminder_hours_before: int = 24
+    # The deadline instant is this time on the due day (the hall closes at 17:00).
+    office_closes_at: time = time(17, 0)
+    timezone: str = "Asia/Shanghai"
+    abnormal_end_actions: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "withdraw": "撤回",
+            "not_accept": "不予受理",
+            "deny": "不予许可",
+            "void": "作废",
+            "delete": "删除",
+        }
+    )
+    # Events are re-read this far back so that a transaction committing after a
+    # later id was already scanned is still checked.
+    event_overlap: timedelta = timedelta(minutes=10)
+    # The first scan of a database checks events this many days back, not all history.
+    first_scan_lookback_days: int = 30
+    # Which channels each kind goes out on (3.1.1.2: 预警 by SMS; cards by mail and SMS).
+    channels: Mapping[AlertKind, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            AlertKind.REMINDER: (notify.IN_PAGE, notify.SMS),
+            AlertKind.WARNING: (notify.IN_PAGE, notify.SMS),
+            AlertKind.YELLOW: (notify.IN_PAGE, notify.SMS, notify.EMAIL),
+            AlertKind.RED: (notify.IN_PAGE, notify.SMS, notify.EMAIL),
+            AlertKind.PROCESS: (notify.IN_PAGE,),
+            AlertKind.ABNORMAL_END: (notify.IN_PAGE,),
+        }
+    )
+    max_delivery_attempts: int = 5
+    claim_timeout: timedelta = timedelta(minutes=10)
+
+
+DEFAULT_POLICY = SupervisionPolicy()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def local_today(now: datetime, policy: SupervisionPolicy) -> date:
+    return now.astimezone(ZoneInfo(policy.timezone)).date()
+
+
+def deadline_instant(due_on: date, policy: SupervisionPolicy) -> datetime:
+    return datetime.combine(due_on, policy.office_closes_at, tzinfo=ZoneInfo(policy.timezone))
+
+
+@dataclass
+class _Recipient:
+    role: str  # handler / department_lead / discipline / supervisor
+    name: str
+    staff_id: int | None = None
+    contact_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "name": self.name,
+            "staff_id": self.staff_id,
+            "contact_id": self.contact_id,
+        }
+
+
+class _Directory:
+    """Staff, leads, supervisors and discipline contacts, loaded once per scan."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._staff: dict[int, Staff] | None = None
+        self._discipline: list[DisciplineContact] | None = None
+
+    def staff(self) -> dict[int, Staff]:
+        if self._staff is None:
+            self._staff = {
+                s.id: s for s in self._session.execute(select(Staff).where(Staff.active)).scalars()
+            }
+        return self._staff
+
+    def leads(self, department_id: int) -> list[Staff]:
+        return [
+            s
+            for s in self.staff().values()
+            if s.department_id == department_id and s.has_role(Role.DEPARTMENT_LEAD)
+        ]
+
+    def supervisors(self) -> list[Staff]:
+        return [s for s in self.staff().values() if s.has_role(Role.SUPERVISOR)]
+
+    def discipline(self) -> list[DisciplineContact]:
+        if self._discipline is None:
+            self._discipline = list(
+                self._session.execute(
+                    select(DisciplineContact)
+                    .where(DisciplineContact.active)
+                    .order_by(DisciplineContact.id)
+                ).scalars()
+            )
+        return self._discipline
+
+    def recipients(self, kind: AlertKind, case: Case) -> list[_Recipient]:
+        """Who is told, per 3.1.1.2; without a handler the department lead stands in."""
+        people: list[_Recipient] = []
+        handler = self.staff().get(case.handler_staff_id) if case.handler_staff_id else None
+        leads = [
+            _Recipient("department_lead", s.name, s.id) for s in self.leads(case.department_id)
+        ]
+        if kind in TIME_KINDS:
+            if handler is not None:
+                people.append(_Recipient("handler", handler.name, handler.id))
+            if kind in (AlertKind.YELLOW, AlertKind.RED) or handler is None:
+                people.extend(leads)
+            if kind is AlertKind.RED:
+                people.extend(
+                    _Recipient("discipline", c.name, c.staff_id, c.id) for c in self.discipline()
+                )
+        else:
+            # Findings for review (3.1.1.1): the supervision room and the department.
+            people.extend(_Recipient("supervisor", s.name, s.id) for s in self.supervisors())
+            people.extend(leads)
+        unique: dict[tuple[int | None, int | None], _Recipient] = {}
+        for person in people:
+            unique.setdefault((person.staff_id, person.contact_id), person)
+        return list(unique.values())
+
+
+@dataclass
+class ScanReport:
+    raised: Counter[str] = field(default_factory=Counter)
+    cleared: Counter[str] = field(default_factory=Counter)
+    cases_checked: int = 0
+    events_checked: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "raised": dict(self.raised),
+            "cleared": dict(self.cleared),
+            "cases_checked": self.cases_checked,
+            "events_checked": self.events_checked,
+        }
+
+
+class _Scan:
+    def __init__(self, session: Session, now: datetime, policy: SupervisionPolicy) -> None:
+        self.session = session
+        self.now = now
+        self.policy = policy
+        self.today = local_today(now, policy)
+        self.calendar: WorkCalendar = calendar_for(session)
+        self.directory = _Directory(session)
+        self.report = ScanReport()
+
+    # ------------------------------------------------------------------ raising
+
+    def raise_alert(
+        self,
+        case: Case,
+        kind: AlertKind,
+        condition: str,
+        message: str,
+        detail: dict[str, Any] | None = None,
+    ) -> Alert:
+        recipients = self.directory.recipients(kind, case)
+        alert = Alert(
+            kind=kind.value,
+            level=ALERT_LEVELS[kind],
+            case_id=case.id,
+            hall_id=case.hall_id,
+            department_id=case.department_id,
+            handler_staff_id=case.handler_staff_id,
+            condition=condition,
+            message=message,
+            detail=detail or {},
+            due_on=case.due_on,
+            raised_on=self.today,
+            created_at=self.now,
+            acknowledge_note="",
+            clear_reason="",
+            recipients=[r.as_json() for r in recipients],
+        )
+        self.session.add(alert)
+        self.session.flush()
+        for recipient in recipients:
+            for channel in self.policy.channels.get(kind, (notify.IN_PAGE,)):
+                address = _address(self.session, channel, recipient)
+                if channel == notify.IN_PAGE:
+                    status, sent_at = DeliveryStatus.SENT, self.now  # stored = delivered
+                elif address:
+                    status, sent_at = DeliveryStatus.PENDING, None
+                else:
+                    status, sent_at = DeliveryStatus.SKIPPED, None
+                self.session.add(
+                    AlertDelivery(
+                        alert_id=alert.id,
+                        channel=channel,
+                        recipient_role=recipient.role,
+                        recipient_staff_id=recipient.staff_id,
+                        recipient_contact_id=recipient.contact_id,
+                        recipient_name=recipient.name,
+                        address_masked=notify.mask_address(channel, address),
+                        status=status.value,
+                        attempts=0,
+                        last_error="" if address or channel == notify.IN_PAGE else "no address",
+                        created_at=self.now,
+                        sent_at=sent_at,
+                    )
+                )
+        self.report.raised[kind.value] += 1
+        return alert
+
+    def clear(self, alert: Alert, reason: str) -> None:
+        alert.cleared_at = self.now
+        alert.clear_reason = reason
+        self.report.cleared[alert.kind] += 1
+
+    # -------------------------------------------------------------- time limits
+
+    def time_limits(self) -> None:
+        open_alerts: dict[int, dict[str, Alert]] = {}
+        for alert in self.session.execute(
+            select(Alert).where(
+                Alert.cleared_at.is_(None), Alert.kind.in_([k.value for k in TIME_KINDS])
+            )
+        ).scalars():
+            open_alerts.setdefault(alert.case_id, {})[alert.kind] = alert
+        # The reminder looks at most this far ahead; holidays only push the
+        # deadline further away, so calendar days are a safe bound.
+        horizon = self.today + timedelta(days=self.policy.reminder_hours_before // 24 + 2)
+        at_risk = select(Case).where(
+            Case.state.in_(OPEN_STATE_VALUES), Case.due_on.is_not(None), Case.due_on <= horizon
+        )
+        cases = {case.id: case for case in self.session.execute(at_risk).scalars()}
+        missing = [case_id for case_id in open_alerts if case_id not in cases]
+        for chunk in _chunks(missing, 500):
+            for case in self.session.execute(select(Case).where(Case.id.in_(chunk))).scalars():
+                cases[case.id] = case
+        for case in cases.values():
+            self.report.cases_checked += 1
+            self._time_limit(case, open_alerts.get(case.id, {}))
+
+    def _time_limit(self, case: Case, existing: dict[str, Alert]) -> None:
+        wanted: dict[AlertKind, str] = {}
+        is_open = case.state in OPEN_STATES and case.due_on is not None
+        if is_open and case.due_on is not None:
+            due = case.due_on
+            condition = f"due:{due.isoformat()}"
+            instant = deadline_instant(due, self.policy)
+            reminder_from = instant - timedelta(hours=self.policy.reminder_hours_before)
+            if reminder_from <= self.now < instant:
+                wanted[AlertKind.REMINDER] = condition
+            # Only "how many working days late, capped" matters below; the cap
+            # keeps a case that is months overdue from walking the whole calendar.
+            late = _working_days_after(self.calendar, due, self.today, cap=1)
+            if self.today >= due and late == 0:
+                wanted[AlertKind.WARNING] = condition
+            elif late >= 1:
+                wanted[AlertKind.YELLOW] = condition
+                yellow = existing.get(AlertKind.YELLOW.value)
+                limit = self.policy.red_card_after_working_days
+                if (
+                    yellow is not None
+                    and yellow.condition == condition
+                    and _working_days_after(self.calendar, yellow.raised_on, self.today, limit + 1)
+                    > limit
+                ):
+                    wanted[AlertKind.RED] = condition
+        for kind_value, alert in existing.items():
+            kind = AlertKind(kind_value)
+            if wanted.get(kind) == alert.condition:
+                continue
+            if not is_open:
+                reason = (
+                    f"case_{case.state.value}" if case.state not in OPEN_STATES else "suspended"
+                )
+            elif kind is AlertKind.WARNING and AlertKind.YELLOW in wanted:
+                reason = "escalated"
+            elif (
+                kind is AlertKind.REMINDER
+                and case.due_on is not None
+                and self.now >= deadline_instant(case.due_on, self.policy)
+            ):
+                reason = "deadline_passed"
+            else:
+                reason = "condition_ended"
+            self.clear(alert, reason)
+        for kind, condition in wanted.items():
+            current = existing.get(kind.value)
+            if current is not None and current.condition == condition:
+                continue
+            self.raise_alert(
+                case,
+                kind,
+                condition,
+                self._time_message(case, kind),
+                {"due_on": case.due_on.isoformat() if case.due_on else None},
+            )
+
+    def _time_message(self, case: Case, kind: AlertKind) -> str:
+        version = self.session.get(MatterVersion, case.matter_version_id)
+        matter = version.name if version else ""
+        due = case.due_on.isoformat() if case.due_on else "-"
+        subject = f"办件 {case.receipt_number}（{matter}）"
+        text_by_kind = {
+            AlertKind.REMINDER: f"提醒：{subject}将于 {due} 到期，请及时办结。",
+            AlertKind.WARNING: f"预警：{subject}今天为承诺期限最后一个工作日（{due}），仍未办结。",
+            AlertKind.YELLOW: f"黄牌：{subject}已超过承诺期限（{due}），请立即办结。",
+            AlertKind.RED: f"红牌：{subject}黄牌警告后仍未在规定期限内办结（承诺期限 {due}）。",
+        }
+        return text_by_kind[kind]
+
+    # ------------------------------------------------------------ event checks
+
+    def event_checks(self) -> None:
+        cursor = self.session.get(ScanCursor, EVENT_CURSOR)
+        if cursor is None:
+            since = self.now - timedelta(days=self.policy.first_scan_lookback_days)
+            first = self.session.execute(
+                select(func.min(CaseEvent.id)).where(CaseEvent.at >= since)
+            ).scalar_one_or_none()
+            cursor = ScanCursor(
+                name=EVENT_CURSOR, last_event_id=(first or 1) - 1, updated_at=self.now
+            )
+            self.session.add(cursor)
+        # Two indexed reads rather than one OR, which would scan the whole table.
+        after_cursor = select(CaseEvent.id, CaseEvent.case_id).where(
+            CaseEvent.id > cursor.last_event_id
+        )
+        recent = select(CaseEvent.id, CaseEvent.case_id).where(
+            CaseEvent.at >= self.now - self.policy.event_overlap
+        )
+        new_ids: set[int] = set()
+        case_ids: set[int] = set()
+        for statement in (after_cursor, recent):
+            for event_id, case_id in self.session.execute(statement):
+                new_ids.add(event_id)
+                case_ids.add(case_id)
+        if not new_ids:
+            return
+        existing = self._existing_event_alerts(case_ids)
+        for chunk in _chunks(sorted(case_ids), 500):
+            cases = {
+                c.id: c
+                for c in self.session.execute(select(Case).where(Case.id.in_(chunk))).scalars()
+            }
+            history: dict[int, list[CaseEvent]] = {}
+            for event in self.session.execute(
+                select(CaseEvent)
+                .where(CaseEvent.case_id.in_(chunk))
+                .order_by(CaseEvent.case_id, CaseEvent.id)
+            ).scalars():
+                history.setdefault(event.case_id, []).append(event)
+            for case_id, events in history.items():
+                for kind, condition, message, detail in check_events(
+                    events, cases[case_id].promised_days, new_ids, self.policy
+                ):
+                    if (case_id, kind.value, condition) in existing:
+                        continue
+                    existing.add((case_id, kind.value, condition))
+                    self.raise_alert(cases[case_id], kind, condition, message, detail)
+        self.report.events_checked += len(new_ids)
+        cursor.last_event_id = max(cursor.last_event_id, max(new_ids))
+        cursor.updated_at = self.now
+
+    def _existing_event_alerts(self, case_ids: Iterable[int]) -> set[tuple[int, str, str]]:
+        found: set[tuple[int, str, str]] = set()
+        kinds = [AlertKind.PROCESS.value, AlertKind.ABNORMAL_END.value]
+        for chunk in _chunks(sorted(case_ids), 500):
+            # Event findings are never re-raised, even after being cleared.
+            found.update(
+                self.session.execute(
+                    select(Alert.case_id, Alert.kind, Alert.condition).where(
+                        Alert.case_id.in_(chunk), Alert.kind.in_(kinds)
+                    )
+                ).all()
+            )
+        return found
+
+    # ----------------------------------------------------------- 补正 not returned
+
+    def supplements(self) -> None:
+        limit = self.policy.supplement_overdue_working_days
+        open_alerts = {
+            alert.condition: alert
+            for alert in self.session.execute(
+                select(Alert).where(
+                    Alert.cleared_at.is_(None),
+                    Alert.kind == AlertKind.ABNORMAL_END.value,
+                    Alert.condition.like("supplement:%"),
+                )
+            ).scalars()
+        }
+        # Working days never outnumber calendar days: a cheap SQL bound first.
+        candidates = self.session.execute(
+            select(CaseSuspension, Case)
+            .join(Case, Case.id == CaseSuspension.case_id)
+            .where(
+                CaseSuspension.kind == SuspensionKind.SUPPLEMENT.value,
+                CaseSuspension.ended_on.is_(None),
+                CaseSuspension.started_on <= self.today - timedelta(days=limit),
+                Case.state.in_(OPEN_STATE_VALUES),
+            )
+        ).all()
+        still_open: set[str] = set()
+        for suspension, case in candidates:
+            waited = self.calendar.working_days_between(suspension.started_on, self.today)
+            if waited <= limit:
+                continue
+            condition = f"supplement:{suspension.id}"
+            still_open.add(condition)
+            if condition in open_alerts:
+                continue
+            self.raise_alert(
+                case,
+                AlertKind.ABNORMAL_END,
+                condition,
+                f"异常：办件 {case.receipt_number} 自 {suspension.started_on.isoformat()} "
+                "告知补正，"
+                f"已 {waited} 个工作日未补交材料（补交不来）。",
+                {
+                    "reason": "supplement_not_returned",
+                    "started_on": suspension.started_on.isoformat(),
+                    "working_days": waited,
+                },
+            )
+        for condition, alert in open_alerts.items():
+            if condition not in still_open:
+                self.clear(alert, "supplement_ended")
+
+
+def check_events(
+    events: list[CaseEvent],
+    promised_days: int,
+    new_ids: set[int],
+    policy: SupervisionPolicy = DEFAULT_POLICY,
+) -> list[tuple[AlertKind, str, str, dict[str, Any]]]:
+    """Process and abnormal-ending findings among ``events`` (one case, id order)
+    whose id is in ``new_ids``; earlier events serve only as context."""
+    findings: list[tuple[AlertKind, str, str, dict[str, Any]]] = []
+    previous: CaseEvent | None = None
+    for event in events:
+        if event.id in new_ids:
+            findings.extend(_event_findings(event, previous, promised_days, policy))
+        previous = event
+    return findings
+
+
+def _allowed_edges(promised_days: int) -> set[tuple[str, str | None, str]]:
+    edges: set[tuple[str, str | None, str]] = {
+        ("accept", None, CaseState.ACCEPTED.value),
+        ("not_accept", None, CaseState.NOT_ACCEPTED.value),
+    }
+    for action, (sources, target) in TRANSITIONS.items():
+        edges.update((action, source.value, target.value) for source in sources)
+    if promised_days == 0:  # 即办: accepted straight to completed (services/cases.py)
+        edges.add(("complete", CaseState.ACCEPTED.value, CaseState.COMPLETED.value))
+    return edges
+
+
+def skipped_steps(from_state: str, to_state: str) -> list[str] | None:
+    """The main-line steps between two states, or None if ``to_state`` is not
+    reachable forward from ``from_state`` (then it is out of order, not a skip)."""
+    graph: dict[str, set[str]] = {}
+    for sources, target in TRANSITIONS.values():
+        for source in sources:
+            graph.setdefault(source.value, set()).add(target.value)
+    queue: deque[list[str]] = deque([[from_state]])
+    seen = {from_state}
+    while queue:
+        path = queue.popleft()
+        for following in sorted(graph.get(path[-1], ())):
+            if following == to_state:
+                return [STEP_LABELS[CaseState(s)] for s in path[1:]]
+            if following not in seen:
+                seen.add(following)
+                queue.append([*path, following])
+    return None
+
+
+def _event_findings(
+    event: CaseEvent, previous: CaseEvent | None, promised_days: int, policy: SupervisionPolicy
+) -> list[tuple[AlertKind, str, str, dict[str, Any]]]:
+    findings: list[tuple[AlertKind, str, str, dict[str, Any]]] = []
+    step = (
+        STEP_LABELS.get(CaseState(event.to_state), event.to_state)
+        if event.to_state in {s.value for s in CaseState}
+        else event.to_state
+    )
+    base = {
+        "event_id": event.id,
+        "action": event.action,
+        "from": event.from_state,
+        "to": event.to_state,
+        "at": event.at.isoformat(),
+    }
+    if previous is None:
+        if event.from_state is not None or event.action not in ("accept", "not_accept"):
+            findings.append(
+                (
+                    AlertKind.PROCESS,
+                    f"no_acceptance:{event.id}",
+                    f"流程异常：办件的第一个环节不是受理（{step}）。",
+                    {**base, "rule": "no_acceptance"},
+                )
+            )
+    else:
+        if event.from_state != previous.to_state:
+            findings.append(
+                (
+                    AlertKind.PROCESS,
+                    f"out_of_order:{event.id}",
+                    f"流程异常：环节「{step}」的起始状态与上一环节的结果不符。",
+                    {**base, "rule": "out_of_order", "previous_to": previous.to_state},
+                )
+            )
+        if event.at < previous.at:
+            findings.append(
+                (
+                    AlertKind.PROCESS,
+                    f"time_reversed:{event.id}",
+                    f"时间逻辑异常：环节「{step}」的时间早于上一环节。",
+                    {**base, "rule": "time_reversed", "previous_at": previous.at.isoformat()},
+                )
+            )
+    if event.from_state is not None and event.from_state != event.to_state:
+        edge = (event.action, event.from_state, event.to_state)
+        if edge not in _allowed_edges(promised_days):
+            skipped = skipped_steps(event.from_state, event.to_state)
+            if skipped:
+                findings.append(
+                    (
+                        AlertKind.PROCESS,
+                        f"skipped:{event.id}",
+                        f"流程异常：跳过了环节「{'、'.join(skipped)}」直接进入「{step}」。",
+                        {**base, "rule": "skipped", "skipped": skipped},
+                    )
+                )
+            else:
+                findings.append(
+                    (
+                        AlertKind.PROCESS,
+                        f"illegal:{event.id}",
+                        f"流程异常：不允许的环节变更 {event.from_state} → {event.to_state}。",
+                        {**base, "rule": "illegal_transition"},
+                    )
+                )
+    label = policy.abnormal_end_actions.get(event.action)
+    if label is not None:
+        findings.append(
+            (
+                AlertKind.ABNORMAL_END,
+                f"{event.action}:{event.id}",
+                f"异常办结：{label}。{event.note}".strip(),
+                {**base, "reason": event.action, "note": event.note},
+            )
+        )
+    return findings
+
+
+def _address(session: Session, channel: str, recipient: _Recipient) -> str:
+    if channel == notify.IN_PAGE:
+        return ""
+    if recipient.contact_id is not None:
+        contact = session.get(DisciplineContact, recipient.contact_id)
+        if contact is not None:
+            return contact.email if channel == notify.EMAIL else contact.phone
+    if recipient.staff_id is not None:
+        staff_contact = session.get(StaffContact, recipient.staff_id)
+        if staff_contact is not None:
+            return staff_contact.email if channel == notify.EMAIL else staff_contact.phone
+    return ""
+
+
+def _working_days_after(calendar: WorkCalendar, start: date, today: date, cap: int) -> int:
+    """Working days in ``(start, today]``, counting no further than ``cap``."""
+    counted = 0
+    day = start
+    while day < today and counted < cap:
+        day += timedelta(days=1)
+        counted += bool(calendar.is_workday(day))
+    return counted
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _serialise_scans(session: Session) -> None:
+    """Two scans at once would both see "no alert yet"; let them queue instead.
+    SQLite write transactions are already serial (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hallkit.supervision.scan'))"))
+
+
+def scan(session: Session, now: datetime, policy: SupervisionPolicy = DEFAULT_POLICY) -> ScanReport:
+    """One supervision pass; run in a writing session, repeatable at any time."""
+    _serialise_scans(session)
+    run = _Scan(session, now, policy)
+    run.time_limits()
+    run.event_checks()
+    run.supplements()
+    session.flush()
+    return run.report
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+
+def deliver_pending(
+    database: Database,
+    channels: Mapping[str, notify.Channel],
+    now: Callable[[], datetime],
+    policy: SupervisionPolicy = DEFAULT_POLICY,
+    batch: int = 100,
+) -> DeliveryReport:
+    """Send pending e-mail/SMS deliveries. Claimed in one short transaction,
+    sent with no transaction open (an SMTP server may be slow), then recorded."""
+    report = DeliveryReport()
+    claimed_at = now()
+    with database.writing() as session:
+        stale = claimed_at - policy.claim_timeout
+        session.execute(
+            update(AlertDelivery)
+            .where(
+                AlertDelivery.status == DeliveryStatus.SENDING.value,
+                AlertDelivery.claimed_at < stale,
+            )
+            .values(status=DeliveryStatus.PENDING.value)
+        )
+        statement = (
+            select(AlertDelivery)
+            .where(AlertDelivery.status == DeliveryStatus.PENDING.value)
+            .order_by(AlertDelivery.id)
+            .limit(batch)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        work: list[tuple[int, str, notify.OutgoingMessage]] = []
+        for delivery in session.execute(statement).scalars():
+            delivery.status = DeliveryStatus.SENDING.value
+            delivery.claimed_at = claimed_at
+            alert = delivery.alert
+            recipient = _Recipient(
+                delivery.recipient_role,
+                delivery.recipient_name,
+                delivery.recipient_staff_id,
+                delivery.recipient_contact_id,
+            )
+            work.append(
+                (
+                    delivery.id,
+                    delivery.channel,
+                    notify.OutgoingMessage(
+                        recipient_name=delivery.recipient_name,
+                        address=_address(session, delivery.channel, recipient),
+                        subject=f"{alert.kind} 办件监察提醒",
+                        body=alert.message,
+                    ),
+                )
+            )
+    outcomes: list[tuple[int, str | None]] = []
+    for delivery_id, channel_name, message in work:
+        channel = channels.get(channel_name)
+        if channel is None:
+            outcomes.append((delivery_id, f"channel {channel_name} is not configured"))
+            continue
+        try:
+            channel.send(message)
+            outcomes.append((delivery_id, None))
+        except notify.DeliveryError as error:
+            log.warning("alert delivery %s over %s failed: %s", delivery_id, channel_name, error)
+            outcomes.append((delivery_id, str(error)))
+    with database.writing() as session:
+        finished = now()
+        for delivery_id, failure in outcomes:
+            stored = session.get(AlertDelivery, delivery_id)
+            if stored is None:
+                continue
+            delivery = stored
+            delivery.attempts += 1
+            delivery.claimed_at = None
+            if failure is None:
+                delivery.status = DeliveryStatus.SENT.value
+                delivery.sent_at = finished
+                delivery.last_error = ""
+                report.sent += 1
+            else:
+                delivery.last_error = failure[:500]
+                if delivery.attempts >= policy.max_delivery_attempts:
+                    delivery.status = DeliveryStatus.FAILED.value
+                    report.failed += 1
+                else:
+                    delivery.status = DeliveryStatus.PENDING.value
+                    report.retrying += 1
+    return report
+
+
+class SupervisionScheduler:
+    """Runs :func:`scan` and :func:`deliver_pending` every ``interval`` seconds
+    on a daemon thread. Run one per deployment (a CLI loop or one backend
+    process): several would only queue behind the scan lock and repeat work."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], datetime],
+        channels: Mapping[str, notify.Channel] | None = None,
+        policy: SupervisionPolicy = DEFAULT_POLICY,
+        interval_seconds: float = 300.0,
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._channels = dict(channels) if channels is not None else notify.default_channels()
+        self._policy = policy
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+        self.last_error: str = ""
+        self.completed = threading.Event()  # set after every run; tests wait on it
+
+    def run_once(self) -> tuple[ScanReport, DeliveryReport]:
+        with self._database.writing() as session:
+            report = scan(session, self._clock(), self._policy)
+        delivered = deliver_pending(self._database, self._channels, self._clock, self._policy)
+        self.runs += 1
+        return report, delivered
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report, delivered = self.run_once()
+                self.last_error = ""
+                log.info("supervision scan: %s; delivered %s", report.as_json(), delivered)
+            except Exception as error:  # keep the thread alive; the next run retries
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("supervision scan failed")
+            self.completed.set()
+            self._stop.wait(self._interval)
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="supervision-scan", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _scoped(statement: Any, viewer: Principal) -> Any:
+    """Supervisors and administrators see every alert; a department lead the
+    alerts of the department's cases; a clerk those of the cases they handle."""
+    if viewer.has_role(Role.SUPERVISOR, Role.ADMINISTRATOR):
+        return statement
+    conditions = []
+    if viewer.has_role(Role.DEPARTMENT_LEAD) and viewer.department_id is not None:
+        conditions.append(Case.department_id == viewer.department_id)
+    if viewer.staff_id is not None:
+        conditions.append(Case.handler_staff_id == viewer.staff_id)
+    if not conditions:
+        return statement.where(text("1 = 0"))
+    return statement.where(or_(*conditions))
+
+
+def alert_json(alert: Alert, case: Case | None = None) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "level": alert.level,
+        "state": alert_state(alert),
+        "case_id": alert.case_id,
+        "receipt_number": case.receipt_number if case else None,
+        "department_id": alert.department_id,
+        "handler_staff_id": alert.handler_staff_id,
+        "condition": alert.condition,
+        "message": alert.message,
+        "detail": alert.detail,
+        "due_on": alert.due_on.isoformat() if alert.due_on else None,
+        "raised_on": alert.raised_on.isoformat(),
+        "created_at": alert.created_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_by_staff_id": alert.acknowledged_by_staff_id,
+        "acknowledge_note": alert.acknowledge_note,
+        "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+        "clear_reason": alert.clear_reason,
+        "recipients": alert.recipients,
+        "deliveries": [
+            {
+                "channel": d.channel,
+                "recipient": d.recipient_name,
+                "role": d.recipient_role,
+                "address": d.address_masked,
+                "status": d.status,
+                "attempts": d.attempts,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "error": d.last_error,
+            }
+            for d in alert.deliveries
+        ],
+    }
+
+
+def alert_state(alert: Alert) -> str:
+    if alert.cleared_at is not None:
+        return "cleared"
+    return "acknowledged" if alert.acknowledged_at is not None else "open"
+
+
+def list_alerts(
+    session: Session,
+    viewer: Principal,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    case_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    statement = select(Alert, Case).join(Case, Case.id == Alert.case_id)
+    if state == "open":
+        statement = statement.where(Alert.cleared_at.is_(None), Alert.acknowledged_at.is_(None))
+    elif state == "acknowledged":
+        statement = statement.where(Alert.cleared_at.is_(None), Alert.acknowledged_at.is_not(None))
+    elif state == "cleared":
+        statement = statement.where(Alert.cleared_at.is_not(None))
+    if kind:
+        statement = statement.where(Alert.kind == AlertKind(kind).value)
+    if case_id is not None:
+        statement = statement.where(Alert.case_id == case_id)
+    statement = _scoped(statement, viewer)
+    rows = session.execute(
+        statement.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    ).all()
+    alerts = [alert for alert, _case in rows]
+    if alerts:  # one query for all deliveries instead of one per alert
+        by_alert: dict[int, list[AlertDelivery]] = {}
+        for delivery in session.execute(
+            select(AlertDelivery)
+            .where(AlertDelivery.alert_id.in_([a.id for a in alerts]))
+            .order_by(AlertDelivery.id)
+        ).scalars():
+            by_alert.setdefault(delivery.alert_id, []).append(delivery)
+        for alert in alerts:
+            alert.__dict__["deliveries"] = by_alert.get(alert.id, [])
+    return {
+        "items": [alert_json(alert, case) for alert, case in rows],
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def acknowledge(
+    session: Session, alert_id: int, viewer: Principal, now: datetime, note: str = ""
+) -> Alert:
+    """签收: idempotent -- the first acknowledgement is kept."""
+    row = session.execute(
+        _scoped(
+            select(Alert).join(Case, Case.id == Alert.case_id).where(Alert.id == alert_id), viewer
+        ).with_for_update(of=Alert)
+    ).scalar_one_or_none()
+    if not isinstance(row, Alert):
+        raise NotFound("预警不存在 / alert not found")
+    if viewer.staff_id is None:
+        raise Forbidden("仅限工作人员 / staff only")
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+        row.acknowledged_by_staff_id = viewer.staff_id
+        row.acknowledge_note = note.strip()[:500]
+    return row
+
+
+def overdue_cases(
+    session: Session,
+    viewer: Principal,
+    now: datetime,
+    policy: SupervisionPolicy = DEFAULT_POLICY,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Open cases at least one working day past their due date (黄牌 and worse)."""
+    today = local_today(now, policy)
+    calendar = calendar_for(session)
+    statement = (
+        select(Case, MatterVersion.name, Department.name)
+        .join(MatterVersion, MatterVersion.id == Case.matter_version_id)
+        .join(Department, Department.id == Case.department_id)
+        .where(Case.state.in_(OPEN_STATE_VALUES), Case.due_on < today)
+        .order_by(Case.due_on, Case.id)
+    )
+    if not viewer.has_role(Role.SUPERVISOR, Role.ADMINISTRATOR):
+        conditions = []
+        if viewer.has_role(Role.DEPARTMENT_LEAD) and viewer.department_id is not None:
+            conditions.append(Case.department_id == viewer.department_id)
+        if viewer.staff_id is not None:
+            conditions.append(Case.handler_staff_id == viewer.staff_id)
+        statement = statement.where(or_(*conditions) if conditions else text("1 = 0"))
+    items = []
+    for case, matter, department in session.execute(statement.limit(limit * 2)):
+        assert case.due_on is not None
+        overdue = -calendar.remaining_working_days(case.due_on, today)
+        if overdue < 1:
+            continue  # past the date but not yet a working day late (weekend)
+        items.append(
+            {
+                "case_id": case.id,
+                "receipt_number": case.receipt_number,
+                "matter": matter,
+                "department": department,
+                "department_id": case.department_id,
+                "handler_staff_id": case.handler_staff_id,
+                "state": case.state.value,
+                "step": STEP_LABELS[case.state],
+                "due_on": case.due_on.isoformat(),
+                "working_days_overdue": overdue,
+                "suspended": case.suspended_kind,
+            }
+        )
+        if len(items) >= limit:
+            break
+    return {"today": today.isoformat(), "items": items}
+
+
+# --------------------------------------------------------------------------- live hall
+
+
+def hall_snapshot(session: Session, hall_code: str, now: datetime) -> dict[str, Any]:
+    """实时监察 (3.1.1.1): windows open/paused, who serves whom, waiting per
+    category and the longest wait -- JSON-able, from four indexed queries."""
+    hall = session.execute(select(Hall).where(Hall.code == hall_code)).scalar_one_or_none()
+    if hall is None:
+        raise NotFound(f"大厅 {hall_code} 不存在 / unknown hall", hall=hall_code)
+    today = now.astimezone(ZoneInfo(hall.timezone)).date()
+    windows = session.execute(
+        select(
+            Window,
+            Staff.name,
+            Staff.employee_no,
+            Ticket.display,
+            Ticket.called_at,
+            Ticket.started_at,
+            Ticket.state,
+        )
+        .outerjoin(Staff, Staff.id == Window.signed_in_staff_id)
+        .outerjoin(Ticket, Ticket.id == Window.current_ticket_id)
+        .where(Window.hall_id == hall.id)
+    ).all()
+    window_rows = []
+    state_counts: Counter[str] = Counter()
+    for window, staff_name, employee_no, display, called_at, started_at, ticket_state in sorted(
+        windows, key=lambda row: _natural(row[0].number)
+    ):
+        state_counts[window.state.value] += 1
+        since = started_at or called_at
+        window_rows.append(
+            {
+                "number": window.number,
+                "name": window.name,
+                "state": window.state.value,
+                "pause_reason": window.pause_reason if window.state is WindowState.PAUSED else "",
+                "expected_back_at": window.expected_back_at.isoformat()
+                if window.expected_back_at
+                else None,
+                "staff": {"name": staff_name, "employee_no": employee_no} if staff_name else None,
+                "serving": {
+                    "ticket": display,
+                    "state": ticket_state.value if ticket_state else None,
+                    "since": since.isoformat() if since else None,
+                    "seconds": int((now - since).total_seconds()) if since else None,
+                }
+                if display
+                else None,
+            }
+        )
+    waiting = session.execute(
+        select(Ticket.category_id, func.count(), func.min(Ticket.issued_at))
+        .where(
+            Ticket.hall_id == hall.id,
+            Ticket.service_day == today,
+            Ticket.state == TicketState.WAITING,
+        )
+        .group_by(Ticket.category_id)
+    ).all()
+    waiting_by_category = {row[0]: (int(row[1]), row[2]) for row in waiting}
+    ranked = (
+        select(
+            Ticket.category_id,
+            Ticket.display,
+            func.row_number()
+            .over(partition_by=Ticket.category_id, order_by=(Ticket.issued_at, Ticket.id))
+            .label("position"),
+        )
+        .where(
+            Ticket.hall_id == hall.id,
+            Ticket.service_day == today,
+            Ticket.state == TicketState.WAITING,
+        )
+        .subquery()
+    )
+    oldest: dict[int, str] = {
+        category_id: display
+        for category_id, display in session.execute(
+            select(ranked.c.category_id, ranked.c.display).where(ranked.c.position == 1)
+        ).all()
+    }
+    categories = []
+    longest: dict[str, Any] | None = None
+    for category in session.execute(
+        select(QueueCategory)
+        .where(QueueCategory.hall_id == hall.id, QueueCategory.active)
+        .order_by(QueueCategory.prefix)
+    ).scalars():
+        count, first_issued = waiting_by_category.get(category.id, (0, None))
+        seconds = int((now - first_issued).total_seconds()) if first_issued else 0
+        entry = {
+            "prefix": category.prefix,
+            "name": category.name,
+            "waiting": count,
+            "longest_wait_seconds": seconds,
+            "oldest_ticket": oldest.get(category.id),
+        }
+        categories.append(entry)
+        if count and (longest is None or seconds > longest["seconds"]):
+            longest = {
+                "category": category.prefix,
+                "ticket": oldest.get(category.id),
+                "seconds": seconds,
+            }
+    served = session.execute(
+        select(func.count()).where(
+            Ticket.hall_id == hall.id, Ticket.service_day == today, Ticket.state == TicketState.DONE
+        )
+    ).scalar_one()
+    return {
+        "hall": {"code": hall.code, "name": hall.name},
+        "generated_at": now.isoformat(),
+        "service_day": today.isoformat(),
+        "windows": window_rows,
+        "window_states": dict(state_counts),
+        "categories": categories,
+        "waiting_total": sum(c["waiting"] for c in categories),
+        "served_today": int(served),
+        "longest_wait": longest,
+    }
+
+
+def _natural(number: str) -> tuple[int, str]:
+    return (int(number), "") if number.isdigit() else (10**6, number)
