@@ -44,7 +44,9 @@ class Case(Base):
     handler_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     registered_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     applicant_kind: Mapped[ApplicantKind] = mapped_column(enum_column(ApplicantKind))
-    applicant_name: Mapped[str] = mapped_column(String(200))  # organisations are public
+    # An organisation's name in clear (it is public); a person's name sealed
+    # (encrypted), which is several times longer than the name itself.
+    applicant_name: Mapped[str] = mapped_column(Text)
     applicant_name_masked: Mapped[str] = mapped_column(String(200))
     applicant_id_cipher: Mapped[str] = mapped_column(String(400))
     applicant_id_hash: Mapped[str] = mapped_column(String(64), index=True)

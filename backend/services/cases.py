@@ -318,7 +318,9 @@ def transition(
         case.collected_by = collected_by.strip()[:100]
     previous = case.state
     if action == "withdraw" and case.suspended_kind:
-        _close_open_suspension(session, case, local_day(now, "Asia/Shanghai"))
+        hall = session.get(Hall, case.hall_id)
+        assert hall is not None
+        _close_open_suspension(session, case, local_day(now, hall.timezone))
     case.state = target
     if target in (CaseState.COMPLETED, CaseState.DENIED, CaseState.WITHDRAWN):
         case.completed_at = now

@@ -423,6 +423,7 @@ def _rectification(session: Session, rectification_id: int) -> Rectification:
 
 def rating_json(rating: Rating, *, for_clerk: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
+        "id": rating.id,  # what the appeal (void) endpoint takes
         "rating_id": rating.rating_uid,
         "level": rating.level,
         "label": RatingLevel(rating.level).label,

@@ -118,6 +118,7 @@ def rectifications(query: RectificationQuery) -> Reply:
             "items": [
                 {
                     "id": r.id,
+                    "rating": r.rating_id,  # the rating's id for an appeal (void)
                     "state": r.state.value,
                     "reasons": r.reasons,
                     "department_id": r.department_id,

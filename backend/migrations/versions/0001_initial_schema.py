@@ -360,7 +360,7 @@ def upgrade() -> None:
     sa.Column('handler_staff_id', sa.Integer(), nullable=True),
     sa.Column('registered_by_staff_id', sa.Integer(), nullable=True),
     sa.Column('applicant_kind', sa.Enum('person', 'organisation', name='applicantkind', native_enum=False, length=24), nullable=False),
-    sa.Column('applicant_name', sa.String(length=200), nullable=False),
+    sa.Column('applicant_name', sa.Text(), nullable=False),
     sa.Column('applicant_name_masked', sa.String(length=200), nullable=False),
     sa.Column('applicant_id_cipher', sa.String(length=400), nullable=False),
     sa.Column('applicant_id_hash', sa.String(length=64), nullable=False),
