@@ -13,8 +13,11 @@ sequence numbers, counters) locks the rows it depends on explicitly.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,42 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BEGIN_OPTION = "hallkit_sqlite_begin"
+
+
+class SqliteWriterLock:
+    """One writer at a time across every thread and process using the file.
+
+    SQLite already allows a single writer, but a writer that finds the database
+    locked waits in SQLite's busy handler, which sleeps in growing steps (up to
+    100 ms); under load that makes the tail latency of every write seconds long.
+    A blocking flock() is woken by the kernel the moment the lock is released,
+    so writers queue in order instead of sleeping. flock() is per open file, so
+    threads of one process first take a threading.Lock.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        # Re-entrant, so that a nested write in one thread does not deadlock here
+        # (it would still wait on SQLite's own lock); only the outermost level
+        # takes and releases the file lock.
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._path = database_path + "-writer.lock"
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            if self._depth == 0:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -70,11 +109,16 @@ class Database:
             )
             _configure_sqlite(self.engine)
             write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            path = self.engine.url.database
+            self._writer_lock = SqliteWriterLock(path) if path and path != ":memory:" else None
         else:
+            # No pre-ping: it is a round trip on every checkout of the hot path;
+            # connections are recycled instead, and a dropped one fails one request.
             self.engine = create_engine(
-                url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True
+                url, echo=echo, pool_size=16, max_overflow=16, pool_recycle=1800
             )
             write_engine = self.engine
+            self._writer_lock = None
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
         from backend.services import eventlog
@@ -103,15 +147,17 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any exception."""
-        session = self._write_factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        lock = self._writer_lock.held() if self._writer_lock is not None else nullcontext()
+        with lock:
+            session = self._write_factory()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

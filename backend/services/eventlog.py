@@ -107,27 +107,54 @@ def flush_pending(session: Session) -> None:
     # Always lock counters in hall order so two multi-hall transactions cannot deadlock.
     for hall_id in sorted(by_hall):
         events = by_hall[hall_id]
-        first = _reserve_sequence(session, hall_id, len(events))
-        session.connection().execute(
-            insert(HallEvent.__table__),
-            [
-                {
-                    "hall_id": hall_id,
-                    "seq": first + offset,
-                    "kind": kind,
-                    "payload": payload,
-                    "created_at": now,
-                }
-                for offset, (kind, payload) in enumerate(events)
-            ],
-        )
-        last = first + len(events) - 1
+        rows = [
+            {"hall_id": hall_id, "kind": kind, "payload": payload, "created_at": now}
+            for kind, payload in events
+        ]
         if is_postgres:
-            session.connection().execute(
-                text("SELECT pg_notify(:channel, :message)"),
-                {"channel": NOTIFY_CHANNEL, "message": f"{hall_id}:{last}"},
-            )
+            _append_postgres(session, hall_id, rows)
+        else:
+            first = _reserve_sequence(session, hall_id, len(events))
+            for offset, row in enumerate(rows):
+                row["seq"] = first + offset
+            session.connection().execute(insert(HallEvent.__table__), rows)
         committed.add(hall_id)
+
+
+# PostgreSQL: the counter bump and the insert in one statement (one round trip);
+# readers are notified by the statement trigger created in migration 0001.
+_PG_APPEND = text(
+    """
+    WITH bumped AS (
+        UPDATE counters SET value = value + :count WHERE name = :name RETURNING value
+    )
+    INSERT INTO hall_events (hall_id, seq, kind, payload, created_at)
+    SELECT :hall_id, bumped.value - :count + item.ordinality, item.kind, item.payload,
+           :created_at
+    FROM bumped,
+         ROWS FROM (jsonb_to_recordset(CAST(:items AS jsonb)) AS (kind text, payload json))
+             WITH ORDINALITY AS item(kind, payload, ordinality)
+    RETURNING seq
+    """
+)
+
+
+def _append_postgres(session: Session, hall_id: int, rows: list[dict[str, Any]]) -> None:
+    name = counter_name(hall_id)
+    params = {
+        "count": len(rows),
+        "name": name,
+        "hall_id": hall_id,
+        "created_at": rows[0]["created_at"],
+        "items": json.dumps(
+            [{"kind": r["kind"], "payload": r["payload"]} for r in rows], ensure_ascii=False
+        ),
+    }
+    connection = session.connection()
+    inserted = connection.execute(_PG_APPEND, params).all()
+    if not inserted:  # the hall's counter row does not exist yet
+        _ensure_counter(session, name)
+        connection.execute(_PG_APPEND, params).all()
 
 
 def read_events(session: Session, hall_id: int, after: int, limit: int = 500) -> list[EventRecord]:
