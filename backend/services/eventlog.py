@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Counter, HallEvent, utcnow
+from backend.services.rawsql import RawSql
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +79,14 @@ def _ensure_counter(session: Session, name: str) -> None:
 def _reserve_sequence(session: Session, hall_id: int, count: int) -> int:
     """Lock the hall's counter until commit and return the first of `count` numbers."""
     name = counter_name(hall_id)
-    statement = (
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + count)
-        .returning(Counter.value)
-    )
-    connection = session.connection()
-    last = connection.execute(statement).scalar_one_or_none()
-    if last is None:
+    raw = RawSql(session)
+    sql = "UPDATE counters SET value = value + %s WHERE name = %s RETURNING value"
+    row = raw.one(sql, (count, name))
+    if row is None:
         _ensure_counter(session, name)
-        last = connection.execute(statement).scalar_one()
-    return int(last) - count + 1
+        row = raw.one(sql, (count, name))
+        assert row is not None
+    return int(row[0]) - count + 1
 
 
 def flush_pending(session: Session) -> None:
@@ -105,56 +102,55 @@ def flush_pending(session: Session) -> None:
     is_postgres = session.get_bind().dialect.name == "postgresql"
     committed: set[int] = session.info.setdefault(COMMITTED_KEY, set())
     # Always lock counters in hall order so two multi-hall transactions cannot deadlock.
+    raw = RawSql(session)
     for hall_id in sorted(by_hall):
         events = by_hall[hall_id]
-        rows = [
-            {"hall_id": hall_id, "kind": kind, "payload": payload, "created_at": now}
-            for kind, payload in events
-        ]
         if is_postgres:
-            _append_postgres(session, hall_id, rows)
+            _append_postgres(session, raw, hall_id, events, now)
         else:
             first = _reserve_sequence(session, hall_id, len(events))
-            for offset, row in enumerate(rows):
-                row["seq"] = first + offset
-            session.connection().execute(insert(HallEvent.__table__), rows)
+            raw.run_many(
+                "INSERT INTO hall_events (hall_id, seq, kind, payload, created_at)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (hall_id, first + offset, kind, raw.json(payload), raw.when(now))
+                    for offset, (kind, payload) in enumerate(events)
+                ],
+            )
         committed.add(hall_id)
 
 
 # PostgreSQL: the counter bump and the insert in one statement (one round trip);
 # readers are notified by the statement trigger created in migration 0001.
-_PG_APPEND = text(
-    """
+_PG_APPEND = """
     WITH bumped AS (
-        UPDATE counters SET value = value + :count WHERE name = :name RETURNING value
+        UPDATE counters SET value = value + %s WHERE name = %s RETURNING value
     )
     INSERT INTO hall_events (hall_id, seq, kind, payload, created_at)
-    SELECT :hall_id, bumped.value - :count + item.ordinality, item.kind, item.payload,
-           :created_at
+    SELECT %s, bumped.value - %s + item.ordinality, item.kind, item.payload, %s
     FROM bumped,
-         ROWS FROM (jsonb_to_recordset(CAST(:items AS jsonb)) AS (kind text, payload json))
+         ROWS FROM (jsonb_to_recordset(CAST(%s AS jsonb)) AS (kind text, payload json))
              WITH ORDINALITY AS item(kind, payload, ordinality)
     RETURNING seq
-    """
-)
+"""
 
 
-def _append_postgres(session: Session, hall_id: int, rows: list[dict[str, Any]]) -> None:
+def _append_postgres(
+    session: Session,
+    raw: RawSql,
+    hall_id: int,
+    events: list[tuple[str, dict[str, Any]]],
+    now: datetime,
+) -> None:
     name = counter_name(hall_id)
-    params = {
-        "count": len(rows),
-        "name": name,
-        "hall_id": hall_id,
-        "created_at": rows[0]["created_at"],
-        "items": json.dumps(
-            [{"kind": r["kind"], "payload": r["payload"]} for r in rows], ensure_ascii=False
-        ),
-    }
-    connection = session.connection()
-    inserted = connection.execute(_PG_APPEND, params).all()
+    items = raw.json([{"kind": kind, "payload": payload} for kind, payload in events])
+    params = (len(events), name, hall_id, len(events), now, items)
+    cursor = raw.execute(_PG_APPEND, params)
+    inserted = cursor.fetchall()
+    cursor.close()
     if not inserted:  # the hall's counter row does not exist yet
         _ensure_counter(session, name)
-        connection.execute(_PG_APPEND, params).all()
+        raw.execute(_PG_APPEND, params).close()
 
 
 def read_events(session: Session, hall_id: int, after: int, limit: int = 500) -> list[EventRecord]:

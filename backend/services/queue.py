@@ -14,16 +14,17 @@ UPDATE … RETURNING, so concurrent kiosks never share a number.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,6 +50,7 @@ from backend.models import (
 from backend.services import eventlog
 from backend.services.audit import record
 from backend.services.policy import HallPolicy
+from backend.services.rawsql import RawSql
 
 PRIORITY_KINDS = {"elderly": "老年人", "disabled": "残疾人", "military": "军人", "pregnant": "孕妇"}
 
@@ -669,28 +671,21 @@ def _staff_brief(session: Session, staff_id: int | None) -> dict[str, str] | Non
     return brief
 
 
+_LOCK_WINDOW_SQL = (
+    "SELECT w.id, w.hall_id, w.number, w.state, w.current_ticket_id, w.ordinary_streak,"
+    " h.call_policy, h.timezone FROM windows w JOIN halls h ON h.id = w.hall_id"
+    " WHERE w.id = %s"
+)
+
+
 def _lock_window_row(session: Session, window_id: int) -> WindowRow:
-    row = (
-        session.connection()
-        .execute(
-            select(
-                Window.id,
-                Window.hall_id,
-                Window.number,
-                Window.state,
-                Window.current_ticket_id,
-                Window.ordinary_streak,
-                Hall.call_policy,
-                Hall.timezone,
-            )
-            .join(Hall, Hall.id == Window.hall_id)
-            .where(Window.id == window_id)
-            .with_for_update(of=Window)
-        )
-        .one_or_none()
-    )
+    raw = RawSql(session)
+    # SQLite serialises writers already (BEGIN IMMEDIATE); PostgreSQL locks the row.
+    sql = _LOCK_WINDOW_SQL if raw.sqlite else _LOCK_WINDOW_SQL + " FOR UPDATE OF w"
+    row = raw.one(sql, (window_id,))
     if row is None:
         raise NotFound("窗口不存在 / window not found", window_id=window_id)
+    policy = row[6] if isinstance(row[6], dict) else json.loads(row[6] or "{}")
     return WindowRow(
         id=row[0],
         hall_id=row[1],
@@ -698,9 +693,15 @@ def _lock_window_row(session: Session, window_id: int) -> WindowRow:
         state=WindowState(row[3]),
         current_ticket_id=row[4],
         ordinary_streak=row[5],
-        policy=HallPolicy.from_json(row[6]),
+        policy=_policy(json.dumps(policy, sort_keys=True)),
         timezone=row[7],
     )
+
+
+@lru_cache(maxsize=64)
+def _policy(serialised: str) -> HallPolicy:
+    """Validating the policy is cheap but not free; halls change it rarely."""
+    return HallPolicy.from_json(json.loads(serialised))
 
 
 def _lock_window(session: Session, window_id: int) -> tuple[Window, Hall]:
@@ -742,6 +743,37 @@ _TICKET_COLUMNS = (
     Ticket.sort_at,
 )
 
+_TICKET_SQL_COLUMNS = (
+    "id, display, category_id, standing, priority_kind, channel, issued_at, public_token,"
+    " recall_count, staff_id, matter_version_id, called_at, started_at, sort_at"
+)
+
+
+class TicketRow(NamedTuple):
+    id: int
+    display: str
+    category_id: int
+    standing: int
+    priority_kind: str | None
+    channel: str
+    issued_at: datetime
+    public_token: str
+    recall_count: int
+    staff_id: int | None
+    matter_version_id: int | None
+    called_at: datetime | None
+    started_at: datetime | None
+    sort_at: datetime
+
+
+def _ticket_row(raw: RawSql, values: tuple[Any, ...] | None) -> TicketRow | None:
+    if values is None:
+        return None
+    row = list(values)
+    for index in (6, 11, 12, 13):
+        row[index] = raw.read_when(row[index])
+    return TicketRow(*row)
+
 
 def _view_from_row(
     session: Session,
@@ -779,15 +811,16 @@ def _finish_ticket(
     from_states: tuple[TicketState, ...] = (TicketState.CALLED, TicketState.SERVING),
 ) -> TicketView | None:
     """Mark a called/serving ticket done, emit the event, and invite a rating."""
-    row = (
-        session.connection()
-        .execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.state.in_(from_states))
-            .values(state=TicketState.DONE, finished_at=now)
-            .returning(*_TICKET_COLUMNS)
-        )
-        .one_or_none()
+    raw = RawSql(session)
+    states = tuple(state.value for state in from_states)
+    marks = ", ".join(["%s"] * len(states))
+    row = _ticket_row(
+        raw,
+        raw.one(
+            f"UPDATE tickets SET state = %s, finished_at = %s WHERE id = %s AND state IN ({marks})"
+            f" RETURNING {_TICKET_SQL_COLUMNS}",
+            (TicketState.DONE.value, raw.when(now), ticket_id, *states),
+        ),
     )
     if row is None:
         return None
@@ -817,42 +850,35 @@ def _finish_ticket(
     return _view_from_row(session, row, TicketState.DONE, window.number, row.called_at)
 
 
-def _head_statement(target: bool, standing_filter: str) -> Any:
-    """SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED for the head of one source.
+def _head_sql(target: bool, standing_filter: str, categories: int, lock: bool) -> str:
+    """SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED] for the head of one source.
 
     Ordered by (standing, sort_at, id), which is the order of ix_tickets_waiting
     (and ix_tickets_waiting_for_window) for one category, so the database reads
     one index entry instead of sorting the queue. Appointments whose slot has
     not started are left out here (see _early_appointment)."""
-    conditions: list[Any] = [
-        Ticket.service_day == bindparam("day"),
-        Ticket.state == TicketState.WAITING,
-        or_(Ticket.standing != Standing.APPOINTMENT.value, Ticket.sort_at <= bindparam("now")),
+    conditions = [
+        "service_day = %s",
+        "state = 'waiting'",
+        f"(standing != {Standing.APPOINTMENT.value} OR sort_at <= %s)",
     ]
     if target:
-        conditions.append(Ticket.target_window_id == bindparam("window_id"))
+        conditions.append("target_window_id = %s")
     else:
-        conditions.append(Ticket.category_id.in_(bindparam("categories", expanding=True)))
-        conditions.append(Ticket.target_window_id.is_(None))
+        conditions.append(f"category_id IN ({', '.join(['%s'] * categories)})")
+        conditions.append("target_window_id IS NULL")
     if standing_filter == "below":
-        conditions.append(Ticket.standing < bindparam("standing"))
+        conditions.append("standing < %s")
     elif standing_filter == "equal":
-        conditions.append(Ticket.standing == bindparam("standing"))
-    return (
-        select(*_TICKET_COLUMNS)
-        .where(*conditions)
-        .order_by(Ticket.standing, Ticket.sort_at, Ticket.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+        conditions.append("standing = %s")
+    sql = (
+        f"SELECT {_TICKET_SQL_COLUMNS} FROM tickets WHERE {' AND '.join(conditions)}"
+        " ORDER BY standing, sort_at, id LIMIT 1"
     )
+    return sql + " FOR UPDATE SKIP LOCKED" if lock else sql
 
 
-# Built once: constructing a statement costs more CPU than running it on SQLite.
-_HEAD_STATEMENTS = {
-    (target, standing_filter): _head_statement(target, standing_filter)
-    for target in (True, False)
-    for standing_filter in ("any", "below", "equal")
-}
+_head_sql_cached = lru_cache(maxsize=64)(_head_sql)
 
 
 def _source_head(
@@ -862,15 +888,24 @@ def _source_head(
     standing: int,
     day: date,
     now: datetime,
-) -> Any:
+) -> TicketRow | None:
+    raw = RawSql(session)
     categories, target_window = source
-    params: dict[str, Any] = {"day": day, "now": now, "standing": standing}
+    params: list[Any] = [raw.day(day), raw.when(now)]
     if target_window is not None:
-        params["window_id"] = target_window
+        params.append(target_window)
     else:
-        params["categories"] = categories
-    statement = _HEAD_STATEMENTS[(target_window is not None, standing_filter)]
-    return session.connection().execute(statement, params).one_or_none()
+        assert categories
+        params.extend(categories)
+    if standing_filter != "any":
+        params.append(standing)
+    sql = _head_sql_cached(
+        target_window is not None,
+        standing_filter,
+        len(categories or ()),
+        not raw.sqlite,  # SQLite has one writer at a time: nothing to skip
+    )
+    return _ticket_row(raw, raw.one(sql, tuple(params)))
 
 
 def _early_appointment(
@@ -976,22 +1011,22 @@ def _mark_called_core(
     streak: int | None,
     reason: str = "",
 ) -> None:
-    session.connection().execute(
-        update(Ticket)
-        .where(Ticket.id == row.id)
-        .values(
-            state=TicketState.CALLED,
-            called_at=now,
-            window_id=window.id,
-            staff_id=staff_id,
-            recall_count=0,
-            **({"out_of_order_reason": reason[:200]} if reason else {}),
+    raw = RawSql(session)
+    if reason:
+        raw.run(
+            "UPDATE tickets SET state = %s, called_at = %s, window_id = %s, staff_id = %s,"
+            " recall_count = 0, out_of_order_reason = %s WHERE id = %s",
+            (TicketState.CALLED.value, raw.when(now), window.id, staff_id, reason[:200], row.id),
         )
-    )
-    session.connection().execute(
-        update(Window)
-        .where(Window.id == window.id)
-        .values(current_ticket_id=row.id, ordinary_streak=streak)
+    else:
+        raw.run(
+            "UPDATE tickets SET state = %s, called_at = %s, window_id = %s, staff_id = %s,"
+            " recall_count = 0 WHERE id = %s",
+            (TicketState.CALLED.value, raw.when(now), window.id, staff_id, row.id),
+        )
+    raw.run(
+        "UPDATE windows SET current_ticket_id = %s, ordinary_streak = %s WHERE id = %s",
+        (row.id, streak, window.id),
     )
     payload: dict[str, Any] = {
         "ticket": row.display,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from backend.services import eventlog
 from backend.services.audit import record
 from backend.services.calendar import calendar_for
 from backend.services.policy import HallPolicy
+from backend.services.rawsql import RawSql
 
 MAX_REASONS = 10
 
@@ -62,17 +63,20 @@ def request_rating_for(
     is one INSERT and one event."""
     request_uid = uuid.uuid4().hex
     expires_at = now + timedelta(seconds=timeout_seconds)
-    session.connection().execute(
-        insert(RatingRequest.__table__).values(
-            request_uid=request_uid,
-            hall_id=hall_id,
-            ticket_id=ticket_id,
-            window_id=window_id,
-            staff_id=staff_id,
-            requested_at=now,
-            expires_at=expires_at,
-            state=RatingRequestState.OPEN,
-        )
+    raw = RawSql(session)
+    raw.run(
+        "INSERT INTO rating_requests (request_uid, hall_id, ticket_id, window_id, staff_id,"
+        " requested_at, expires_at, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            request_uid,
+            hall_id,
+            ticket_id,
+            window_id,
+            staff_id,
+            raw.when(now),
+            raw.when(expires_at),
+            RatingRequestState.OPEN.value,
+        ),
     )
     matter = None
     if matter_version_id is not None:

@@ -31,7 +31,7 @@ csrf = CSRFProtect()
 
 # Endpoints that accept scanned materials; they may send more than the JSON
 # API's body limit. Checked before the CSRF hook reads the form.
-UPLOAD_ENDPOINTS = {"desk.upload_material"}
+UPLOAD_ENDPOINTS = {"desk.upload_material", "admin.catalog_import", "admin.staff_photo"}
 UPLOAD_LIMIT_BYTES = 12 * 1024 * 1024
 
 
@@ -65,7 +65,9 @@ def init_web(app: Flask) -> None:
     install_login(app)
     install_layout(app)
 
-    from backend.web import cases, console, live, mobile, workbench
+    from backend.web import admin, cases, console, live, mobile, workbench
+    from backend.web import performance as performance_pages
+    from backend.web import supervision as supervision_pages
     from backend.web.auth import blueprint as auth_blueprint
 
     for blueprint in (
@@ -75,5 +77,8 @@ def init_web(app: Flask) -> None:
         workbench.blueprint,
         live.blueprint,
         mobile.blueprint,
+        admin.blueprint,
+        supervision_pages.blueprint,
+        performance_pages.blueprint,
     ):
         app.register_blueprint(blueprint)

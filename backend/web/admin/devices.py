@@ -1,0 +1,252 @@
+"""设备: the registry the hub reports (online/offline, last seen, app and config
+versions, health), device API tokens, and the hall broker's credentials.
+
+- A device token is shown once on the page answering the POST; only its
+  SHA-256 is stored (services.auth.issue_device_token).
+- "Broker files" builds, from the registry, a Mosquitto password file and ACL
+  for the hall (hallbus.broker). Each device's broker password is created once
+  in <var_dir>/secrets/mqtt/<device id> (the layout the device configs'
+  `broker.password_file` and the demo use) and reused afterwards, so
+  downloading the files again does not lock out devices already installed.
+  The archive also carries those passwords, one file per device, for the
+  installer to copy to each device.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, timedelta
+from typing import Any
+
+from flask import render_template, send_file
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Regexp
+
+from backend.errors import BadInput, NotFound
+from backend.models import ApiToken, Device, Hall, Window
+from backend.services.auth import issue_device_token
+from backend.web.admin import blueprint
+from backend.web.admin.common import (
+    AdminForm,
+    actor,
+    admin_only,
+    all_halls,
+    audit,
+    done,
+    ext,
+    invalid,
+    now,
+    options,
+    readable,
+    selected_hall,
+)
+from hallbus.broker.acl import render_acl_file
+from hallbus.broker.credentials import ensure_device_passwords
+from hallbus.broker.mosquitto import render_password_file
+from hallbus.topics import DeviceRef, DeviceType, TopicError
+
+TYPE_LABELS = {
+    DeviceType.KIOSK.value: _l("取号机"),
+    DeviceType.WINDOW_DISPLAY.value: _l("窗口屏"),
+    DeviceType.HALL_DISPLAY.value: _l("大厅屏"),
+    DeviceType.EVALUATOR.value: _l("评价器"),
+    DeviceType.ANNOUNCER.value: _l("语音播报"),
+    DeviceType.LED.value: _l("LED 条屏"),
+    DeviceType.HUB.value: _l("集线器"),
+}
+# A device the hub still lists as online but has not heard from for this long
+# is shown as "silent": the hub itself may be down.
+SILENT_AFTER = timedelta(minutes=3)
+
+
+class TokenForm(AdminForm):
+    device_id = StringField(
+        _l("设备编号"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[a-z0-9-]{1,32}$", message=_l("1-32 位小写字母、数字和 -")),
+        ],
+    )
+    device_type = SelectField(
+        _l("设备类型"), choices=options([(k, v) for k, v in TYPE_LABELS.items()])
+    )
+
+
+def _tokens(db: Session, hall: Hall) -> list[ApiToken]:
+    return list(
+        db.execute(
+            select(ApiToken)
+            .where(ApiToken.kind == "device", ApiToken.hall_id == hall.id)
+            .order_by(ApiToken.device_id, ApiToken.created_at.desc())
+        ).scalars()
+    )
+
+
+def _context(db: Session, hall: Hall, form: TokenForm) -> dict[str, Any]:
+    devices = list(
+        db.execute(
+            select(Device)
+            .where(Device.hall_id == hall.id)
+            .order_by(Device.device_type, Device.device_id)
+        ).scalars()
+    )
+    windows = {
+        w.id: w.number
+        for w in db.execute(select(Window).where(Window.hall_id == hall.id)).scalars()
+    }
+    current = now()
+    silent = {
+        d.id
+        for d in devices
+        if d.online and d.last_seen is not None and current - _aware(d.last_seen) > SILENT_AFTER
+    }
+    return {
+        "hall": hall,
+        "halls": all_halls(db),
+        "devices": devices,
+        "windows": windows,
+        "silent": silent,
+        "tokens": _tokens(db, hall),
+        "form": form,
+        "type_labels": TYPE_LABELS,
+        "online": sum(1 for d in devices if d.online),
+    }
+
+
+def _aware(value: Any) -> Any:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@blueprint.get("/devices")
+@readable
+def devices() -> str:
+    with ext().db.reading() as db:
+        hall = selected_hall(db)
+        return render_template(
+            "admin/devices/index.html", **_context(db, hall, TokenForm(formdata=None))
+        )
+
+
+@blueprint.post("/devices/tokens")
+@admin_only
+def devices_token() -> Any:
+    form = TokenForm()
+    with ext().db.writing() as db:
+        hall = selected_hall(db)
+        if not form.validate_on_submit():
+            return invalid("admin/devices/index.html", **_context(db, hall, form))
+        token = issue_device_token(
+            db,
+            hall_id=hall.id,
+            device_id=form.device_id.data,
+            device_type=form.device_type.data,
+            actor=actor(),
+        )
+        device_id, device_type = form.device_id.data, form.device_type.data
+    return render_template(
+        "admin/devices/token.html",
+        hall=hall,
+        device_id=device_id,
+        device_type=TYPE_LABELS[device_type],
+        token=token,
+    )
+
+
+@blueprint.post("/devices/tokens/<int:token_id>/revoke")
+@admin_only
+def devices_token_revoke(token_id: int) -> Response:
+    with ext().db.writing() as db:
+        row = db.get(ApiToken, token_id)
+        if row is None or row.kind != "device":
+            raise NotFound(_("令牌不存在"))
+        hall = db.get(Hall, row.hall_id) if row.hall_id else None
+        if not row.revoked:
+            row.revoked = True
+            audit(db, "token.revoke", "device", row.device_id or "-", {"token_id": row.id})
+        code = hall.code if hall else ""
+    ext().tokens.clear()
+    return done(_("令牌已吊销"), "admin.devices", hall=code)
+
+
+def registry(db: Session, hall: Hall) -> tuple[list[DeviceRef], list[str]]:
+    """The hall's devices for the broker: the registry plus devices that were
+    issued a token but have not been reported yet (they need credentials to
+    connect at all). Ids the bus cannot carry are listed, not silently dropped."""
+    bus_hall = hall.code.lower()
+    found: dict[str, str] = {}
+    for device_id, device_type in db.execute(
+        select(Device.device_id, Device.device_type).where(Device.hall_id == hall.id)
+    ).all():
+        found[device_id] = device_type
+    for token_device, token_type in db.execute(
+        select(ApiToken.device_id, ApiToken.device_type).where(
+            ApiToken.kind == "device", ApiToken.hall_id == hall.id, ApiToken.revoked.is_(False)
+        )
+    ).all():
+        if token_device:
+            found.setdefault(token_device, token_type or "")
+    refs: list[DeviceRef] = []
+    skipped: list[str] = []
+    for device_id, device_type in sorted(found.items()):
+        try:
+            refs.append(DeviceRef(bus_hall, DeviceType(device_type), device_id))
+        except (TopicError, ValueError):
+            skipped.append(f"{device_id} ({device_type})")
+    return refs, skipped
+
+
+@blueprint.post("/devices/broker-files")
+@admin_only
+def devices_broker_files() -> Response:
+    with ext().db.writing() as db:
+        hall = selected_hall(db)
+        refs, skipped = registry(db, hall)
+        if not refs:
+            raise BadInput(_("该大厅的设备登记为空，无法生成"))
+        passwords = ensure_device_passwords(
+            [ref.device_id for ref in refs], ext().settings.var_dir / "secrets" / "mqtt"
+        )
+        audit(
+            db,
+            "broker.files",
+            "hall",
+            hall.code,
+            {"devices": [ref.device_id for ref in refs], "skipped": skipped},
+        )
+        code = hall.code
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("passwd", render_password_file(passwords))
+        bundle.writestr("acl", render_acl_file(refs))
+        for ref in refs:
+            bundle.writestr(f"device-passwords/{ref.device_id}", passwords[ref.device_id] + "\n")
+        bundle.writestr(
+            "README.txt",
+            "\n".join(
+                [
+                    f"hallkit broker credentials for hall {code} (bus id {code.lower()})",
+                    "passwd: Mosquitto 2 password_file; acl: acl_file (one user per device).",
+                    "device-passwords/<id>: copy each to its device (broker.password_file),",
+                    "then delete this archive. The server keeps them in var/secrets/mqtt.",
+                    *(
+                        ["Skipped (not a valid bus id or type): " + ", ".join(skipped)]
+                        if skipped
+                        else []
+                    ),
+                    "",
+                ]
+            ),
+        )
+    archive.seek(0)
+    return send_file(
+        archive,
+        as_attachment=True,
+        download_name=f"broker-{code.lower()}.zip",
+        mimetype="application/zip",
+    )
