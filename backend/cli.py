@@ -132,11 +132,25 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     show_default=True,
     help="auto（有 Mosquitto 用 Mosquitto，否则内置）| embedded | mosquitto | mqtt://host:port",
 )
-def demo(port: int, seconds: float | None, speed: float, no_devices: bool, broker: str) -> None:
+@click.option(
+    "--apps",
+    is_flag=True,
+    help="同时在窗口中运行真实的触摸屏、窗口屏、综合屏和评价器程序（需要显示器）",
+)
+def demo(
+    port: int, seconds: float | None, speed: float, no_devices: bool, broker: str, apps: bool
+) -> None:
     from backend.demo import run_demo
 
     sys.exit(
-        run_demo(port=port, seconds=seconds, speed=speed, devices=not no_devices, broker=broker)
+        run_demo(
+            port=port,
+            seconds=seconds,
+            speed=speed,
+            devices=not no_devices,
+            broker=broker,
+            apps=apps,
+        )
     )
 
 

@@ -229,7 +229,7 @@ def _supervision(settings: Settings) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _devices() -> Iterator[dict[str, Any]]:
+def _devices(skip: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
     from hallbus.client import DeviceClient
     from hallbus.config import connection_settings, load_registry
     from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay
@@ -239,7 +239,7 @@ def _devices() -> Iterator[dict[str, Any]]:
     rng = random.Random(2026)
     for config in load_registry(DEVICE_CONFIGS):
         kind = config.type
-        if kind in ("hub", "announcer"):
+        if kind in ("hub", "announcer") or config.device_id in skip:
             continue
         client = DeviceClient(config.device_ref(), connection_settings(config))
         clients.append(client)
@@ -341,8 +341,61 @@ def _urls(base: str) -> None:
     _print("")
 
 
+# The real Kivy apps started by --apps, and the simulated devices they replace.
+DEVICE_APPS = (
+    ("kiosk", "kiosk-1"),
+    ("displays", "window-display-1"),
+    ("displays", "hall-display-1"),
+    ("evaluator", "evaluator-1"),
+)
+
+
+@contextlib.contextmanager
+def _device_apps(enabled: bool) -> Iterator[frozenset[str]]:
+    """Start the real device apps in windows (needs a display), one process each."""
+    if not enabled:
+        yield frozenset()
+        return
+    if not os.environ.get("DISPLAY") and os.environ.get("SDL_VIDEODRIVER") != "offscreen":
+        _print("  (没有显示器，不启动设备程序 / no display: --apps ignored)")
+        yield frozenset()
+        return
+    processes = []
+    for package, device_id in DEVICE_APPS:
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    package,
+                    "--config",
+                    str(DEVICE_CONFIGS / f"{device_id}.yaml"),
+                ],
+                cwd=ROOT,
+            )
+        )
+    _print("  设备程序 apps   : " + ", ".join(device for _p, device in DEVICE_APPS))
+    try:
+        yield frozenset(device for _package, device in DEVICE_APPS)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def run_demo(
-    *, port: int, seconds: float | None, speed: float, devices: bool, broker: str = "auto"
+    *,
+    port: int,
+    seconds: float | None,
+    speed: float,
+    devices: bool,
+    broker: str = "auto",
+    apps: bool = False,
 ) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_env()
@@ -359,7 +412,8 @@ def run_demo(
             stack.enter_context(_supervision(settings))
             generator = None
             if devices:
-                simulated = stack.enter_context(_devices())
+                real_apps = stack.enter_context(_device_apps(apps))
+                simulated = stack.enter_context(_devices(real_apps))
                 clerks, categories = _clerks(settings, base)
                 from simulators.traffic import TrafficGenerator
 
