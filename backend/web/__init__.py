@@ -66,6 +66,8 @@ def init_web(app: Flask) -> None:
     install_layout(app)
 
     from backend.web import admin, cases, console, live, mobile, workbench
+    from backend.web import performance as performance_pages
+    from backend.web import supervision as supervision_pages
     from backend.web.auth import blueprint as auth_blueprint
 
     for blueprint in (
@@ -76,5 +78,7 @@ def init_web(app: Flask) -> None:
         live.blueprint,
         mobile.blueprint,
         admin.blueprint,
+        supervision_pages.blueprint,
+        performance_pages.blueprint,
     ):
         app.register_blueprint(blueprint)
