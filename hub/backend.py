@@ -19,7 +19,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,25 @@ class BackendClient:
             headers["X-Device-Id"] = device_id
         read_timeout = timeout_s if timeout_s is not None else self.timeout_s
         data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-        try:
-            response = self._pool.request(
-                method,
-                url,
-                body=data,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=min(2.0, read_timeout), read=read_timeout),
-                redirect=False,
-            )
-        except HTTPError as exc:
-            raise BackendUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+        timeout = urllib3.Timeout(connect=min(2.0, read_timeout), read=read_timeout)
+        # A kept-alive connection the backend closed as it was being reused (its
+        # keep-alive timer ran out) fails with ProtocolError before any answer.
+        # A GET is safe to send again at once; without this, the event reader
+        # took it for an outage: degraded mode, 0.5 s back-off and a rebuild.
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = self._pool.request(
+                    method, url, body=data, headers=headers, timeout=timeout, redirect=False
+                )
+                break
+            except ProtocolError as exc:
+                if attempt + 1 < attempts:
+                    log.debug("%s %s: %s; sending again on a new connection", method, path, exc)
+                    continue
+                raise BackendUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            except HTTPError as exc:
+                raise BackendUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if response.status in _UNAVAILABLE_STATUSES:
             raise BackendUnavailable(f"{method} {path}: HTTP {response.status}")
         try:
@@ -149,6 +157,13 @@ class BackendClient:
 
     def status(self) -> BackendReply:
         return self.call("GET", self.hall_path("/status"))
+
+    def rating_reasons(self) -> list[str]:
+        """The active bad-rating reasons, in order (GET /rating-reasons)."""
+        found = self.call("GET", self.hall_path("/rating-reasons")).body.get("reasons")
+        if not isinstance(found, list):
+            raise BackendRejected(200, "bad_response", "rating-reasons without a list")
+        return [str(item) for item in found if isinstance(item, str) and item.strip()]
 
     def events(self, after: int, wait_s: float, limit: int = 500) -> BackendReply:
         return self.call(

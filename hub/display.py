@@ -19,15 +19,18 @@ from pydantic import BaseModel, ValidationError
 
 from hallbus.messages import (
     CallEvent,
+    CategoryInfo,
     CategoryWaiting,
+    ConfigPush,
     HallCallList,
     RateNow,
     RecentCall,
+    Scalar,
     StaffCard,
     WindowDisplayState,
 )
 from hallbus.topics import Broadcast, Command, DeviceType, broadcast_topic
-from hub.registry import DeviceRegistry
+from hub.registry import DeviceRecord, DeviceRegistry, join_setting_list
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ CALL_FRESHNESS: Final = timedelta(seconds=60)
 _WAITING_UNKNOWN: Final = frozenset(
     {"ticket_cancelled", "ticket_requeued", "ticket_transferred", "ticket_no_show"}
 )
+# Events after which the evaluators' configuration (the bad-rating reasons the
+# backend keeps with its catalogue and settings) is fetched again.
+_CONFIG_EVENTS: Final = frozenset({"catalog_changed", "config_changed", "rating_reasons_changed"})
 
 
 # Backend window states the displays know; anything else shows as closed.
@@ -56,7 +62,7 @@ class Outgoing:
     topic: str
     payload: BaseModel
     retain: bool
-    what: str  # for logs and counters: "window_state", "call_list", "call", "rate_now"
+    what: str  # for logs and counters: "window", "call_list", "call", "rate_now", "config"
 
 
 @dataclass(slots=True)
@@ -98,6 +104,12 @@ class HallDisplayModel:
     categories: dict[str, CategoryView] = field(default_factory=dict)
     recent_calls: list[RecentCall] = field(default_factory=list)
     needs_waiting_refresh: bool = False
+    needs_config_refresh: bool = False
+    hall_name: str = ""
+    category_infos: list[CategoryInfo] = field(default_factory=list)
+    rating_reasons: tuple[str, ...] = ()
+    # device id -> content of the ConfigPush it last got (re-sent only on change)
+    _pushed_config: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     _changed_windows: set[str] = field(default_factory=set)
     _call_list_changed: bool = False
     _one_shot: list[Outgoing] = field(default_factory=list)
@@ -108,6 +120,17 @@ class HallDisplayModel:
     def load_snapshot(self, status: dict[str, Any]) -> None:
         """Rebuild everything from GET /status (at start and after reconnecting)."""
         self.load_waiting(status)
+        hall = status.get("hall") or {}
+        self.hall_name = str(hall.get("name") or hall.get("code") or self.hall_id)[:200]
+        infos: list[CategoryInfo] = []
+        for item in status.get("categories", []):
+            try:
+                infos.append(
+                    CategoryInfo(prefix=item["prefix"], name=item.get("name") or item["prefix"])
+                )
+            except (KeyError, TypeError, ValidationError) as exc:
+                log.warning("category skipped in the devices' configuration: %s", exc)
+        self.category_infos = infos
         calls: list[RecentCall] = []
         for item in status.get("recent_calls", []):
             try:
@@ -166,6 +189,8 @@ class HallDisplayModel:
         handler = _HANDLERS.get(str(kind))
         if kind in _WAITING_UNKNOWN:
             self.needs_waiting_refresh = True
+        if kind in _CONFIG_EVENTS:
+            self.needs_config_refresh = True
         if handler is None:
             return
         try:
@@ -279,18 +304,24 @@ class HallDisplayModel:
 
     # -------------------------------------------------------------------- output
 
+    def set_rating_reasons(self, reasons: list[str]) -> None:
+        """The backend's active bad-rating reasons, in order (pushed to the evaluators)."""
+        self.rating_reasons = tuple(reasons)
+        self.needs_config_refresh = False
+
     def take_changes(self) -> list[Outgoing]:
         """Messages for everything changed since the last call, one-shots in event order."""
         out = self._state_messages(sorted(self._changed_windows), self._call_list_changed)
         self._changed_windows.clear()
         self._call_list_changed = False
+        out += self._config_messages(force=False)
         out += self._one_shot
         self._one_shot = []
         return out
 
     def all_states(self) -> list[Outgoing]:
         """Every retained state, e.g. after a broker restart lost the retained copies."""
-        return self._state_messages(sorted(self.windows), True)
+        return self._state_messages(sorted(self.windows), True) + self._config_messages(force=True)
 
     def _state_messages(self, windows: list[str], call_list: bool) -> list[Outgoing]:
         out: list[Outgoing] = []
@@ -298,14 +329,64 @@ class HallDisplayModel:
             view = self.windows.get(number)
             if view is None:
                 continue
-            for record in self.registry.for_window(DeviceType.WINDOW_DISPLAY, number):
-                out.append(
-                    Outgoing(record.ref.state_topic(), self._window_state(view), True, "window")
-                )
+            # The window display and the evaluator's idle screen show the same
+            # state (clerk, department, window state), so both get one payload.
+            receivers = self.registry.for_window(DeviceType.WINDOW_DISPLAY, number)
+            receivers += self.registry.for_window(DeviceType.EVALUATOR, number)
+            if not receivers:
+                continue
+            try:
+                state = self._window_state(view)
+            except ValidationError as exc:
+                # One window the contract cannot express must not hold up every
+                # other display (the batch would be retried for ever): skip it.
+                log.warning("state of window %s not published: %s", number, exc)
+                continue
+            for record in receivers:
+                out.append(Outgoing(record.ref.state_topic(), state, True, "window"))
         if call_list:
-            for record in self.registry.of_type(DeviceType.HALL_DISPLAY):
-                out.append(Outgoing(record.ref.state_topic(), self._call_list(), True, "call_list"))
+            displays = self.registry.of_type(DeviceType.HALL_DISPLAY)
+            if displays:
+                try:
+                    calls = self._call_list()
+                except ValidationError as exc:
+                    log.warning("hall call list not published: %s", exc)
+                    displays = []
+                for record in displays:
+                    out.append(Outgoing(record.ref.state_topic(), calls, True, "call_list"))
         return out
+
+    def _config_messages(self, *, force: bool) -> list[Outgoing]:
+        """Retained ConfigPush for every evaluator whose content changed (or all: force)."""
+        if not self.hall_name:
+            return []  # no snapshot yet: nothing to say about the hall
+        out: list[Outgoing] = []
+        for record in self.registry.of_type(DeviceType.EVALUATOR):
+            settings = self._config_settings(record)
+            content = (self.hall_name, tuple(self.category_infos), tuple(sorted(settings.items())))
+            if not force and self._pushed_config.get(record.ref.device_id) == content:
+                continue
+            try:
+                push = ConfigPush(
+                    seq=self.next_seq(),
+                    hall_name=self.hall_name,
+                    categories=list(self.category_infos),
+                    settings=dict(settings),
+                )
+            except ValidationError as exc:
+                log.warning("configuration of %s not published: %s", record.ref.device_id, exc)
+                continue
+            self._pushed_config[record.ref.device_id] = content
+            out.append(Outgoing(record.ref.config_topic(), push, True, "config"))
+        return out
+
+    def _config_settings(self, record: DeviceRecord) -> dict[str, Scalar]:
+        settings: dict[str, Scalar] = dict(record.push_settings)
+        reasons = join_setting_list(self.rating_reasons)
+        if reasons:
+            # Without a list from the backend the evaluator keeps its built-in one.
+            settings["bad_reasons"] = reasons
+        return settings
 
     def _window_state(self, view: WindowView) -> WindowDisplayState:
         return WindowDisplayState(

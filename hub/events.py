@@ -24,7 +24,6 @@ from hallbus.client import PublishReceipt
 from hub.backend import BackendClient, BackendRejected, BackendUnavailable
 from hub.display import CategoryView, HallDisplayModel, Outgoing
 from hub.metrics import HubMetrics
-from hub.offline import TicketBlocks
 from hub.reachability import BackendReachability
 from hub.store import HubStore
 
@@ -52,7 +51,7 @@ class EventReader:
         store: HubStore,
         model: HallDisplayModel,
         publisher: TrackedPublisher,
-        blocks: TicketBlocks,
+        on_snapshot: Callable[[list[str], date], None],
         reachability: BackendReachability,
         metrics: HubMetrics,
         stopping: threading.Event,
@@ -63,7 +62,7 @@ class EventReader:
         self._store = store
         self._model = model
         self._publisher = publisher
-        self._blocks = blocks
+        self._on_snapshot = on_snapshot
         self._reachability = reachability
         self._metrics = metrics
         self._stopping = stopping
@@ -116,6 +115,8 @@ class EventReader:
                 self._read_once()
                 backoff = BACKOFF_MIN_S
             except BackendUnavailable as exc:
+                if self._stopping.is_set():
+                    return  # the long-poll outlived stop(); not an outage
                 self._reachability.failed(str(exc))
                 need_snapshot = True
                 self._stopping.wait(backoff)
@@ -132,19 +133,24 @@ class EventReader:
     def _rebuild(self) -> None:
         status = self._backend.status().body
         self._reachability.succeeded()
+        reasons = self._fetch_rating_reasons()
         with self._lock:
             self._model.load_snapshot(status)
+            if reasons is not None:
+                self._model.set_rating_reasons(reasons)
             out = self._model.take_changes()
         for call in status.get("recent_calls", []):
             if isinstance(call.get("ticket"), str):
                 self._on_ticket_seen(call["ticket"])
         self._publish_until_acknowledged(out)
         self.ready.set()
+        # Only hands over (offline blocks are reserved on their own thread): the
+        # next long-poll must start now, or a call made meanwhile waits for it.
         try:
-            categories = [c["prefix"] for c in status.get("categories", [])]
-            self._blocks.top_up(categories, date.fromisoformat(status["service_day"]))
-        except BackendRejected as exc:
-            log.warning("offline blocks not topped up: %s", exc)
+            categories = [str(c["prefix"]) for c in status.get("categories", [])]
+            self._on_snapshot(categories, date.fromisoformat(status["service_day"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("snapshot without categories or service day: %s", exc)
 
     def _read_once(self) -> None:
         reply = self._backend.events(self._cursor, self._long_poll_s)
@@ -158,10 +164,17 @@ class EventReader:
                 self._remember(event)
                 self._model.apply(event)
             refresh = self._model.needs_waiting_refresh
+            config_refresh = self._model.needs_config_refresh
         if refresh:
             status = self._backend.status().body
             with self._lock:
                 self._model.load_waiting(status)
+        if config_refresh:
+            reasons = self._fetch_rating_reasons()
+            with self._lock:
+                self._model.set_rating_reasons(
+                    reasons if reasons is not None else list(self._model.rating_reasons)
+                )
         with self._lock:
             out = self._model.take_changes()
         if not self._publish_until_acknowledged(out):
@@ -170,6 +183,15 @@ class EventReader:
         self._store.save_cursor(self._cursor)
         self._metrics.count("events_in", len(events))
         self._metrics.event_latency.add(time.monotonic() - started)
+
+    def _fetch_rating_reasons(self) -> list[str] | None:
+        """The backend's bad-rating reasons; None if it refuses (an older backend without
+        the route): the evaluators then keep what they have."""
+        try:
+            return self._backend.rating_reasons()
+        except BackendRejected as exc:
+            log.warning("bad-rating reasons not loaded: %s", exc)
+            return None
 
     def _remember(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}

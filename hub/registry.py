@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hallbus.config import DeviceConfig
+from hallbus.config import DeviceConfig, EvaluatorConfig
 from hallbus.topics import DeviceRef, DeviceType
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,9 @@ class DeviceRecord:
     online: bool = False
     last_seen: datetime | None = None
     app_version: str = ""
+    # ConfigPush `settings` the hub sends this device, from its config file
+    # (evaluators: timeout_s and the rating dimensions).
+    push_settings: tuple[tuple[str, str | int], ...] = ()
 
     def report(self) -> dict[str, Any]:
         """Body of PUT /devices/<id> (schemas.DeviceReport)."""
@@ -57,6 +60,32 @@ def config_version(config: DeviceConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def _push_settings(config: DeviceConfig) -> tuple[tuple[str, str | int], ...]:
+    if not isinstance(config, EvaluatorConfig):
+        return ()
+    settings: list[tuple[str, str | int]] = [("timeout_s", config.timeout_s)]
+    if config.dimensions:
+        # The evaluator reads list settings as one "|"-separated string.
+        settings.append(("dimensions", join_setting_list(config.dimensions)))
+    return tuple(settings)
+
+
+# Separators the evaluator splits a list setting on (evaluator.viewmodel.split_setting_list).
+_LIST_SEPARATORS = ("|", "\n", "；", ";")
+
+
+def join_setting_list(items: Iterable[str]) -> str:
+    """Items as one ConfigPush string "a|b|c"; separators inside an item become spaces,
+    so an item can never turn into two on the device."""
+    cleaned = []
+    for item in items:
+        for separator in _LIST_SEPARATORS:
+            item = item.replace(separator, " ")
+        if item.strip():
+            cleaned.append(item.strip())
+    return "|".join(cleaned)
+
+
 @dataclass
 class DeviceRegistry:
     """Known devices and their presence; thread-safe."""
@@ -77,6 +106,7 @@ class DeviceRegistry:
                 ref=config.device_ref(),
                 window=str(window) if window is not None else None,
                 config_version=config_version(config),
+                push_settings=_push_settings(config),
             )
         return registry
 

@@ -36,7 +36,7 @@ from hub.display import HallDisplayModel
 from hub.events import EventReader
 from hub.health import HealthServer
 from hub.metrics import HubMetrics
-from hub.offline import OutboxReplayer, TicketBlocks
+from hub.offline import BlockKeeper, OutboxReplayer, TicketBlocks
 from hub.reachability import BackendReachability
 from hub.registry import DeviceRecord, DeviceRegistry, RegistryReporter
 from hub.relay import RequestRelay
@@ -104,6 +104,7 @@ class HubService:
             hall_id=config.hall_id, registry=self.registry, next_seq=self.store.next_seq, now=clock
         )
         self.blocks = TicketBlocks(self.store, self.backend, config.reserved_block_size)
+        self.block_keeper = BlockKeeper(self.blocks, self.backend, self._stopping)
         self.relay = RequestRelay(
             backend=self.backend,
             store=self.store,
@@ -123,7 +124,7 @@ class HubService:
             store=self.store,
             model=self.model,
             publisher=self.client,
-            blocks=self.blocks,
+            on_snapshot=self.block_keeper.request,
             reachability=self.reachability,
             metrics=self.metrics,
             stopping=self._stopping,
@@ -145,6 +146,7 @@ class HubService:
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.STATUS.value}", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.REQUEST.value}/+", self._on_message)
         self.reader.start()
+        self.block_keeper.start()
         self.replayer.start()
         self.reporter.start()
         if self.health is not None:
@@ -160,11 +162,15 @@ class HubService:
         )
 
     def wait_ready(self, timeout: float) -> None:
-        """Block until connected to the broker and the displays have their first state."""
+        """Block until connected to the broker, the displays have their first state and
+        the offline number blocks were reserved once (the hub can then serve kiosks
+        through a backend outage)."""
         deadline = time.monotonic() + timeout
         self.client.wait_connected(timeout)
         if not self.reader.ready.wait(max(0.0, deadline - time.monotonic())):
             raise TimeoutError(f"hub did not load the hall snapshot within {timeout} s")
+        if not self.block_keeper.first_pass.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"hub did not reserve its offline numbers within {timeout} s")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -172,6 +178,7 @@ class HubService:
         self.client.stop()
         self.replayer.join(5)
         self.reporter.join(5)
+        self.block_keeper.join(5)
         self.reader.join(1)  # may sit in a long-poll; it exits without saving anything
         if self.health is not None:
             self.health.stop()

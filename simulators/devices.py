@@ -25,6 +25,7 @@ from hallbus.codec import decode
 from hallbus.errors import ContractError
 from hallbus.messages import (
     CallEvent,
+    ConfigPush,
     HallCallList,
     RateNow,
     RatingAccepted,
@@ -60,16 +61,26 @@ class Inbox(Generic[ModelT]):
 
     def wait_for(self, predicate: Callable[[ModelT], bool], timeout: float) -> ModelT:
         """The first received message matching `predicate` (waiting up to `timeout`)."""
+        return self.wait_for_received(predicate, timeout).message
+
+    def wait_for_received(
+        self, predicate: Callable[[ModelT], bool], timeout: float
+    ) -> Received[ModelT]:
+        """Like wait_for, with the receive time (for latency measurements)."""
         deadline = time.monotonic() + timeout
         with self._condition:
             while True:
                 for item in self.items:
                     if predicate(item.message):
-                        return item.message
+                        return item
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no matching message within {timeout} s")
                 self._condition.wait(remaining)
+
+    def clear(self) -> None:
+        with self._condition:
+            self.items.clear()
 
     def messages(self) -> list[ModelT]:
         with self._condition:
@@ -176,9 +187,20 @@ class SimEvaluator:
         self.retries = retries
         self.timeout_s = timeout_s
         self.requests: Inbox[RateNow] = Inbox()
+        # The idle screen's window state and the hub's configuration (both retained).
+        self.states: Inbox[WindowDisplayState] = Inbox()
+        self.configs: Inbox[ConfigPush] = Inbox()
         self.accepted: list[RatingAccepted] = []
         self.ignored: list[str] = []
         client.subscribe(client.device.command_topic(Command.RATE_NOW), self._on_rate_now)
+        client.subscribe(client.device.state_topic(), self._on_state)
+        client.subscribe(client.device.config_topic(), self._on_config)
+
+    def _on_state(self, message: IncomingMessage) -> None:
+        self.states.add(decode(WindowDisplayState, message.payload))
+
+    def _on_config(self, message: IncomingMessage) -> None:
+        self.configs.add(decode(ConfigPush, message.payload))
 
     def _on_rate_now(self, message: IncomingMessage) -> None:
         command = decode(RateNow, message.payload)

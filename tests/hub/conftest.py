@@ -47,7 +47,7 @@ DEVICE_FILES: dict[str, dict[str, Any]] = {
     "kiosk-2": {"type": "kiosk", "printer": {"kind": "dummy"}},
     "window-display-1": {"type": "window_display", "window": "1"},
     "hall-display-1": {"type": "hall_display", "pages": ["calls", "waiting"]},
-    "evaluator-1": {"type": "evaluator", "window": "1"},
+    "evaluator-1": {"type": "evaluator", "window": "1", "dimensions": ["服务态度", "办事效率"]},
 }
 # Allowed by the broker but unknown to the hub; and an observer with hub rights.
 STRANGER = DeviceRef(HALL, DeviceType.KIOSK, "kiosk-9")
@@ -134,13 +134,18 @@ def _create_api_app(settings: Settings) -> Any:
 
 
 class _Gate:
-    """WSGI wrapper: 503 + Connection: close once the server is stopped."""
+    """WSGI wrapper: 503 + Connection: close once the server is stopped; requests
+    whose path contains a key of `hold` wait until that event is set."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.down = False
+        self.hold: dict[str, threading.Event] = {}
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
+        for fragment, release in list(self.hold.items()):
+            if fragment in environ.get("PATH_INFO", ""):
+                release.wait(WAIT_S * 3)
         if self.down:
             start_response("503 Service Unavailable", [("Connection", "close")])
             return [b""]
@@ -162,8 +167,19 @@ class Broker:
             devices = [DeviceRef(HALL, DeviceType(spec["type"]), d) for d, spec in _all_devices()]
             self._running = start_mosquitto(self.conf_dir, devices, self.passwords, self.port)
         else:
-            embedded = EmbeddedBroker(self.port)
-            embedded.start()
+            # amqtt closes its listening socket a moment after shutdown() returns,
+            # so a restart on the same port can find it still bound; there is no
+            # event for "closed", hence the short retries.
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                embedded = EmbeddedBroker(self.port)
+                try:
+                    embedded.start()
+                    break
+                except RuntimeError as exc:
+                    if "in use" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
             self._running = embedded
 
     def stop(self) -> None:

@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 
 from backend.api.framework import PUBLIC, Reply, operation
 from backend.api.v1.common import ext, hall_id, now
-from backend.models import Hall, Notice, QueueCategory, Staff, Ticket, TicketState, Window
+from backend.models import (
+    BadRatingReason,
+    Hall,
+    Notice,
+    QueueCategory,
+    Staff,
+    Ticket,
+    TicketState,
+    Window,
+)
 from backend.services.queue import estimate_minutes, local_day
 
 blueprint = Blueprint("halls", __name__, url_prefix="/api/v1/halls")
@@ -161,3 +170,28 @@ def status(code: str) -> Reply:
         hall = session.get(Hall, hall_id(session, code))
         assert hall is not None
         return hall_snapshot(session, hall)
+
+
+@operation(
+    blueprint,
+    "/<code>/rating-reasons",
+    "GET",
+    auth=PUBLIC,
+    summary="差评原因（启用的，按顺序）/ active bad-rating reasons, in order",
+)
+def rating_reasons(code: str) -> Reply:
+    """What a rating device offers after a bad rating; the hub pushes it to the
+    evaluators (ConfigPush `bad_reasons`). Public: the same texts every rating
+    screen in the hall shows."""
+    with ext().db.reading() as session:
+        hall_id(session, code)  # 404 for an unknown hall, like every /halls/<code> route
+        texts = (
+            session.execute(
+                select(BadRatingReason.text)
+                .where(BadRatingReason.active.is_(True))
+                .order_by(BadRatingReason.sort, BadRatingReason.id)
+            )
+            .scalars()
+            .all()
+        )
+    return {"hall": code, "reasons": list(texts)}
