@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from backend.config import Settings, settings_from_env
+from backend.server import stop_server, wait_until_serving
 
 log = logging.getLogger("hallkit.demo")
 
@@ -164,29 +165,11 @@ def _backend(settings: Settings, port: int) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"后端没有启动（端口 {port} 是否被占用？）/ the backend did not start"
-                    ) from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("后端启动超时 / the backend did not answer") from None
-                time.sleep(0.2)
+        wait_until_serving(base, process, timeout=60)
         _print(f"  后端 backend    : {base}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process, grace=10)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
 from backend.config import Settings, settings_from_env
@@ -41,6 +45,42 @@ def run_gunicorn(
             return create_app(settings)
 
     HallApplication().run()
+
+
+def wait_until_serving(
+    base_url: str, process: subprocess.Popen[Any], timeout: float, *, poll: float = 0.2
+) -> None:
+    """Block until a server started as `process` answers GET /healthz with 200.
+
+    The process is watched while waiting: when it exits (most often because the
+    port is taken) there is nothing to wait for, so this fails at once instead of
+    running out the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if process.poll() is not None:
+                port = urllib.parse.urlsplit(base_url).port
+                raise RuntimeError(
+                    f"后端没有启动（端口 {port} 是否被占用？）/ the backend did not start"
+                ) from None
+            if time.monotonic() > deadline:
+                raise RuntimeError("后端启动超时 / the backend did not answer") from None
+            time.sleep(poll)
+
+
+def stop_server(process: subprocess.Popen[Any], grace: float) -> None:
+    """Ask the server to stop (gunicorn drains its workers on SIGTERM); kill it
+    when it has not finished within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main() -> None:

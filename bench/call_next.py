@@ -12,10 +12,8 @@ database is checked: every call returned a distinct ticket, none was skipped.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import re
-import shutil
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,11 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    ROOT,
     bench_database,
     clerk_of,
     preissue_tickets,
     prepare_hall,
+    require_wrk,
+    run_wrk,
     running_server,
     sign_in,
     window_numbers,
@@ -38,8 +37,7 @@ from backend.models import Ticket, TicketState
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    require_wrk()
     with bench_database(args.db) as database:
         db = prepare_hall(database, windows=args.clerks)
         preissue_tickets(db, args.tickets)
@@ -49,29 +47,16 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         with running_server(database, workers=args.workers, threads=args.threads) as base:
             tokens = {w: sign_in(base, clerks[w], w) for w in windows}
             env = dict(os.environ, CLERKS=",".join(f"{w}={t}" for w, t in tokens.items()))
-            command = [
-                "wrk",
-                "-t",
-                str(args.clerks),
-                "-c",
-                str(args.clerks),
-                "-d",
-                f"{args.seconds}s",
-                "--latency",
-                "-s",
-                str(ROOT / "bench/call_next.lua"),
+            wrk = functools.partial(
+                run_wrk,
+                "call_next.lua",
                 base,
-            ]
-            # A short warm-up fills connection pools and imports.
-            subprocess.run(
-                [*command[:6], "2s", *command[7:]], env=env, check=True, capture_output=True
+                threads=args.clerks,
+                connections=args.clerks,
+                env=env,
             )
-            output = subprocess.run(
-                command, env=env, check=True, capture_output=True, text=True
-            ).stdout
-        match = re.search(r"RESULT (.*)", output)
-        assert match, output
-        result = {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}
+            wrk(seconds=2)  # a short warm-up fills connection pools and imports
+            result = wrk(seconds=args.seconds)
         from backend.db import Database
 
         check = Database(database.url)

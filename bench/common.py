@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from backend.models import (  # noqa: E402
     WindowState,
 )
 from backend.seed.loader import seed_demo  # noqa: E402
+from backend.server import stop_server, wait_until_serving  # noqa: E402
 from backend.services.auth import issue_device_token  # noqa: E402
 from backend.services.queue import insert_ticket_rows, local_day  # noqa: E402
 
@@ -223,24 +225,10 @@ def running_server(database: BenchDatabase, *, workers: int, threads: int) -> It
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("backend did not start") from None
-                time.sleep(0.1)
+        wait_until_serving(base, process, timeout=30, poll=0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process, grace=15)
 
 
 def sign_in(base: str, employee_no: str, window: str) -> str:
@@ -255,3 +243,39 @@ def sign_in(base: str, employee_no: str, window: str) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         token: str = json.loads(response.read())["token"]
         return token
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+
+def run_wrk(
+    script: str,
+    url: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: int,
+    env: dict[str, str],
+) -> dict[str, float]:
+    """Run wrk (a C load generator, so the client is not the bottleneck) with one
+    of the Lua scripts in bench/; its done() prints a single `RESULT key=value ...`
+    line, returned as numbers."""
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(ROOT / "bench" / script),
+        url,
+    ]
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    match = re.search(r"RESULT (.*)", output)
+    assert match, output
+    return {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}

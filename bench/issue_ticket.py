@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, bench_database, device_token, prepare_hall, running_server
+from common import (
+    bench_database,
+    device_token,
+    prepare_hall,
+    require_wrk,
+    run_wrk,
+    running_server,
+)
 from sqlalchemy import func, select
 
 from backend.db import Database
@@ -35,33 +39,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    require_wrk()
     with bench_database(args.db) as database:
         db = prepare_hall(database, windows=1)
         token = device_token(db, "kiosk-bench", "kiosk")
         db.dispose()
         with running_server(database, workers=args.workers, threads=args.threads) as base:
-            env = dict(os.environ, TOKEN=token)
-            command = [
-                "wrk",
-                "-t",
-                str(min(args.connections, 4)),
-                "-c",
-                str(args.connections),
-                "-d",
-                f"{args.seconds}s",
-                "--latency",
-                "-s",
-                str(ROOT / "bench/issue_ticket.lua"),
+            result = run_wrk(
+                "issue_ticket.lua",
                 f"{base}/api/v1/halls/BH/tickets",
-            ]
-            output = subprocess.run(
-                command, env=env, check=True, capture_output=True, text=True
-            ).stdout
-        match = re.search(r"RESULT (.*)", output)
-        assert match, output
-        result = {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}
+                threads=min(args.connections, 4),
+                connections=args.connections,
+                seconds=args.seconds,
+                env=dict(os.environ, TOKEN=token),
+            )
         check = Database(database.url)
         with check.reading() as session:
             count, low, high = session.execute(

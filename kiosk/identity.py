@@ -11,27 +11,16 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+# The receipt check digit is part of the device/backend contract: one definition.
+from hallbus.receipts import RECEIPT_NUMBER_LENGTH, damm_valid
+
 # GB 11643-1999: weights and check characters of the 18-character resident ID number.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 
-RECEIPT_LENGTH = 17
+RECEIPT_LENGTH = RECEIPT_NUMBER_LENGTH
 _RECEIPT_RUN = re.compile(r"(?<!\d)\d{17}(?!\d)")
-
-# Damm algorithm quasigroup table (the backend's receipt check digit, backend/receipts.py).
-_DAMM = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
 
 
 def id_number_valid(number: str) -> bool:
@@ -61,13 +50,6 @@ class IdCardRead:
 
     def __repr__(self) -> str:
         return "IdCardRead(<hidden>)"
-
-
-def damm_valid(digits: str) -> bool:
-    interim = 0
-    for digit in digits:
-        interim = _DAMM[interim][int(digit)]
-    return interim == 0
 
 
 def receipt_valid(receipt: str) -> bool:

@@ -259,11 +259,24 @@ def get_case(session: Session, *, case_id: int | None = None, receipt: str | Non
     return case
 
 
-def _lock_case(session: Session, case_id: int) -> Case:
+def _lock_case(
+    session: Session, case_id: int, actor: Actor | None = None, *, allow_all: bool = False
+) -> Case:
+    """Lock the case for a change; with an actor, also check it may change this
+    department's cases (a joint decision checks its own participant instead)."""
     case = session.get(Case, case_id, with_for_update=True)
     if case is None:
         raise NotFound("办件不存在 / case not found")
+    if actor is not None:
+        check_department(case, actor, allow_all=allow_all)
     return case
+
+
+def _hall_day(session: Session, case: Case, now: datetime) -> date:
+    """Suspensions are kept in days of the hall where the case was registered."""
+    hall = session.get(Hall, case.hall_id)
+    assert hall is not None
+    return local_day(now, hall.timezone)
 
 
 def check_department(case: Case, actor: Actor, *, allow_all: bool) -> None:
@@ -284,8 +297,7 @@ def transition(
 ) -> Case:
     if action not in TRANSITIONS:
         raise BadInput(f"未知的操作 {action} / unknown action", action=action)
-    case = _lock_case(session, case_id)
-    check_department(case, actor, allow_all=allow_all_departments)
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
     allowed, target = TRANSITIONS[action]
     version = session.get(MatterVersion, case.matter_version_id)
     assert version is not None
@@ -318,9 +330,7 @@ def transition(
         case.collected_by = collected_by.strip()[:100]
     previous = case.state
     if action == "withdraw" and case.suspended_kind:
-        hall = session.get(Hall, case.hall_id)
-        assert hall is not None
-        _close_open_suspension(session, case, local_day(now, hall.timezone))
+        _close_open_suspension(session, case, _hall_day(session, case, now))
     case.state = target
     if target in (CaseState.COMPLETED, CaseState.DENIED, CaseState.WITHDRAWN):
         case.completed_at = now
@@ -351,17 +361,14 @@ def suspend(
         suspension_kind = SuspensionKind(kind)
     except ValueError as error:
         raise BadInput(f"未知的暂停计时类别 {kind} / unknown suspension kind", kind=kind) from error
-    case = _lock_case(session, case_id)
-    check_department(case, actor, allow_all=allow_all_departments)
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
     if case.state not in OPEN_STATES:
         raise InvalidTransition("只有办理中的办件可以暂停计时 / only open cases can be suspended")
     if case.suspended_kind:
         raise InvalidTransition(f"办件已处于{case.suspended_kind}中 / already suspended")
     if not reason.strip():
         raise BadInput("请写明暂停原因（如需补正的材料）/ a reason is required")
-    hall = session.get(Hall, case.hall_id)
-    assert hall is not None
-    today = local_day(now, hall.timezone)
+    today = _hall_day(session, case, now)
     session.add(
         CaseSuspension(
             case_id=case.id, kind=suspension_kind.value, started_on=today, reason=reason.strip()
@@ -399,13 +406,10 @@ def resume(
     now: datetime,
     allow_all_departments: bool = False,
 ) -> Case:
-    case = _lock_case(session, case_id)
-    check_department(case, actor, allow_all=allow_all_departments)
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
     if not case.suspended_kind:
         raise InvalidTransition("办件未处于暂停计时 / the case is not suspended")
-    hall = session.get(Hall, case.hall_id)
-    assert hall is not None
-    _close_open_suspension(session, case, local_day(now, hall.timezone))
+    _close_open_suspension(session, case, _hall_day(session, case, now))
     kind = case.suspended_kind
     case.suspended_kind = None
     session.flush()
@@ -436,8 +440,7 @@ def forward(
     now: datetime,
     allow_all_departments: bool = False,
 ) -> Case:
-    case = _lock_case(session, case_id)
-    check_department(case, actor, allow_all=allow_all_departments)
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
     if case.state not in OPEN_STATES:
         raise InvalidTransition("只有办理中的办件可以转办 / only open cases can be forwarded")
     department = session.execute(
@@ -532,8 +535,7 @@ def set_disclosure(
     now: datetime,
     allow_all_departments: bool = False,
 ) -> Case:
-    case = _lock_case(session, case_id)
-    check_department(case, actor, allow_all=allow_all_departments)
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
     if case.state not in (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.DENIED):
         raise InvalidTransition("办结后才能设置公示 / only finished cases can be disclosed")
     case.public_disclosure = public

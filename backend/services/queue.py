@@ -164,6 +164,26 @@ def _ticket_for_update(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+def _hall_ticket_for_update(
+    session: Session,
+    hall_id: int,
+    ticket_id: int,
+    allowed: tuple[TicketState, ...],
+    refusal: str,
+) -> Ticket:
+    """Lock a ticket of this hall (another hall's ticket is "not found", not
+    "forbidden") and refuse, saying why, unless it is in one of `allowed`."""
+    ticket = _ticket_for_update(session, ticket_id)
+    if ticket.hall_id != hall_id:
+        raise NotFound("号票不存在 / ticket not found")
+    if ticket.state not in allowed:
+        raise InvalidTransition(
+            f"号票 {ticket.display} 状态为 {ticket.state.value}，{refusal}",
+            state=ticket.state.value,
+        )
+    return ticket
+
+
 def ticket_by_number(session: Session, hall_id: int, day: date, number: str) -> Ticket:
     ticket = session.execute(
         select(Ticket).where(
@@ -419,20 +439,25 @@ def issue_ticket(
     session.add(ticket)
     session.flush()
     view = view_of(session, ticket, with_position=True)
+    _emit_issued(session, ticket, category, actor)
+    return view
+
+
+def _emit_issued(session: Session, ticket: Ticket, category: QueueCategory, actor: str) -> None:
+    """The one event for a new ticket, however it was issued (kiosk, staff, hub offline)."""
     eventlog.emit(
         session,
-        hall_id,
+        ticket.hall_id,
         "ticket_issued",
         {
             "ticket": ticket.display,
             "ticket_id": ticket.id,
             "category": category.prefix,
-            "standing": standing.name.lower(),
-            "channel": channel.value,
+            "standing": Standing(ticket.standing).name.lower(),
+            "channel": ticket.channel.value,
             "actor": actor,
         },
     )
-    return view
 
 
 def import_offline_ticket(
@@ -492,19 +517,7 @@ def import_offline_ticket(
     )
     session.add(ticket)
     session.flush()
-    eventlog.emit(
-        session,
-        hall_id,
-        "ticket_issued",
-        {
-            "ticket": ticket.display,
-            "ticket_id": ticket.id,
-            "category": category.prefix,
-            "standing": Standing(ticket.standing).name.lower(),
-            "channel": Channel.HUB_OFFLINE.value,
-            "actor": actor,
-        },
-    )
+    _emit_issued(session, ticket, category, actor)
     return view_of(session, ticket)
 
 
@@ -1214,13 +1227,13 @@ def transfer(
     original issue time, so it does not lose its place."""
     if bool(to_category) == bool(to_window):
         raise BadInput("请指定转移到的类别或窗口（二选一）/ give a category or a window")
-    ticket = _ticket_for_update(session, ticket_id)
-    if ticket.hall_id != hall_id:
-        raise NotFound("号票不存在 / ticket not found")
-    if ticket.state not in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING):
-        raise InvalidTransition(
-            f"号票 {ticket.display} 状态为 {ticket.state.value}，不能转移", state=ticket.state.value
-        )
+    ticket = _hall_ticket_for_update(
+        session,
+        hall_id,
+        ticket_id,
+        (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING),
+        "不能转移",
+    )
     if ticket.window_id is not None:
         source = session.get(Window, ticket.window_id, with_for_update=True)
         if source is not None and source.current_ticket_id == ticket.id:
@@ -1257,13 +1270,9 @@ def transfer(
 def cancel(
     session: Session, *, hall_id: int, ticket_id: int, now: datetime, actor: str
 ) -> TicketView:
-    ticket = _ticket_for_update(session, ticket_id)
-    if ticket.hall_id != hall_id:
-        raise NotFound("号票不存在 / ticket not found")
-    if ticket.state is not TicketState.WAITING:
-        raise InvalidTransition(
-            f"号票 {ticket.display} 状态为 {ticket.state.value}，不能取消", state=ticket.state.value
-        )
+    ticket = _hall_ticket_for_update(
+        session, hall_id, ticket_id, (TicketState.WAITING,), "不能取消"
+    )
     ticket.state = TicketState.CANCELLED
     ticket.finished_at = now
     eventlog.emit(

@@ -355,9 +355,12 @@ def _open_rectification(session: Session, rating: Rating, hall_id: int) -> Recti
 def record_callback(
     session: Session, *, rectification_id: int, note: str, now: datetime, actor: str
 ) -> Rectification:
-    item = _rectification(session, rectification_id)
-    if item.state is not RectificationState.OPEN:
-        raise InvalidTransition("该整改项已回访 / callback already recorded")
+    item = _rectification(
+        session,
+        rectification_id,
+        RectificationState.OPEN,
+        "该整改项已回访 / callback already recorded",
+    )
     if not note.strip():
         raise BadInput("请填写回访记录 / a callback note is required")
     item.state = RectificationState.CALLED_BACK
@@ -370,9 +373,12 @@ def record_callback(
 def record_rectified(
     session: Session, *, rectification_id: int, outcome: str, now: datetime, actor: str
 ) -> Rectification:
-    item = _rectification(session, rectification_id)
-    if item.state is not RectificationState.CALLED_BACK:
-        raise InvalidTransition("须先回访再整改 / call the applicant back first")
+    item = _rectification(
+        session,
+        rectification_id,
+        RectificationState.CALLED_BACK,
+        "须先回访再整改 / call the applicant back first",
+    )
     if not outcome.strip():
         raise BadInput("请填写整改结果 / an outcome is required")
     item.state = RectificationState.RECTIFIED
@@ -385,9 +391,12 @@ def record_rectified(
 def record_follow_up(
     session: Session, *, rectification_id: int, level: int, actor: str
 ) -> Rectification:
-    item = _rectification(session, rectification_id)
-    if item.state is not RectificationState.RECTIFIED:
-        raise InvalidTransition("整改完成后才能复评 / rate the fix after it is rectified")
+    item = _rectification(
+        session,
+        rectification_id,
+        RectificationState.RECTIFIED,
+        "整改完成后才能复评 / rate the fix after it is rectified",
+    )
     item.follow_up_level = RatingLevel(level).value
     item.state = RectificationState.CLOSED
     record(session, actor, "rectification.follow_up", "rectification", item.id, {"level": level})
@@ -418,10 +427,16 @@ def void_rating(
     return rating
 
 
-def _rectification(session: Session, rectification_id: int) -> Rectification:
+def _rectification(
+    session: Session, rectification_id: int, expected: RectificationState, otherwise: str
+) -> Rectification:
+    """The follow-up steps run in a fixed order: each locks the item and refuses
+    (with `otherwise`) unless the previous step left it in `expected`."""
     item = session.get(Rectification, rectification_id, with_for_update=True)
     if item is None:
         raise NotFound("整改项不存在 / rectification not found")
+    if item.state is not expected:
+        raise InvalidTransition(otherwise)
     return item
 
 

@@ -10,6 +10,7 @@ in force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -322,7 +323,7 @@ def detail(case_id: int) -> Any:
     return render_template("cases/detail.html", **context)
 
 
-def _write(case_id: int, change: Any, message: str) -> Any:
+def _write(case_id: int, change: Callable[[Session, StaffUser], None], message: str) -> Any:
     user = current_staff()
     with _ext().db.writing() as session:
         access.load_case(session, user.principal, case_id, _now(), write=True)
@@ -331,95 +332,80 @@ def _write(case_id: int, change: Any, message: str) -> Any:
     return redirect(url_for("desk.detail", case_id=case_id))
 
 
+def _change(case_id: int, change: Callable[..., Any], message: str, **details: Any) -> Any:
+    """Transitions, suspensions, forwarding and disclosure from the desk: `_write`
+    checks the user may change this case, so the service accepts any department."""
+
+    def apply(session: Session, user: StaffUser) -> None:
+        change(
+            session,
+            case_id=case_id,
+            actor=_actor(user),
+            now=_now(),
+            allow_all_departments=True,
+            **details,
+        )
+
+    return _write(case_id, apply, message)
+
+
 @blueprint.post("/<int:case_id>/transition")
 @staff_required()
 def transition(case_id: int) -> Any:
     action = request.form.get("action", "")
     if action not in ACTION_LABELS:
         abort(400)
-
-    def change(session: Session, user: StaffUser) -> None:
-        case_service.transition(
-            session,
-            case_id=case_id,
-            action=action,
-            actor=_actor(user),
-            now=_now(),
-            note=request.form.get("note", ""),
-            allow_all_departments=True,
-            collected_by=request.form.get("collected_by", ""),
-        )
-
-    return _write(case_id, change, _("已%(action)s", action=ACTION_LABELS[action]))
+    return _change(
+        case_id,
+        case_service.transition,
+        _("已%(action)s", action=ACTION_LABELS[action]),
+        action=action,
+        note=request.form.get("note", ""),
+        collected_by=request.form.get("collected_by", ""),
+    )
 
 
 @blueprint.post("/<int:case_id>/suspend")
 @staff_required()
 def suspend(case_id: int) -> Any:
-    def change(session: Session, user: StaffUser) -> None:
-        case_service.suspend(
-            session,
-            case_id=case_id,
-            kind=request.form.get("kind", ""),
-            reason=request.form.get("reason", ""),
-            actor=_actor(user),
-            now=_now(),
-            allow_all_departments=True,
-        )
-
-    return _write(case_id, change, _("已暂停计时"))
+    return _change(
+        case_id,
+        case_service.suspend,
+        _("已暂停计时"),
+        kind=request.form.get("kind", ""),
+        reason=request.form.get("reason", ""),
+    )
 
 
 @blueprint.post("/<int:case_id>/resume")
 @staff_required()
 def resume(case_id: int) -> Any:
-    def change(session: Session, user: StaffUser) -> None:
-        case_service.resume(
-            session,
-            case_id=case_id,
-            note=request.form.get("note", ""),
-            actor=_actor(user),
-            now=_now(),
-            allow_all_departments=True,
-        )
-
-    return _write(case_id, change, _("已恢复计时"))
+    return _change(case_id, case_service.resume, _("已恢复计时"), note=request.form.get("note", ""))
 
 
 @blueprint.post("/<int:case_id>/forward")
 @staff_required()
 def forward(case_id: int) -> Any:
-    def change(session: Session, user: StaffUser) -> None:
-        case_service.forward(
-            session,
-            case_id=case_id,
-            to_department=request.form.get("department", ""),
-            to_window=request.form.get("window") or None,
-            note=request.form.get("note", ""),
-            actor=_actor(user),
-            now=_now(),
-            allow_all_departments=True,
-        )
-
-    return _write(case_id, change, _("已转办"))
+    return _change(
+        case_id,
+        case_service.forward,
+        _("已转办"),
+        to_department=request.form.get("department", ""),
+        to_window=request.form.get("window") or None,
+        note=request.form.get("note", ""),
+    )
 
 
 @blueprint.post("/<int:case_id>/disclosure")
 @staff_required()
 def disclosure(case_id: int) -> Any:
     public = request.form.get("public") == "1"
-
-    def change(session: Session, user: StaffUser) -> None:
-        case_service.set_disclosure(
-            session,
-            case_id=case_id,
-            public=public,
-            actor=_actor(user),
-            now=_now(),
-            allow_all_departments=True,
-        )
-
-    return _write(case_id, change, _("已设置公示") if public else _("已取消公示"))
+    return _change(
+        case_id,
+        case_service.set_disclosure,
+        _("已设置公示") if public else _("已取消公示"),
+        public=public,
+    )
 
 
 @blueprint.post("/<int:case_id>/materials")

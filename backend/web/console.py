@@ -385,42 +385,44 @@ def call_next() -> Any:
     return _act(action)
 
 
+def _act_on_ticket(
+    service: Callable[..., queue_service.TicketView],
+    message: Callable[[queue_service.TicketView], str],
+) -> Any:
+    """Recall, no-show and start: one call on the window's ticket, one message about it."""
+
+    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
+        view = service(db_session, window_id=_window_id(user), now=now, actor=user.principal.label)
+        return message(view)
+
+    return _act(action)
+
+
 @blueprint.post("/recall")
 @window_required
 def recall() -> Any:
-    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
-        view = queue_service.recall(
-            db_session, window_id=_window_id(user), now=now, actor=user.principal.label
-        )
-        return _(
+    return _act_on_ticket(
+        queue_service.recall,
+        lambda view: _(
             "已重呼 %(number)s（第 %(count)d 次）", number=view.number, count=view.recall_count
-        )
-
-    return _act(action)
+        ),
+    )
 
 
 @blueprint.post("/no-show")
 @window_required
 def no_show() -> Any:
-    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
-        view = queue_service.no_show(
-            db_session, window_id=_window_id(user), now=now, actor=user.principal.label
-        )
-        return _("%(number)s 已过号", number=view.number)
-
-    return _act(action)
+    return _act_on_ticket(
+        queue_service.no_show, lambda view: _("%(number)s 已过号", number=view.number)
+    )
 
 
 @blueprint.post("/start")
 @window_required
 def start() -> Any:
-    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
-        view = queue_service.start_service(
-            db_session, window_id=_window_id(user), now=now, actor=user.principal.label
-        )
-        return _("开始办理 %(number)s", number=view.number)
-
-    return _act(action)
+    return _act_on_ticket(
+        queue_service.start_service, lambda view: _("开始办理 %(number)s", number=view.number)
+    )
 
 
 @blueprint.post("/finish")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from escpos.escpos import Escpos
 
 from kiosk.printing.escpos_text import ALIGN_CENTER, ALIGN_LEFT, NORMAL_SIZE, character_size
-from kiosk.printing.layout import PaperLayout
+from kiosk.printing.layout import TIME_FORMAT, PaperLayout
 from kiosk.printing.status import Language
 
 TITLE_SIZE = character_size(2, 1)
@@ -112,7 +112,6 @@ LABELS: dict[Language, ChecklistLabels] = {
     ),
 }
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 ITEM_INDENT = "   "
 
 
@@ -142,8 +141,7 @@ def render_checklist(
 ) -> None:
     """Send the complete checklist job to ``printer``."""
     labels = LABELS[content.language]
-    layout = PaperLayout(printer, chars_per_line)
-    layout.writer.begin_job()
+    layout = PaperLayout.begin(printer, chars_per_line)
 
     layout.raw(ALIGN_CENTER + TITLE_SIZE)
     layout.text(labels.title, columns=chars_per_line // 2)
@@ -170,6 +168,4 @@ def render_checklist(
     layout.text(labels.printed.format(content.printed_at.strftime(TIME_FORMAT)))
     layout.rule()
     layout.raw(ALIGN_CENTER)
-    for line in content.footer:
-        layout.text(line)
-    layout.finish(cut=cut)
+    layout.end(content.footer, cut=cut)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from escpos.escpos import Escpos
 
 from kiosk.printing.escpos_text import ChineseTextWriter, wrap_text
@@ -10,6 +12,9 @@ from kiosk.printing.privacy import mask_personal_identifiers
 # Lines fed before the partial cut so the last text clears the cutter blade.
 FEED_LINES_BEFORE_CUT = 6
 FEED_LINES_WITHOUT_CUTTER = 4
+
+# How tickets and checklists print a time (the hall's local time, as given).
+TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 class PaperLayout:
@@ -20,6 +25,13 @@ class PaperLayout:
         self.printer = printer
         self.columns = chars_per_line
 
+    @classmethod
+    def begin(cls, printer: Escpos, chars_per_line: int) -> PaperLayout:
+        """A layout for a new print job (the writer resets the printer first)."""
+        layout = cls(printer, chars_per_line)
+        layout.writer.begin_job()
+        return layout
+
     def raw(self, command: bytes) -> None:
         self.writer.raw(command)
 
@@ -29,6 +41,12 @@ class PaperLayout:
 
     def rule(self) -> None:
         self.writer.rule(self.columns)
+
+    def end(self, footer: Iterable[str], *, cut: bool) -> None:
+        """The footer lines, then `finish`: how every job ends."""
+        for line in footer:
+            self.text(line)
+        self.finish(cut=cut)
 
     def finish(self, *, cut: bool) -> None:
         """Feed past the cutter and cut partially, so the paper hangs until it is taken."""

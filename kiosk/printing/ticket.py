@@ -17,7 +17,7 @@ from kiosk.printing.escpos_text import (
     character_size,
     text_width,
 )
-from kiosk.printing.layout import PaperLayout
+from kiosk.printing.layout import TIME_FORMAT, PaperLayout
 from kiosk.printing.privacy import contains_personal_identifier
 from kiosk.printing.qr import print_qr
 from kiosk.printing.settings import QrMode
@@ -107,8 +107,6 @@ LABELS: dict[Language, TicketLabels] = {
     ),
 }
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
-
 
 def fitting_magnification(text: str, columns: int, largest: int) -> int:
     """The largest size up to ``largest`` at which ``text`` fits on one line (at least 1)."""
@@ -127,8 +125,7 @@ def render_ticket(
 ) -> None:
     """Send the complete ticket job to ``printer`` (any escpos printer, Dummy included)."""
     labels = LABELS[content.language]
-    layout = PaperLayout(printer, chars_per_line)
-    layout.writer.begin_job()
+    layout = PaperLayout.begin(printer, chars_per_line)
 
     title_size = fitting_magnification(content.hall_name, chars_per_line, TITLE_MAGNIFICATION)
     layout.raw(ALIGN_CENTER + BOLD_ON + character_size(title_size, title_size))
@@ -159,6 +156,4 @@ def render_ticket(
     print_qr(printer, content.follow_url, qr_mode, paper_width_mm)
     layout.text(labels.scan)
     layout.rule()
-    for line in content.footer:
-        layout.text(line)
-    layout.finish(cut=cut)
+    layout.end(content.footer, cut=cut)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.api.framework import PUBLIC, STAFF, Reply, operation, optional_principal, principal
 from backend.api.v1.common import department_scope, ext, hall_id, now, window_id
@@ -31,15 +35,15 @@ def _actor(who: Principal) -> case_service.Actor:
     )
 
 
-def _check_read(session: object, who: Principal, case: Case) -> None:
-    scope = department_scope(session, who)  # type: ignore[arg-type]
+def _check_read(session: Session, who: Principal, case: Case) -> None:
+    scope = department_scope(session, who)
     if scope is not None and case.department_id not in scope:
         # The same answer as for a missing case: a clerk learns nothing about
         # other departments' cases, not even that a given id exists.
         raise NotFound("办件不存在 / case not found")
 
 
-def _check_write(session: object, who: Principal, case: Case) -> None:
+def _check_write(session: Session, who: Principal, case: Case) -> None:
     if who.has_role(Role.SUPERVISOR) and not who.has_role(
         Role.ADMINISTRATOR, Role.CLERK, Role.DEPARTMENT_LEAD
     ):
@@ -89,8 +93,8 @@ def register(body: RegisterCase) -> Reply:
     return view, 201
 
 
-def _load(session: object, case_id: int, who: Principal, write: bool = False) -> Case:
-    case = session.get(Case, case_id)  # type: ignore[attr-defined]
+def _load(session: Session, case_id: int, who: Principal, write: bool = False) -> Case:
+    case = session.get(Case, case_id)
     if case is None:
         raise NotFound("办件不存在 / case not found")
     (_check_write if write else _check_read)(session, who, case)
@@ -104,6 +108,29 @@ def get_case(case_id: int) -> Reply:
         return case_service.staff_view(session, _load(session, case_id, who))
 
 
+def _change(
+    case_id: int,
+    change: Callable[..., Case],
+    reply: Callable[[Session, Case], dict[str, Any]] = case_service.staff_view,
+    **details: Any,
+) -> Reply:
+    """Transitions, suspensions, forwarding and disclosure: the caller's write access
+    to the case is checked here (departments, supervisors), so the service is told
+    to accept any department."""
+    who = principal()
+    with ext().db.writing() as session:
+        _load(session, case_id, who, write=True)
+        case = change(
+            session,
+            case_id=case_id,
+            actor=_actor(who),
+            now=now(),
+            allow_all_departments=True,
+            **details,
+        )
+        return reply(session, case)
+
+
 @operation(
     blueprint,
     "/<int:case_id>/transitions",
@@ -113,20 +140,13 @@ def get_case(case_id: int) -> Reply:
     summary="办件流转：承办、审核、退回、批准、办结、发证、不予许可、撤回 / advance a case",
 )
 def transition(case_id: int, body: CaseTransition) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
-        case = case_service.transition(
-            session,
-            case_id=case_id,
-            action=body.action,
-            actor=_actor(who),
-            now=now(),
-            note=body.note,
-            allow_all_departments=True,
-            collected_by=body.collected_by,
-        )
-        return case_service.staff_view(session, case)
+    return _change(
+        case_id,
+        case_service.transition,
+        action=body.action,
+        note=body.note,
+        collected_by=body.collected_by,
+    )
 
 
 @operation(
@@ -138,19 +158,7 @@ def transition(case_id: int, body: CaseTransition) -> Reply:
     summary="暂停计时（补正、踏勘、专家论证、听证…）/ stop the clock",
 )
 def suspend(case_id: int, body: Suspend) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
-        case = case_service.suspend(
-            session,
-            case_id=case_id,
-            kind=body.kind,
-            reason=body.reason,
-            actor=_actor(who),
-            now=now(),
-            allow_all_departments=True,
-        )
-        return case_service.staff_view(session, case)
+    return _change(case_id, case_service.suspend, kind=body.kind, reason=body.reason)
 
 
 @operation(
@@ -162,18 +170,7 @@ def suspend(case_id: int, body: Suspend) -> Reply:
     summary="恢复计时（材料已补齐）/ restart the clock",
 )
 def resume(case_id: int, body: Resume) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
-        case = case_service.resume(
-            session,
-            case_id=case_id,
-            note=body.note,
-            actor=_actor(who),
-            now=now(),
-            allow_all_departments=True,
-        )
-        return case_service.staff_view(session, case)
+    return _change(case_id, case_service.resume, note=body.note)
 
 
 @operation(
@@ -185,20 +182,14 @@ def resume(case_id: int, body: Resume) -> Reply:
     summary="转办到其他部门窗口 / forward to another department",
 )
 def forward(case_id: int, body: Forward) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
-        case = case_service.forward(
-            session,
-            case_id=case_id,
-            to_department=body.department,
-            to_window=body.window,
-            note=body.note,
-            actor=_actor(who),
-            now=now(),
-            allow_all_departments=True,
-        )
-        return {"id": case.id, "department_id": case.department_id}
+    return _change(
+        case_id,
+        case_service.forward,
+        lambda _session, case: {"id": case.id, "department_id": case.department_id},
+        to_department=body.department,
+        to_window=body.window,
+        note=body.note,
+    )
 
 
 @operation(
@@ -239,18 +230,12 @@ def joint_decision(case_id: int, body: JointDecision) -> Reply:
     summary="办结公示 / mark for public disclosure",
 )
 def disclosure(case_id: int, body: Disclosure) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
-        case = case_service.set_disclosure(
-            session,
-            case_id=case_id,
-            public=body.public,
-            actor=_actor(who),
-            now=now(),
-            allow_all_departments=True,
-        )
-        return {"id": case.id, "public_disclosure": case.public_disclosure}
+    return _change(
+        case_id,
+        case_service.set_disclosure,
+        lambda _session, case: {"id": case.id, "public_disclosure": case.public_disclosure},
+        public=body.public,
+    )
 
 
 public = Blueprint("public_cases", __name__, url_prefix="/api/v1/public")

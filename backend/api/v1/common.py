@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
@@ -69,6 +71,25 @@ def require_hall(principal: Principal | None, hall: int) -> None:
         return
     if principal.hall_id is not None and principal.hall_id != hall:
         raise Forbidden("不能操作其他大厅 / this token belongs to another hall")
+
+
+def require_hub(principal: Principal) -> None:
+    """Number blocks, offline uploads and device reports come from the hub only."""
+    if not principal.is_hub:
+        raise Forbidden("仅限集线器 / hub only")
+
+
+@contextmanager
+def hall_session(
+    code: str, principal: Principal, *, write: bool = True
+) -> Iterator[tuple[Session, int]]:
+    """A session (writing unless told) with the hall resolved and the caller checked
+    against it, before the view touches anything in that hall."""
+    database = ext().db
+    with database.writing() if write else database.reading() as session:
+        hid = hall_id(session, code)
+        require_hall(principal, hid)
+        yield session, hid
 
 
 def require_window(principal: Principal, window: int) -> None:

@@ -6,9 +6,8 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from backend.api.framework import DEVICE, STAFF, Reply, operation, principal
-from backend.api.v1.common import ext, hall_id, now, require_hall, window_id
+from backend.api.v1.common import ext, hall_id, hall_session, now, require_hub, window_id
 from backend.api.v1.schemas import DeviceReport
-from backend.errors import Forbidden
 from backend.models import Device
 
 blueprint = Blueprint("devices", __name__, url_prefix="/api/v1/halls/<hall>/devices")
@@ -24,11 +23,8 @@ blueprint = Blueprint("devices", __name__, url_prefix="/api/v1/halls/<hall>/devi
 )
 def report(hall: str, device_id: str, body: DeviceReport) -> Reply:
     who = principal()
-    if not who.is_hub:
-        raise Forbidden("仅限集线器 / hub only")
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    require_hub(who)
+    with hall_session(hall, who) as (session, hid):
         device = session.execute(
             select(Device).where(Device.hall_id == hid, Device.device_id == device_id)
         ).scalar_one_or_none()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from flask import Blueprint, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.api.framework import (
     DEVICE,
@@ -20,8 +24,9 @@ from backend.api.v1.common import (
     actor_label,
     ext,
     hall_id,
+    hall_session,
     now,
-    require_hall,
+    require_hub,
     require_window,
     window_id,
 )
@@ -35,10 +40,12 @@ from backend.api.v1.schemas import (
     ReserveBlock,
     Transfer,
 )
-from backend.errors import Forbidden, NotFound
+from backend.errors import NotFound
 from backend.models import Channel, Hall, Role, Ticket, WindowState
 from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
+from backend.services.auth import Principal
+from backend.services.queue import TicketView
 
 blueprint = Blueprint("queue", __name__, url_prefix="/api/v1/halls/<hall>")
 
@@ -59,9 +66,7 @@ def _on_behalf_of() -> str | None:
 )
 def issue(hall: str, body: IssueTicket) -> Reply:
     who = principal()
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    with hall_session(hall, who) as (session, hid):
         channel = Channel(body.channel)
         if who.kind == "staff" and channel is Channel.KIOSK:
             channel = Channel.STAFF
@@ -90,9 +95,7 @@ def issue(hall: str, body: IssueTicket) -> Reply:
 )
 def check_in(hall: str, body: CheckIn) -> Reply:
     who = principal()
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    with hall_session(hall, who) as (session, hid):
         view = queue_service.check_in_appointment(
             session,
             hall_id=hid,
@@ -115,11 +118,8 @@ def check_in(hall: str, body: CheckIn) -> Reply:
 )
 def reserve_block(hall: str, body: ReserveBlock) -> Reply:
     who = principal()
-    if not who.is_hub:
-        raise Forbidden("仅限集线器 / hub only")
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    require_hub(who)
+    with hall_session(hall, who) as (session, hid):
         block = queue_service.reserve_block(
             session,
             hall_id=hid,
@@ -146,11 +146,8 @@ def reserve_block(hall: str, body: ReserveBlock) -> Reply:
 )
 def offline_ticket(hall: str, body: OfflineTicket) -> Reply:
     who = principal()
-    if not who.is_hub:
-        raise Forbidden("仅限集线器 / hub only")
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    require_hub(who)
+    with hall_session(hall, who) as (session, hid):
         view = queue_service.import_offline_ticket(
             session,
             hall_id=hid,
@@ -174,25 +171,40 @@ def offline_ticket(hall: str, body: OfflineTicket) -> Reply:
 )
 def ticket(hall: str, number: str) -> Reply:
     who = principal()
-    with ext().db.reading() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
-        hall_row = session.get(Hall, hid)
-        assert hall_row is not None
-        found = queue_service.ticket_by_number(
-            session, hid, queue_service.local_day(now(), hall_row.timezone), number
-        )
+    with hall_session(hall, who, write=False) as (session, hid):
+        found = _todays_ticket(session, hid, number)
         return queue_service.view_of(session, found, with_position=True).as_json()
 
 
-def _window_action(hall: str, number: str) -> tuple[Any, int, int]:
+class _AtWindow(NamedTuple):
+    session: Session
+    who: Principal
+    hall_id: int
+    window_id: int
+
+
+@contextmanager
+def _writing_at_window(hall: str, number: str) -> Iterator[_AtWindow]:
+    """Every window action: resolve the window and check the caller may act there
+    on a read session first, so a refused request never waits for the write lock."""
     who = principal()
-    session_factory = ext().db.reading
-    with session_factory() as session:
+    with ext().db.reading() as session:
         hid = hall_id(session, hall)
         wid = window_id(session, hid, number)
     require_window(who, wid)
-    return who, hid, wid
+    with ext().db.writing() as session:
+        yield _AtWindow(session, who, hid, wid)
+
+
+def _todays_ticket(session: Session, hall: int, number: str) -> Ticket:
+    """A number names a ticket only within one service day, the hall's local today."""
+    return queue_service.ticket_by_number(session, hall, _hall_today(session, hall), number)
+
+
+def _hall_today(session: Session, hall: int) -> date:
+    hall_row = session.get(Hall, hall)
+    assert hall_row is not None
+    return queue_service.local_day(now(), hall_row.timezone)
 
 
 def _call_reply(result: queue_service.CallResult) -> dict[str, Any]:
@@ -211,8 +223,7 @@ def _call_reply(result: queue_service.CallResult) -> dict[str, Any]:
     summary="叫下一号（原子操作）/ call the next ticket (atomic)",
 )
 def call_next(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
         result = queue_service.call_next(
             session, window_id=wid, staff_id=who.staff_id, now=now(), actor=who.label
         )
@@ -228,8 +239,7 @@ def call_next(hall: str, number: str) -> Reply:
     summary="指定叫号（须填写原因）/ call a specific ticket out of order",
 )
 def call_specific(hall: str, number: str, body: CallSpecific) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
         result = queue_service.call_specific(
             session,
             window_id=wid,
@@ -242,20 +252,21 @@ def call_specific(hall: str, number: str, body: CallSpecific) -> Reply:
     return _call_reply(result)
 
 
+def _ticket_action(hall: str, number: str, action: Callable[..., TicketView]) -> Reply:
+    """Recall, no-show, start and finish take the same arguments and answer with the ticket."""
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
+        view = action(session, window_id=wid, now=now(), actor=who.label)
+    return view.as_json()
+
+
 @operation(blueprint, "/windows/<number>/recall", "POST", auth=STAFF, summary="重呼 / recall")
 def recall(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
-        view = queue_service.recall(session, window_id=wid, now=now(), actor=who.label)
-    return view.as_json()
+    return _ticket_action(hall, number, queue_service.recall)
 
 
 @operation(blueprint, "/windows/<number>/no-show", "POST", auth=STAFF, summary="过号 / no-show")
 def no_show(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
-        view = queue_service.no_show(session, window_id=wid, now=now(), actor=who.label)
-    return view.as_json()
+    return _ticket_action(hall, number, queue_service.no_show)
 
 
 @operation(
@@ -266,10 +277,7 @@ def no_show(hall: str, number: str) -> Reply:
     summary="开始办理 / start serving the called ticket",
 )
 def start(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
-        view = queue_service.start_service(session, window_id=wid, now=now(), actor=who.label)
-    return view.as_json()
+    return _ticket_action(hall, number, queue_service.start_service)
 
 
 @operation(
@@ -280,10 +288,7 @@ def start(hall: str, number: str) -> Reply:
     summary="办理完成（自动邀请评价）/ finish the current ticket",
 )
 def finish(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
-        view = queue_service.finish_service(session, window_id=wid, now=now(), actor=who.label)
-    return view.as_json()
+    return _ticket_action(hall, number, queue_service.finish_service)
 
 
 @operation(
@@ -295,25 +300,21 @@ def finish(hall: str, number: str) -> Reply:
     summary="转移号票到其他类别或窗口（保留原取号时间）/ transfer a ticket",
 )
 def transfer(hall: str, number: str, body: Transfer) -> Reply:
-    who, hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
+    with _writing_at_window(hall, number) as (session, who, hid, wid):
         if body.number:
-            hall_row = session.get(Hall, hid)
-            assert hall_row is not None
-            target = queue_service.ticket_by_number(
-                session, hid, queue_service.local_day(now(), hall_row.timezone), body.number
-            )
+            target = _todays_ticket(session, hid, body.number)
         else:
             from backend.models import Window
 
             window = session.get(Window, wid)
-            target = (
+            current = (
                 session.get(Ticket, window.current_ticket_id)
                 if window and window.current_ticket_id
                 else None
             )
-            if target is None:
+            if current is None:
                 raise NotFound("本窗口当前没有号票 / no current ticket at this window")
+            target = current
         view = queue_service.transfer(
             session,
             hall_id=hid,
@@ -336,25 +337,35 @@ def transfer(hall: str, number: str, body: Transfer) -> Reply:
     summary="暂停服务（须填写原因）/ pause the window",
 )
 def pause(hall: str, number: str, body: Pause) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
+    return _set_state(
+        hall,
+        number,
+        WindowState.PAUSED,
+        reason=body.reason,
+        expected_back_at=body.expected_back_at,
+    )
+
+
+def _set_state(
+    hall: str,
+    number: str,
+    state: WindowState,
+    *,
+    reason: str = "",
+    expected_back_at: datetime | None = None,
+) -> Reply:
+    """Pause, resume, rest and close. The signed-in clerk is passed along always:
+    the service records it only when the window opens."""
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
         window = queue_service.set_window_state(
             session,
             window_id=wid,
-            state=WindowState.PAUSED,
+            state=state,
             now=now(),
             actor=who.label,
-            reason=body.reason,
-            expected_back_at=body.expected_back_at,
-        )
-        return {"window": window.number, "state": window.state.value}
-
-
-def _set_state(hall: str, number: str, state: WindowState) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
-        window = queue_service.set_window_state(
-            session, window_id=wid, state=state, now=now(), actor=who.label, staff_id=who.staff_id
+            staff_id=who.staff_id,
+            reason=reason,
+            expected_back_at=expected_back_at,
         )
         return {"window": window.number, "state": window.state.value}
 
@@ -382,8 +393,7 @@ def close(hall: str, number: str) -> Reply:
     summary="邀请评价 / ask the evaluator to rate the last service",
 )
 def invite_rating(hall: str, number: str) -> Reply:
-    who, _hid, wid = _window_action(hall, number)
-    with ext().db.writing() as session:
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
         request_row = ratings_service.invite_rating(
             session, window_id=wid, now=now(), actor=who.label
         )
@@ -403,14 +413,8 @@ def invite_rating(hall: str, number: str) -> Reply:
 )
 def cancel(hall: str, number: str, body: Empty) -> Reply:
     who = principal()
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
-        hall_row = session.get(Hall, hid)
-        assert hall_row is not None
-        found = queue_service.ticket_by_number(
-            session, hid, queue_service.local_day(now(), hall_row.timezone), number
-        )
+    with hall_session(hall, who) as (session, hid):
+        found = _todays_ticket(session, hid, number)
         view = queue_service.cancel(
             session,
             hall_id=hid,
@@ -431,9 +435,7 @@ def cancel(hall: str, number: str, body: Empty) -> Reply:
 )
 def requeue(hall: str, number: str, body: Empty) -> Reply:
     who = principal()
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    with hall_session(hall, who) as (session, hid):
         view = queue_service.requeue_no_show(
             session, hall_id=hid, number=number, now=now(), actor=who.label
         )
@@ -453,12 +455,10 @@ def close_day(hall: str, body: Empty) -> Reply:
     who = principal()
     with ext().db.writing() as session:
         hid = hall_id(session, hall)
-        hall_row = session.get(Hall, hid)
-        assert hall_row is not None
         count = queue_service.close_day(
             session,
             hall_id=hid,
-            before=queue_service.local_day(now(), hall_row.timezone),
+            before=_hall_today(session, hid),
             now=now(),
             actor=who.label,
         )

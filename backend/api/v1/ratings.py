@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, request
 from sqlalchemy import select
 
 from backend.api.framework import DEVICE_OR_STAFF, STAFF, Reply, operation, principal
-from backend.api.v1.common import actor_label, ext, hall_id, now, require_hall
+from backend.api.v1.common import actor_label, ext, hall_session, now
 from backend.api.v1.schemas import (
     CallbackNote,
     FollowUp,
@@ -36,9 +38,7 @@ FOLLOW_UP_ROLES = (Role.SUPERVISOR, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
 def submit(hall: str, body: SubmitRating) -> Reply:
     who = principal()
     device = request.headers.get("X-Device-Id") if who.is_hub else who.device_id
-    with ext().db.writing() as session:
-        hid = hall_id(session, hall)
-        require_hall(who, hid)
+    with hall_session(hall, who) as (session, hid):
         outcome = rating_service.submit_rating(
             session,
             hall_id=hid,
@@ -134,6 +134,24 @@ def rectifications(query: RectificationQuery) -> Reply:
         }
 
 
+def _rectification_reply(item: Rectification) -> dict[str, Any]:
+    return {"id": item.id, "state": item.state.value}
+
+
+def _rectification_step(
+    item_id: int,
+    record: Callable[..., Rectification],
+    reply: Callable[[Rectification], dict[str, Any]] = _rectification_reply,
+    **details: Any,
+) -> Reply:
+    """Callback, outcome and follow-up rating: one service call on one item, by the
+    signed-in staff member, answered with the item's new state."""
+    who = principal()
+    with ext().db.writing() as session:
+        item = record(session, rectification_id=item_id, actor=who.label, **details)
+        return reply(item)
+
+
 @operation(
     blueprint,
     "/rectifications/<int:item_id>/callback",
@@ -144,12 +162,7 @@ def rectifications(query: RectificationQuery) -> Reply:
     summary="记录回访 / record the callback",
 )
 def callback(item_id: int, body: CallbackNote) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        item = rating_service.record_callback(
-            session, rectification_id=item_id, note=body.note, now=now(), actor=who.label
-        )
-        return {"id": item.id, "state": item.state.value}
+    return _rectification_step(item_id, rating_service.record_callback, note=body.note, now=now())
 
 
 @operation(
@@ -162,12 +175,9 @@ def callback(item_id: int, body: CallbackNote) -> Reply:
     summary="记录整改结果 / record the outcome",
 )
 def rectified(item_id: int, body: Outcome) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        item = rating_service.record_rectified(
-            session, rectification_id=item_id, outcome=body.outcome, now=now(), actor=who.label
-        )
-        return {"id": item.id, "state": item.state.value}
+    return _rectification_step(
+        item_id, rating_service.record_rectified, outcome=body.outcome, now=now()
+    )
 
 
 @operation(
@@ -180,12 +190,12 @@ def rectified(item_id: int, body: Outcome) -> Reply:
     summary="整改后复评 / the applicant's rating of the fix",
 )
 def follow_up(item_id: int, body: FollowUp) -> Reply:
-    who = principal()
-    with ext().db.writing() as session:
-        item = rating_service.record_follow_up(
-            session, rectification_id=item_id, level=body.level, actor=who.label
-        )
-        return {"id": item.id, "state": item.state.value, "follow_up_level": item.follow_up_level}
+    return _rectification_step(
+        item_id,
+        rating_service.record_follow_up,
+        lambda item: {**_rectification_reply(item), "follow_up_level": item.follow_up_level},
+        level=body.level,
+    )
 
 
 def new_rating_id() -> str:

@@ -29,7 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -61,6 +61,7 @@ from backend.web.admin.common import (
     invalid,
     options,
     readable,
+    search_filter,
 )
 
 HEADERS = {column.field: column.header for column in COLUMNS}
@@ -175,13 +176,7 @@ def catalog() -> str:
             .join(MatterVersion, MatterVersion.id == Matter.current_version_id)
             .join(Department, Department.id == MatterVersion.department_id)
         )
-        if search:
-            query = query.where(
-                or_(
-                    MatterVersion.code.contains(search, autoescape=True),
-                    MatterVersion.name.contains(search, autoescape=True),
-                )
-            )
+        query = search_filter(query, search, MatterVersion.code, MatterVersion.name)
         if department:
             query = query.where(Department.code == department)
         if matter_type:

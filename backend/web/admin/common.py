@@ -21,18 +21,21 @@ from typing import Any, TypeVar
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import Field, Form, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from backend.errors import NotFound
 from backend.models import Hall, Role
 from backend.services.audit import record
 from backend.web.auth import current_staff, staff_required
 
 View = TypeVar("View", bound=Callable[..., Any])
+Row = TypeVar("Row")
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
 READERS = (Role.ADMINISTRATOR, Role.SUPERVISOR)
 
@@ -89,6 +92,48 @@ def audit(
     session: Session, action: str, entity: str, entity_id: object, detail: dict[str, Any]
 ) -> None:
     record(session, actor(), action, entity, entity_id, detail)
+
+
+def audit_changes(
+    session: Session,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> dict[str, Any]:
+    """Audit an edit only when it changed something (saving an unchanged form is
+    not an event); the difference is returned so the caller can react to it."""
+    diff = changed(before, after)
+    if diff:
+        audit(session, action, entity, entity_id, diff)
+    return diff
+
+
+def found(session: Session, model: type[Row], key: int, missing: str) -> Row:
+    """The row with this primary key, or the error page with `missing`."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+def hall_of(session: Session, row: Any) -> Hall:
+    """The hall a notice, category or window belongs to (a foreign key, so it exists)."""
+    hall = session.get(Hall, row.hall_id)
+    assert hall is not None
+    return hall
+
+
+def search_filter(query: Query, search: str, *columns: Any) -> Query:
+    """A list's search box: rows where any of `columns` contains the text, taken
+    literally (% and _ typed by the user are not wildcards)."""
+    if not search:
+        return query
+    matches: list[ColumnElement[bool]] = [
+        column.contains(search, autoescape=True) for column in columns
+    ]
+    return query.where(or_(*matches))
 
 
 def all_halls(session: Session) -> list[Hall]:

@@ -26,10 +26,11 @@ from backend.web.admin.common import (
     Clean,
     admin_only,
     audit,
-    changed,
+    audit_changes,
     db_session,
     done,
     ext,
+    found,
     invalid,
     options,
     readable,
@@ -184,10 +185,7 @@ def halls_new() -> Any:
 
 
 def _hall(db: Session, hall_id: int) -> Hall:
-    hall = db.get(Hall, hall_id)
-    if hall is None:
-        raise NotFound(_("大厅不存在"))
-    return hall
+    return found(db, Hall, hall_id, _("大厅不存在"))
 
 
 def _edit_context(db: Session, form: HallForm, hall: Hall) -> dict[str, Any]:
@@ -226,9 +224,7 @@ def halls_update(hall_id: int) -> Any:
             return invalid("admin/halls/edit.html", **context)
         before = snapshot(hall, HALL_FIELDS)
         _apply(hall, form)
-        diff = changed(before, snapshot(hall, HALL_FIELDS))
-        if diff:
-            audit(db, "hall.update", "hall", hall.code, diff)
+        audit_changes(db, "hall.update", "hall", hall.code, before, snapshot(hall, HALL_FIELDS))
     return done(_("已保存"), "admin.halls_edit", hall_id=hall_id)
 
 
@@ -347,7 +343,12 @@ def departments_edit(department_id: int) -> Any:
         before = snapshot(department, DEPARTMENT_FIELDS)
         for name in DEPARTMENT_FIELDS:
             setattr(department, name, getattr(form, name).data or "")
-        diff = changed(before, snapshot(department, DEPARTMENT_FIELDS))
-        if diff:
-            audit(db, "department.update", "department", department.code, diff)
+        audit_changes(
+            db,
+            "department.update",
+            "department",
+            department.code,
+            before,
+            snapshot(department, DEPARTMENT_FIELDS),
+        )
     return done(_("已保存"), "admin.departments")

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from backend.errors import BadInput, NotFound
+from backend.errors import BadInput
 from backend.models import Hall, Notice
 from backend.services import eventlog
 from backend.web.admin import blueprint
@@ -28,12 +28,15 @@ from backend.web.admin.common import (
     admin_only,
     all_halls,
     audit,
-    changed,
+    audit_changes,
     done,
     ext,
+    found,
+    hall_of,
     invalid,
     readable,
     selected_hall,
+    snapshot,
 )
 
 
@@ -72,12 +75,8 @@ def notices() -> str:
 
 
 def _notice(db: Session, notice_id: int) -> tuple[Notice, Hall]:
-    notice = db.get(Notice, notice_id)
-    if notice is None:
-        raise NotFound(_("公告不存在"))
-    hall = db.get(Hall, notice.hall_id)
-    assert hall is not None
-    return notice, hall
+    notice = found(db, Notice, notice_id, _("公告不存在"))
+    return notice, hall_of(db, notice)
 
 
 @blueprint.route("/notices/new", methods=["GET", "POST"])
@@ -126,13 +125,13 @@ def notices_update(notice_id: int) -> Any:
         if not form.validate_on_submit():
             return invalid("admin/notices/edit.html", form=form, hall=hall, notice=notice)
         fields = ("title", "body", "active")
-        before = {name: getattr(notice, name) for name in fields}
+        before = snapshot(notice, fields)
         notice.title = form.title.data
         notice.body = form.body.data or ""
         notice.active = bool(form.active.data)
-        diff = changed(before, {name: getattr(notice, name) for name in fields})
-        if diff:
-            audit(db, "notice.update", "notice", notice.id, diff)
+        if audit_changes(
+            db, "notice.update", "notice", notice.id, before, snapshot(notice, fields)
+        ):
             _announce(db, hall.id)
         code = hall.code
     return done(_("公告已保存"), "admin.notices", hall=code)

@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from backend.errors import NotFound
 from backend.models import Floor, Hall, QueueCategory
 from backend.services import queue as queue_service
 from backend.services.policy import HallPolicy
@@ -33,9 +32,12 @@ from backend.web.admin.common import (
     admin_only,
     all_halls,
     audit,
+    audit_changes,
     changed,
     done,
     ext,
+    found,
+    hall_of,
     invalid,
     options,
     readable,
@@ -176,9 +178,7 @@ def queue_policy() -> Any:
             return invalid("admin/queue/index.html", **context)
         before = HallPolicy.from_json(hall.call_policy).model_dump()
         hall.call_policy = policy.model_dump(mode="json")
-        diff = changed(before, policy.model_dump())
-        if diff:
-            audit(db, "hall.policy", "hall", hall.code, diff)
+        audit_changes(db, "hall.policy", "hall", hall.code, before, policy.model_dump())
         code = hall.code
     return done(_("叫号规则已保存"), "admin.queue", hall=code)
 
@@ -194,12 +194,8 @@ def _policy_reason(detail: Any) -> str:
 
 
 def _category(db: Session, category_id: int) -> tuple[QueueCategory, Hall]:
-    category = db.get(QueueCategory, category_id)
-    if category is None:
-        raise NotFound(_("排队类别不存在"))
-    hall = db.get(Hall, category.hall_id)
-    assert hall is not None
-    return category, hall
+    category = found(db, QueueCategory, category_id, _("排队类别不存在"))
+    return category, hall_of(db, category)
 
 
 def _apply(category: QueueCategory, form: CategoryForm) -> None:
@@ -288,9 +284,14 @@ def queue_category_update(category_id: int) -> Response | tuple[str, int]:
             return invalid("admin/queue/edit.html", **context)
         before = snapshot(category, CATEGORY_FIELDS)
         _apply(category, form)
-        diff = changed(before, snapshot(category, CATEGORY_FIELDS))
-        if diff:
-            audit(db, "category.update", "queue_category", category.id, diff)
+        audit_changes(
+            db,
+            "category.update",
+            "queue_category",
+            category.id,
+            before,
+            snapshot(category, CATEGORY_FIELDS),
+        )
         code = hall.code
     queue_service.clear_caches()
     return done(_("排队类别已保存"), "admin.queue", hall=code)

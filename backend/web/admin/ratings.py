@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from backend.errors import BadInput, NotFound
+from backend.errors import BadInput
 from backend.models import BadRatingReason, Hall
 from backend.services import eventlog
 from backend.web.admin import blueprint
@@ -28,6 +28,7 @@ from backend.web.admin.common import (
     audit,
     done,
     ext,
+    found,
     invalid,
     readable,
 )
@@ -82,10 +83,7 @@ def rating_reasons_add() -> Response | tuple[str, int]:
 
 
 def _reason(db: Session, reason_id: int) -> BadRatingReason:
-    reason = db.get(BadRatingReason, reason_id)
-    if reason is None:
-        raise NotFound(_("原因不存在"))
-    return reason
+    return found(db, BadRatingReason, reason_id, _("原因不存在"))
 
 
 @blueprint.post("/rating-reasons/<int:reason_id>/active")

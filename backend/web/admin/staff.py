@@ -22,7 +22,7 @@ from flask import abort, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectField, SelectMultipleField, StringField
@@ -38,13 +38,16 @@ from backend.web.admin.common import (
     Clean,
     admin_only,
     audit,
-    changed,
+    audit_changes,
     done,
     ext,
+    found,
     generated_secret,
     invalid,
     options,
     readable,
+    search_filter,
+    snapshot,
 )
 from backend.web.auth import ROLE_LABELS, current_staff
 
@@ -95,10 +98,7 @@ def _department_choices(db: Session, form: StaffForm) -> None:
 
 
 def _staff(db: Session, staff_id: int) -> Staff:
-    staff = db.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound(_("工作人员不存在"))
-    return staff
+    return found(db, Staff, staff_id, _("工作人员不存在"))
 
 
 def _other_active_admins(db: Session, staff_id: int) -> int:
@@ -130,13 +130,7 @@ def staff() -> str:
         query = select(Staff, Department).outerjoin(
             Department, Department.id == Staff.department_id
         )
-        if search:
-            query = query.where(
-                or_(
-                    Staff.employee_no.contains(search, autoescape=True),
-                    Staff.name.contains(search, autoescape=True),
-                )
-            )
+        query = search_filter(query, search, Staff.employee_no, Staff.name)
         if department:
             query = query.where(Staff.department_id == department)
         if active in ("0", "1"):
@@ -274,15 +268,15 @@ def staff_update(staff_id: int) -> Any:
         ):
             form.roles.errors = [_("这是唯一在用的系统管理员，不能取消其管理员角色")]
             return invalid("admin/staff/edit.html", **context)
-        before = {name: getattr(person, name) for name in STAFF_FIELDS}
+        before = snapshot(person, STAFF_FIELDS)
         person.name = form.name.data
         person.department_id = form.department.data or None
         person.roles = roles
-        diff = changed(before, {name: getattr(person, name) for name in STAFF_FIELDS})
-        if diff:
-            audit(db, "staff.update", "staff", person.id, diff)
-            if "roles" in diff:
-                _revoke_sessions(db, person.id)  # the roles live in the session's principal
+        diff = audit_changes(
+            db, "staff.update", "staff", person.id, before, snapshot(person, STAFF_FIELDS)
+        )
+        if "roles" in diff:
+            _revoke_sessions(db, person.id)  # the roles live in the session's principal
     return done(_("已保存"), "admin.staff_edit", staff_id=staff_id)
 
 

@@ -20,7 +20,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from backend.errors import BadInput, NotFound
+from backend.errors import BadInput
 from backend.models import (
     Department,
     Floor,
@@ -42,9 +42,11 @@ from backend.web.admin.common import (
     admin_only,
     all_halls,
     audit,
-    changed,
+    audit_changes,
     done,
     ext,
+    found,
+    hall_of,
     invalid,
     now,
     options,
@@ -199,12 +201,8 @@ def windows() -> str:
 
 
 def _window(db: Session, window_id: int) -> tuple[Window, Hall]:
-    window = db.get(Window, window_id)
-    if window is None:
-        raise NotFound(_("窗口不存在"))
-    hall = db.get(Hall, window.hall_id)
-    assert hall is not None
-    return window, hall
+    window = found(db, Window, window_id, _("窗口不存在"))
+    return window, hall_of(db, window)
 
 
 def _current(db: Session, window: Window) -> dict[str, Any]:
@@ -311,9 +309,7 @@ def windows_update(window_id: int) -> Any:
             return invalid("admin/windows/edit.html", **context)
         before = _current(db, window)
         _save(db, window, form, categories)
-        diff = changed(before, _current(db, window))
-        if diff:
-            audit(db, "window.update", "window", window.id, diff)
+        audit_changes(db, "window.update", "window", window.id, before, _current(db, window))
         code = hall.code
     return done(_("窗口已保存"), "admin.windows", hall=code)
 
