@@ -50,12 +50,9 @@ PHONE_LAST4 = "5678"
 
 
 def damm_digit(digits: str) -> str:
-    from kiosk.identity import _DAMM
+    from hallbus.receipts import damm_check_digit
 
-    interim = 0
-    for digit in digits:
-        interim = _DAMM[interim][int(digit)]
-    return str(interim)
+    return damm_check_digit(digits)
 
 
 def _receipt(prefix16: str) -> str:
