@@ -7,8 +7,12 @@ client's connection state (DeviceClient has no callback for it) and redraws time
 parts (clock, flash end, page rotation).
 
 ``on_drawn`` (benchmarks, tests): called on the Kivy thread with
-``(headline_text, received_at, drawn_at)`` for the first frame flipped after a view
-caused by a message was applied — message receipt → pixels on the panel.
+``(headline_text, received_at, drawn_at)`` for the first frame whose drawing holds the
+new text — message receipt → pixels in the frame buffer. ``drawn_at`` is taken after
+``glFinish()`` in that frame's ``on_flip``: GL only queues draw calls, and a software
+renderer (Mesa llvmpipe) rasterises them later, so a timestamp without the finish would
+stop the clock before a single pixel changed. The finish only happens while a
+measurement is pending.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ from typing import Any, Protocol
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
+from kivy.graphics.opengl import glFinish, glFlush
 
 from deviceui.bootstrap import register_fonts
 from deviceui.screens import UiModel
-from displays import widgets  # noqa: F401  (registers ColouredBox for the .kv files)
+from displays import (
+    style,
+    widgets,  # noqa: F401  (registers the widgets the .kv files use)
+)
 from hallbus.client import ClientState
 
 logger = logging.getLogger(__name__)
@@ -85,6 +93,10 @@ class DisplayApp(App):  # type: ignore[misc]  # Kivy ships no type hints
     # Subclasses build the screen; this wires it up.
     def attach(self, screen: ViewScreen) -> None:
         self.screen = screen
+        # The background is the clear colour instead of a full-screen rectangle: every
+        # frame clears the window anyway, and a second full-screen fill costs a software
+        # renderer several ms per frame.
+        Window.clearcolor = style.BACKGROUND
         self.ui.use_kivy_clock = True
         self.ui.listen(self.apply_values)
         Window.bind(on_flip=self._on_flip)
@@ -107,12 +119,18 @@ class DisplayApp(App):  # type: ignore[misc]  # Kivy ships no type hints
 
     def _on_flip(self, *_args: Any) -> None:
         if self._awaiting is None or self.screen is None:
+            # Hand this frame to the renderer now. A window's buffer swap does that, but
+            # SDL's offscreen surface does not: frames nobody asked to see (flash, clock)
+            # would pile up and all be rasterised in the frame of the next call.
+            glFlush()
             return
         expected, received_at = self._awaiting
         if self.screen.drawn_text() != expected:
-            return  # the texture is not rebuilt yet; a later flip will show it
+            glFlush()
+            return  # not laid out yet; a later flip will show it
         self._awaiting = None
         if self.on_drawn is not None:
+            glFinish()  # the frame's pixels are rasterised, not just queued
             self.on_drawn(expected, received_at, time.perf_counter())
 
     def _poll_connection(self) -> None:

@@ -15,11 +15,11 @@ from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.stencilview import StencilView
 
 from deviceui.screens import UiModel
 from displays import style
 from displays.app_base import DisplayApp, DrawnProbe, Refreshable
+from displays.glyphs import CALL_CHARS, atlas_for
 from displays.hall_view import CallRow, HallView, WaitingRow
 
 KV_DIR = Path(__file__).with_name("kv")
@@ -27,10 +27,17 @@ VISIBLE_CALL_ROWS = 8
 FLASH_PERIOD_S = 0.5
 TICKER_PIXELS_PER_S = 110  # slow enough for elderly readers
 TICKER_FPS = 30
+EMPTY_ROW = CallRow(ticket="", window_text="", time_text="", recall_text="", newest=False)
 
 
-class TickerStrip(FloatLayout, StencilView):  # type: ignore[misc]  # Kivy has no hints
-    """Clips the scrolling notice to its strip."""
+class TickerStrip(FloatLayout):  # type: ignore[misc]  # Kivy ships no type hints
+    """Clips the scrolling notice to its strip (scissor rule in hall_display.kv).
+
+    A scissor box rather than a StencilView: the stencil is drawn and undrawn on every
+    frame — 30 times a second while the notice scrolls — and costs a software renderer
+    the strip's area twice; a scissor costs nothing. Window coordinates: the strip is
+    not inside a RelativeLayout or Scatter.
+    """
 
 
 class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no type hints
@@ -103,27 +110,27 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
         if not rows:
             return ""
         newest = rows[-1]  # BoxLayout keeps children in reverse order
-        label = newest.children[-1]
-        return str(label._label.text) if label._label is not None else ""
+        return str(newest.ids.ticket_glyphs.drawn_text)
 
     def _build_calls(self, calls: tuple[CallRow, ...]) -> None:
         container = self.ids.call_rows
-        container.clear_widgets()
-        for index, row in enumerate(calls[:VISIBLE_CALL_ROWS]):
-            container.add_widget(
-                Factory.CallRowWidget(
-                    u=self.u,
-                    ticket=row.ticket,
-                    window_text=row.window_text,
-                    time_text=row.time_text,
-                    recall_text=row.recall_text,
-                    newest=row.newest,
-                    odd=index % 2 == 1,
-                )
-            )
-        # Empty slots keep rows the same height whether 1 or 8 calls are listed.
-        for _ in range(VISIBLE_CALL_ROWS - min(len(calls), VISIBLE_CALL_ROWS)):
-            container.add_widget(Factory.Widget())
+        if len(container.children) != VISIBLE_CALL_ROWS or container.children[0].u != self.u:
+            # Once (and after a resize): the same rows are refilled on every call.
+            container.clear_widgets()
+            for index in range(VISIBLE_CALL_ROWS):
+                container.add_widget(Factory.CallRowWidget(u=self.u, odd=index % 2 == 1))
+            # The newest row's window column turns bold: both weights exist before a call.
+            for bold in (False, True):
+                atlas_for(self.u * 60, bold=bold, charset=CALL_CHARS)
+        rows = list(reversed(container.children))
+        for index, widget in enumerate(rows):
+            # Empty slots keep rows the same height whether 1 or 8 calls are listed.
+            row = calls[index] if index < len(calls) else EMPTY_ROW
+            widget.ticket = row.ticket
+            widget.window_text = row.window_text
+            widget.time_text = row.time_text
+            widget.recall_text = row.recall_text
+            widget.newest = row.newest
 
     def _build_waiting(self, rows: tuple[WaitingRow, ...]) -> None:
         container = self.ids.page_body

@@ -14,6 +14,11 @@ import os
 import deviceui.bootstrap  # noqa: F401  (sets the environment before kivy loads)
 
 os.environ.setdefault("KIVY_CLOCK", "interrupt")
+# Mesa's software rasteriser (llvmpipe) draws in the calling thread instead of handing
+# tiles to worker threads. On the 2-core reference machine under load the hand-off is
+# what makes the slow frames: call → drawn p99 26.9–31.6 ms with this, 29.7–39.2 ms
+# (max up to 98 ms) without (docs/displays.md). Ignored by hardware GL drivers.
+os.environ.setdefault("LP_NUM_THREADS", "0")
 
 
 def configure_window(width: int, height: int, *, fullscreen: bool = False) -> None:
@@ -24,6 +29,11 @@ def configure_window(width: int, height: int, *, fullscreen: bool = False) -> No
     Config.set("graphics", "height", str(height))
     Config.set("graphics", "resizable", "0" if not fullscreen else "1")
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    # No multisampling: text arrives anti-aliased from the font renderer, and on a
+    # software renderer MSAA makes every pixel of every layer cost several samples
+    # (measured: the clear of a 1920×1080 frame 6 ms → 1 ms; docs/displays.md).
+    # The clerk's round placeholder uses SmoothEllipse for its edge instead.
+    Config.set("graphics", "multisamples", "0")
     # Displays have no keyboard or mouse in the hall; no on-screen keyboard either.
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")

@@ -19,6 +19,7 @@ from kivy.properties import (
     StringProperty,
 )
 from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.image import AsyncImage
 
 from displays import style
 from displays.app_base import DisplayApp
@@ -44,6 +45,8 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
     caption = StringProperty("")
     caption_en = StringProperty("")
     headline = StringProperty("")
+    ticket = StringProperty("")  # drawn from glyphs (serving)
+    words = StringProperty("")  # the state in words, also glyphs (every other state)
     headline_colour = ColorProperty(style.TEXT)
     accent = ColorProperty(style.CLOSED)
     detail = StringProperty("")
@@ -58,7 +61,22 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         super().__init__(**kwargs)
         self.view: WindowView | None = None
         self._flash_event: Any = None
+        self._photo: AsyncImage | None = None
         self.bind(size=self._rescale)
+
+    def on_photo(self, _screen: Any, source: str) -> None:
+        # Added and removed rather than hidden: an invisible image still costs a
+        # software renderer its full area on every frame.
+        slot = self.ids.get("photo_slot")
+        if slot is None:
+            Clock.schedule_once(lambda _dt: self.on_photo(self, self.photo), 0)
+            return
+        if self._photo is not None:
+            slot.remove_widget(self._photo)
+            self._photo = None
+        if source:
+            self._photo = AsyncImage(source=source, fit_mode="contain")
+            slot.add_widget(self._photo)
 
     def _rescale(self, *_args: Any) -> None:
         self.u = min(self.width, self.height) / 1080
@@ -79,6 +97,12 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         self.caption = view.caption
         self.caption_en = view.caption_en
         self.headline = view.headline
+        # Only the widget that is visible in this mode gets the text; the other keeps
+        # its last one (hidden GlyphText draws nothing), so switching modes is a swap.
+        if view.mode == "serving":
+            self.ticket = view.headline
+        else:
+            self.words = view.headline
         self.headline_colour = view.headline_colour
         self.accent = view.accent
         self.detail = view.detail
@@ -90,8 +114,8 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         return view.headline
 
     def drawn_text(self) -> str:
-        label = self.ids.headline
-        return str(label._label.text) if label._label is not None else ""
+        glyphs = self.ids.headline if self.mode == "serving" else self.ids.headline_words
+        return str(glyphs.drawn_text)
 
     def tick(self) -> None:
         now = datetime.now().astimezone()

@@ -41,10 +41,10 @@ def test_burst_of_20_calls_is_spoken_in_order_without_overlap(
     # Hub order deliberately not sorted by ticket: the announcer keeps call order.
     calls = [(f"{'AB'[index % 2]}{100 - index:03d}", str(index % 9 + 1)) for index in range(20)]
     for seq, (ticket, window) in enumerate(calls, start=1):
-        recall = seq == 20
+        is_recall = seq == 20
         hub.publish(
             CALL_TOPIC,
-            call_event(seq, ticket, window, now=NOW + timedelta(seconds=seq), recall=recall),
+            call_event(seq, ticket, window, now=NOW + timedelta(seconds=seq), recall=is_recall),
         )
     hub.publish(CALL_TOPIC, call_event(5, *calls[4], now=NOW + timedelta(seconds=5)))  # dup
     hub.publish(CALL_TOPIC, call_event(99, "C001", "20", now=NOW, floor=2))  # other floor

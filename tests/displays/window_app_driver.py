@@ -39,6 +39,14 @@ DISPLAY = DeviceRef("bh", DeviceType.WINDOW_DISPLAY, "window-display-3")
 TIMEOUT_S = 10.0
 
 
+def _ignore(_value: object) -> None:
+    """Steps are actions: drop what the call returns."""
+
+
+def _true() -> bool:
+    return True
+
+
 def main() -> int:
     port, result_path, shot_dir = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     result: dict[str, object] = {"steps": []}
@@ -97,21 +105,21 @@ def main() -> int:
             ),
             lambda: True,
         )
-        yield "screenshot", lambda: save_screenshot(shot_dir / "window-live.png"), lambda: True
+        yield "screenshot", lambda: _ignore(save_screenshot(shot_dir / "window-live.png")), _true
         yield "hub lost", hub.stop, lambda: texts()["offline"].startswith("离线")
         yield (
             "screenshot offline",
-            lambda: save_screenshot(shot_dir / "window-offline.png"),
-            (lambda: True),
+            lambda: _ignore(save_screenshot(shot_dir / "window-offline.png")),
+            _true,
         )
 
     sequence = steps()
-    state: dict[str, object] = {}
+    state: dict[str, tuple[str, Check, float]] = {}
 
     def advance(_dt: float) -> None:
         current = state.get("step")
         if current is not None:
-            name, check, started = current  # type: ignore[misc]
+            name, check, started = current
             if not check():
                 if time.monotonic() - started > TIMEOUT_S:
                     result["failed"] = name
