@@ -1,20 +1,22 @@
-"""`hall` commands for 电子监察 (plan 3.1.1.2): run the scan once or in a loop,
-and enter the people alerts go to. Wired into backend.cli by
-``main.add_command(...)`` for each command in :data:`COMMANDS`."""
+"""`hall` commands for 电子监察 (plan 3.1.1.2): run the scan once or in a loop
+(with the performance roll-up and, when SMTP is configured, the scheduled
+reports), enter the people alerts go to, and backfill the performance
+roll-ups. Wired into backend.cli by ``main.add_command(...)`` for each
+command in :data:`COMMANDS`."""
 
 from __future__ import annotations
 
 import time as wall_time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import click
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.config import settings_from_env
 from backend.db import Database
 from backend.models import Staff, utcnow
 from backend.models.supervision import DisciplineContact, StaffContact
-from backend.services import notify
+from backend.services import notify, rollup
 from backend.services import supervision as supervision_service
 
 
@@ -89,6 +91,15 @@ def supervision_scan(
                 f"{stamp} 扫描 scan: {report.as_json()} 发送 sent {delivered.sent}, "
                 f"retrying {delivered.retrying}, failed {delivered.failed}"
             )
+            if scheduler.last_rollup is not None:
+                click.echo(f"{stamp} 绩效汇总 roll-up: {scheduler.last_rollup.as_json()}")
+            if scheduler.last_reports is not None:
+                click.echo(
+                    f"{stamp} 定时报表 reports: sent {scheduler.last_reports.sent}, "
+                    f"failed {sorted(scheduler.last_reports.failed)}"
+                )
+            for step, error in scheduler.step_errors.items():
+                click.echo(f"{stamp} {step} failed: {error}", err=True)
             if not loop:
                 return
             wall_time.sleep(interval)
@@ -152,4 +163,53 @@ def supervision_discipline(name: str, title: str, email: str, phone: str) -> Non
         database.dispose()
 
 
-COMMANDS = (supervision_scan, supervision_contact, supervision_discipline)
+@click.command(
+    "performance-rollup",
+    help="重算绩效日汇总（补数或改动历史数据后）/ recompute the daily performance roll-ups",
+)
+@click.option(
+    "--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD"
+)
+@click.option(
+    "--to", "last", default=None, type=click.DateTime(["%Y-%m-%d"]), help="默认昨天 / yesterday"
+)
+def performance_rollup(first: datetime, last: datetime | None) -> None:
+    database = Database(settings_from_env().database_url)
+    now = utcnow()
+    start = first.date()
+    end = last.date() if last else now.astimezone(rollup.HALL_ZONE).date() - timedelta(days=1)
+    if end < start:
+        raise click.ClickException("--to 早于 --from / --to is before --from")
+    started = wall_time.perf_counter()
+    total = rollup.RefreshReport()
+    try:
+        day = start
+        while day <= end:
+            # One transaction per chunk: each day is still replaced whole, and a
+            # year's backfill does not hold the roll-up lock (which the scheduler's
+            # refresh waits on) for its whole run.
+            chunk_end = min(end, day + timedelta(days=rollup.CHUNK_DAYS - 1))
+            days: list[date] = [
+                day + timedelta(days=offset) for offset in range((chunk_end - day).days + 1)
+            ]
+            with database.writing() as session:
+                done = rollup.refresh_rollups(session, days, now)
+            for name, value in done.as_json().items():
+                setattr(total, name, getattr(total, name) + value)
+            click.echo(f"{day.isoformat()}..{chunk_end.isoformat()}: {done.as_json()}")
+            day = chunk_end + timedelta(days=1)
+        if database.engine.dialect.name == "postgresql":
+            # A backfill replaces most of the tables at once; fresh statistics
+            # let the planner aggregate them in memory (before autovacuum's
+            # analyze, a year view sorted the rows on disk: 100 ms instead of 20).
+            with database.writing() as session:
+                session.execute(text(f"ANALYZE {', '.join(rollup.TABLE_NAMES)}"))
+    finally:
+        database.dispose()
+    click.echo(
+        f"已汇总 / rolled up {total.days} days in {wall_time.perf_counter() - started:.1f} s: "
+        f"{total.as_json()}"
+    )
+
+
+COMMANDS = (supervision_scan, supervision_contact, supervision_discipline, performance_rollup)

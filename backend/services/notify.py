@@ -7,7 +7,8 @@ the dispatcher in backend.services.supervision records the outcome on the
 delivery row (status, attempts, last error), which is that log.
 
 * :class:`SmtpEmailChannel` speaks real SMTP with smtplib (STARTTLS and login
-  when configured).
+  when configured); a message may carry :class:`Attachment` files (the
+  scheduled reports of backend.services.report_schedule).
 * :class:`SmsChannel` hands the text to an :class:`SmsGateway`. The default
   :class:`LoggingSmsGateway` only logs, and never logs a full phone number:
   a phone number is personal data even when it is a work mobile.
@@ -41,11 +42,22 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail (a scheduled report). Other channels ignore it."""
+
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     recipient_name: str
     address: str  # e-mail address, phone number, or "" for in-page
     subject: str
     body: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Channel(Protocol):
@@ -98,6 +110,21 @@ class SmtpEmailChannel:
         domain = self._settings.sender.partition("@")[2] or "localhost"
         email["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
         email.set_content(message.body, charset="utf-8")
+        for attachment in message.attachments:
+            if attachment.maintype == "text":
+                # As text with its charset, so a mail client shows it inline if it likes.
+                email.add_attachment(
+                    attachment.content.decode("utf-8"),
+                    subtype=attachment.subtype,
+                    filename=attachment.filename,
+                )
+            else:
+                email.add_attachment(
+                    attachment.content,
+                    maintype=attachment.maintype,
+                    subtype=attachment.subtype,
+                    filename=attachment.filename,
+                )
         return email
 
     def send(self, message: OutgoingMessage) -> None:

@@ -4,11 +4,18 @@ p90), cases on time and overdue, satisfaction, the rectification rate of bad
 ratings, a weighted score with rankings across groups (横向) and across periods
 (纵向), the waiting heat map and trend lines.
 
-Every figure is aggregated in the database with GROUP BY. p90 is
-``percentile_cont(0.9)`` on PostgreSQL; SQLite has no percentile function, so
-the same continuous percentile is computed with ROW_NUMBER()/COUNT() window
-functions (linear interpolation between the two nearest ranks, identical to
-percentile_cont). The formulas and weights are documented in docs/supervision.md.
+Every figure is aggregated in the database with GROUP BY. Days before today
+that the daily roll-ups cover (backend/models/rollup.py, filled by
+backend.services.rollup) are summed from the roll-up tables; today and any
+day not rolled up come from the raw tables in the same additive shape, and
+p90 then comes from one-minute histograms (within 60 s of the exact value
+below an hour; see :func:`histogram_percentile`). A period without rolled-up
+days is computed exactly as it always was: p90 is ``percentile_cont(0.9)`` on
+PostgreSQL; SQLite has no percentile function, so the same continuous
+percentile is computed with ROW_NUMBER()/COUNT() window functions (linear
+interpolation between the two nearest ranks, identical to percentile_cont).
+The formulas, weights and the roll-up design are documented in
+docs/supervision.md.
 
 Times are hall-local (Asia/Shanghai, UTC+8 all year: China has no daylight
 saving time, which is why a fixed offset is used on SQLite).
@@ -19,7 +26,7 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +56,17 @@ from backend.models import (
     Ticket,
     TicketState,
     Window,
+)
+from backend.models.rollup import (
+    BUCKET_SECONDS,
+    HISTOGRAM_BUCKETS,
+    SERVICE_COLUMNS,
+    WAIT_COLUMNS,
+    case_days,
+    heat_days,
+    rating_days,
+    rollup_days,
+    ticket_days,
 )
 
 HALL_TIMEZONE = "Asia/Shanghai"
@@ -392,32 +410,45 @@ def case_metrics(
             "cases_late": int(row.completed) - int(row.on_time),
             "cases_open_overdue": 0,
         }
-    last_due = min(period.end, today - timedelta(days=1))
-    if last_due >= period.start:
-        overdue = (
-            select(*[expression.label(name) for name, expression in keys], func.count())
-            .where(
-                Case.state.in_(OPEN_STATES),
-                Case.due_on >= period.start,
-                Case.due_on <= last_due,
-                *filters,
-            )
-            .group_by(*[e for _, e in keys])
+    for key, count in _open_overdue(session, period, keys, scope, today).items():
+        entry = result.setdefault(
+            key,
+            {
+                "cases_completed": 0,
+                "cases_on_time": 0,
+                "cases_late": 0,
+                "cases_open_overdue": 0,
+            },
         )
-        for row in session.execute(overdue):
-            entry = result.setdefault(
-                tuple(row[: len(keys)]),
-                {
-                    "cases_completed": 0,
-                    "cases_on_time": 0,
-                    "cases_late": 0,
-                    "cases_open_overdue": 0,
-                },
-            )
-            entry["cases_open_overdue"] = int(row[-1])
+        entry["cases_open_overdue"] = count
     for entry in result.values():
         entry["on_time_rate"] = _ratio(entry["cases_on_time"], entry["cases_completed"])
     return result
+
+
+def _open_overdue(
+    session: Session,
+    period: Period,
+    keys: Sequence[tuple[str, Any]],
+    scope: Scope,
+    today: date,
+) -> dict[tuple[Any, ...], int]:
+    """Cases still open now whose due date is in the period and already past
+    (ix_cases_open_due: only the open cases are read)."""
+    last_due = min(period.end, today - timedelta(days=1))
+    if last_due < period.start:
+        return {}
+    statement = (
+        select(*[expression.label(name) for name, expression in keys], func.count())
+        .where(
+            Case.state.in_(OPEN_STATES),
+            Case.due_on >= period.start,
+            Case.due_on <= last_due,
+            *_case_filters(scope),
+        )
+        .group_by(*[e for _, e in keys])
+    )
+    return {tuple(row[: len(keys)]): int(row[-1]) for row in session.execute(statement)}
 
 
 def _rating_key(group_by: str) -> Any:
@@ -501,6 +532,628 @@ def score(metrics: dict[str, Any]) -> float | None:
     return round(sum(WEIGHTS[name] * value for name, value in parts.items()) / total_weight, 2)
 
 
+# ------------------------------------------------------ additive figures
+#
+# The roll-up path (docs/supervision.md "Daily roll-ups") works on figures that
+# add up: counts, sums, maxima and fixed histograms. Days that are rolled up
+# are summed in SQL from the perf_*_days tables; the other days (today, and any
+# day not refreshed yet) are aggregated from the raw tables into the same
+# shape; the two are added here and turned into the documented metrics.
+
+
+def _empty_histogram() -> list[int]:
+    return [0] * HISTOGRAM_BUCKETS
+
+
+def _larger(first: float | None, second: float | None) -> float | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return max(first, second)
+
+
+@dataclass
+class TicketFigures:
+    issued: int = 0
+    served: int = 0
+    wait_count: int = 0
+    wait_sum: float = 0.0
+    wait_max: float | None = None
+    service_count: int = 0
+    service_sum: float = 0.0
+    service_max: float | None = None
+    wait_histogram: list[int] = field(default_factory=_empty_histogram)
+    service_histogram: list[int] = field(default_factory=_empty_histogram)
+
+    def add(self, other: TicketFigures) -> None:
+        self.issued += other.issued
+        self.served += other.served
+        self.wait_count += other.wait_count
+        self.wait_sum += other.wait_sum
+        self.wait_max = _larger(self.wait_max, other.wait_max)
+        self.service_count += other.service_count
+        self.service_sum += other.service_sum
+        self.service_max = _larger(self.service_max, other.service_max)
+        for index in range(HISTOGRAM_BUCKETS):
+            self.wait_histogram[index] += other.wait_histogram[index]
+            self.service_histogram[index] += other.service_histogram[index]
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "tickets_issued": self.issued,
+            "tickets_served": self.served,
+            "avg_wait_seconds": _round(self.wait_sum / self.wait_count)
+            if self.wait_count
+            else None,
+            "avg_service_seconds": _round(self.service_sum / self.service_count)
+            if self.service_count
+            else None,
+            "p90_wait_seconds": _round(
+                histogram_percentile(self.wait_histogram, self.wait_max, P90)
+            ),
+            "p90_service_seconds": _round(
+                histogram_percentile(self.service_histogram, self.service_max, P90)
+            ),
+        }
+
+
+def histogram_percentile(
+    counts: Sequence[int], maximum: float | None, fraction: float
+) -> float | None:
+    """percentile_cont over a one-minute histogram: the two neighbouring ranks
+    are placed evenly inside their buckets (the overflow bucket spans 60 min to
+    the stored maximum; the top rank is the maximum itself) and interpolated as
+    percentile_cont does. Each placed rank is off by less than its bucket's
+    width, so the result is within 60 s of the exact value below 60 minutes."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    position = fraction * (total - 1)
+    lower = int(position)
+    upper = min(lower + 1, total - 1)
+    low_value = _rank_value(counts, maximum, lower, total)
+    high_value = _rank_value(counts, maximum, upper, total)
+    return low_value + (position - lower) * (high_value - low_value)
+
+
+def _rank_value(counts: Sequence[int], maximum: float | None, rank: int, total: int) -> float:
+    if maximum is not None and rank == total - 1:
+        return maximum
+    seen = 0
+    for index, count in enumerate(counts):
+        if rank < seen + count:
+            low = float(index * BUCKET_SECONDS)
+            if index == len(counts) - 1:  # overflow: up to the largest value seen
+                width = max((maximum if maximum is not None else low) - low, 0.0)
+            else:
+                width = float(BUCKET_SECONDS)
+            estimate = low + (rank - seen + 0.5) / count * width
+            return min(estimate, maximum) if maximum is not None else estimate
+        seen += count
+    return float(maximum or 0.0)
+
+
+@dataclass
+class CaseFigures:
+    completed: int = 0
+    on_time: int = 0
+    open_overdue: int = 0
+
+    def add(self, other: CaseFigures) -> None:
+        self.completed += other.completed
+        self.on_time += other.on_time
+        self.open_overdue += other.open_overdue
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "cases_completed": self.completed,
+            "cases_on_time": self.on_time,
+            "cases_late": self.completed - self.on_time,
+            "cases_open_overdue": self.open_overdue,
+            "on_time_rate": _ratio(self.on_time, self.completed),
+        }
+
+
+@dataclass
+class RatingCounts:
+    """Valid ratings per level (1..5), voided ratings, and the 整改 counts."""
+
+    levels: list[int] = field(default_factory=lambda: [0] * 5)
+    voided: int = 0
+    rectifications: int = 0
+    rectified: int = 0
+    bad_called_back: int = 0
+    bad_rectified: int = 0
+
+    def add(self, other: RatingCounts) -> None:
+        for index in range(5):
+            self.levels[index] += other.levels[index]
+        self.voided += other.voided
+        self.rectifications += other.rectifications
+        self.rectified += other.rectified
+        self.bad_called_back += other.bad_called_back
+        self.bad_rectified += other.bad_rectified
+
+    @property
+    def valid(self) -> int:
+        return sum(self.levels)
+
+    def metrics(self) -> dict[str, Any]:
+        good = sum(self.levels[2:])
+        return {
+            "ratings": self.valid,
+            "ratings_good": good,
+            "ratings_bad": self.levels[0] + self.levels[1],
+            "satisfaction": _ratio(good, self.valid),
+            "rectifications": self.rectifications,
+            "rectified": self.rectified,
+            "rectification_rate": _ratio(self.rectified, self.rectifications),
+        }
+
+
+DayRange = tuple[date, date]  # inclusive local dates
+
+
+def split_period(
+    session: Session, period: Period, today: date
+) -> tuple[list[DayRange], list[DayRange]]:
+    """(rolled-up day ranges, raw day ranges) of ``period``. Today and later are
+    always raw (the day is still changing); an earlier day is rolled up when
+    perf_rollup_days has it."""
+    last_closed = min(period.end, today - timedelta(days=1))
+    covered: set[date] = set()
+    if last_closed >= period.start:
+        rows = session.execute(
+            select(rollup_days.c.day, rollup_days.c.refreshed_at).where(
+                rollup_days.c.day >= period.start, rollup_days.c.day <= last_closed
+            )
+        )
+        for day_value, refreshed_at in rows:
+            day = _as_date(day_value)
+            # Only a refresh made after the day ended holds the whole day.
+            if refreshed_at >= Period("", "day", day, day).utc_bounds()[1]:
+                covered.add(day)
+    rolled: list[DayRange] = []
+    raw: list[DayRange] = []
+    day = period.start
+    while day <= period.end:
+        target = rolled if day in covered else raw
+        if target and target[-1][1] == day - timedelta(days=1):
+            target[-1] = (target[-1][0], day)
+        else:
+            target.append((day, day))
+        day += timedelta(days=1)
+    return rolled, raw
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _days_condition(column: Any, ranges: Sequence[DayRange]) -> ColumnElement[bool]:
+    return or_(*(and_(column >= first, column <= last) for first, last in ranges))
+
+
+def _instants_condition(column: Any, ranges: Sequence[DayRange]) -> ColumnElement[bool]:
+    parts = []
+    for first, last in ranges:
+        start, end = Period("", "range", first, last).utc_bounds()
+        parts.append(and_(column >= start, column < end))
+    return or_(*parts)
+
+
+def _histogram_bucket(session: Session, seconds: Any) -> Any:
+    """The histogram bucket of a duration: whole minutes, clamped to 0..60.
+    The half-millisecond nudge keeps an exact 60.000 s (which SQLite's
+    julianday arithmetic may return as 59.99996) in the one-minute bucket."""
+    minutes = (seconds + 0.0005) / float(BUCKET_SECONDS)
+    top = HISTOGRAM_BUCKETS - 1
+    if _dialect(session) == "postgresql":
+        return cast(func.least(func.greatest(func.floor(minutes), 0), top), Integer)
+    return func.min(func.max(cast(minutes, Integer), 0), top)
+
+
+def raw_ticket_figures(
+    session: Session,
+    keys: Sequence[tuple[str, Any]],
+    where: Sequence[Any],
+    scope: Scope,
+) -> dict[tuple[Any, ...], TicketFigures]:
+    """Ticket figures per key from the raw tickets table (three GROUP BYs: the
+    sums, the waiting histogram, the service histogram)."""
+    wait = _seconds(session, Ticket.called_at, Ticket.issued_at)
+    service = _seconds(
+        session, Ticket.finished_at, func.coalesce(Ticket.started_at, Ticket.called_at)
+    )
+    conditions = list(where)
+    if scope.hall_id is not None:
+        conditions.append(Ticket.hall_id == scope.hall_id)
+    if scope.department_id is not None:
+        conditions.append(Staff.department_id == scope.department_id)
+    needs_staff = scope.department_id is not None or any(
+        expression is Staff.department_id for _, expression in keys
+    )
+    key_columns = [expression.label(name) for name, expression in keys]
+    group = [expression for _, expression in keys]
+    width = len(keys)
+
+    def finish(statement: Any) -> Any:
+        if needs_staff:
+            statement = statement.outerjoin(Staff, Staff.id == Ticket.staff_id)
+        return statement.where(*conditions)
+
+    sums = finish(
+        select(
+            *key_columns,
+            func.count(),
+            func.count(case((Ticket.state == TicketState.DONE, 1))),
+            func.count(wait),
+            func.sum(wait),
+            func.max(wait),
+            func.count(service),
+            func.sum(service),
+            func.max(service),
+        ).select_from(Ticket)
+    ).group_by(*group)
+    result: dict[tuple[Any, ...], TicketFigures] = {}
+    for row in session.execute(sums):
+        result[tuple(row[:width])] = TicketFigures(
+            issued=int(row[width]),
+            served=int(row[width + 1]),
+            wait_count=int(row[width + 2]),
+            wait_sum=float(row[width + 3] or 0.0),
+            wait_max=None if row[width + 4] is None else float(row[width + 4]),
+            service_count=int(row[width + 5]),
+            service_sum=float(row[width + 6] or 0.0),
+            service_max=None if row[width + 7] is None else float(row[width + 7]),
+        )
+    for value, attribute in ((wait, "wait_histogram"), (service, "service_histogram")):
+        bucket = _histogram_bucket(session, value)
+        statement = finish(
+            select(*key_columns, bucket.label("bucket"), func.count()).select_from(Ticket)
+        ).where(value.is_not(None))
+        for row in session.execute(statement.group_by(*group, bucket)):
+            figures = result.get(tuple(row[:width]))
+            if figures is not None:
+                getattr(figures, attribute)[int(row[width])] += int(row[width + 1])
+    return result
+
+
+def raw_case_figures(
+    session: Session, keys: Sequence[tuple[str, Any]], ranges: Sequence[DayRange], scope: Scope
+) -> dict[tuple[Any, ...], CaseFigures]:
+    """Decided cases per key whose hall-local completion day is in ``ranges``."""
+    completed_day = _local_date(session, Case.completed_at)
+    statement = (
+        select(
+            *[expression.label(name) for name, expression in keys],
+            func.count(),
+            func.count(case((completed_day <= Case.due_on, 1))),
+        )
+        .where(
+            Case.state.in_(COMPLETED_STATES),
+            _instants_condition(Case.completed_at, ranges),
+            *_case_filters(scope),
+        )
+        .group_by(*[expression for _, expression in keys])
+    )
+    width = len(keys)
+    return {
+        tuple(row[:width]): CaseFigures(completed=int(row[width]), on_time=int(row[width + 1]))
+        for row in session.execute(statement)
+    }
+
+
+def _case_filters(scope: Scope) -> list[Any]:
+    filters: list[Any] = []
+    if scope.hall_id is not None:
+        filters.append(Case.hall_id == scope.hall_id)
+    if scope.department_id is not None:
+        filters.append(Case.department_id == scope.department_id)
+    return filters
+
+
+def raw_rating_counts(
+    session: Session, keys: Sequence[tuple[str, Any]], ranges: Sequence[DayRange], scope: Scope
+) -> dict[tuple[Any, ...], RatingCounts]:
+    """Rating counts per key whose hall-local rating day is in ``ranges``;
+    voided ratings only in ``voided``."""
+    valid = Rating.voided.is_(False)
+    bad = and_(valid, Rating.level <= 2)
+    conditions: list[Any] = [_instants_condition(Rating.rated_at, ranges)]
+    if scope.hall_id is not None:
+        conditions.append(Rating.hall_id == scope.hall_id)
+    if scope.department_id is not None:
+        conditions.append(Rating.department_id == scope.department_id)
+    statement = (
+        select(
+            *[expression.label(name) for name, expression in keys],
+            *(func.count(case((and_(valid, Rating.level == level), 1))) for level in range(1, 6)),
+            func.count(case((Rating.voided.is_(True), 1))),
+            func.count(
+                case(
+                    (
+                        and_(
+                            valid,
+                            Rectification.id.is_not(None),
+                            Rectification.state != RectificationState.VOIDED.value,
+                        ),
+                        1,
+                    )
+                )
+            ),
+            func.count(case((and_(valid, Rectification.state.in_(RECTIFIED_STATES)), 1))),
+            func.count(case((and_(bad, Rectification.callback_at.is_not(None)), 1))),
+            func.count(case((and_(bad, Rectification.state.in_(RECTIFIED_STATES)), 1))),
+        )
+        .select_from(Rating)
+        .outerjoin(Rectification, Rectification.rating_id == Rating.id)
+        .where(*conditions)
+        .group_by(*[expression for _, expression in keys])
+    )
+    width = len(keys)
+    result: dict[tuple[Any, ...], RatingCounts] = {}
+    for row in session.execute(statement):
+        numbers = [int(value) for value in row[width:]]
+        result[tuple(row[:width])] = RatingCounts(
+            levels=numbers[0:5],
+            voided=numbers[5],
+            rectifications=numbers[6],
+            rectified=numbers[7],
+            bad_called_back=numbers[8],
+            bad_rectified=numbers[9],
+        )
+    return result
+
+
+def _norm(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Bucket keys as ISO text, so SQLite's text dates and PostgreSQL's dates
+    from the raw and the roll-up queries land on the same key."""
+    return tuple(_iso(part) if isinstance(part, date | datetime) else part for part in key)
+
+
+def _rolled_ticket_figures(
+    session: Session,
+    bucket: str | None,
+    group_by: str | None,
+    ranges: Sequence[DayRange],
+    scope: Scope,
+) -> dict[tuple[Any, ...], TicketFigures]:
+    table = ticket_days.c
+    keys: list[Any] = []
+    if bucket is not None:
+        keys.append(_bucket(session, table.day, bucket))
+    if group_by is not None:
+        keys.append(
+            {
+                "window": table.window_id,
+                "clerk": table.staff_id,
+                "department": Staff.department_id,
+                "hall": table.hall_id,
+            }[group_by]
+        )
+    conditions: list[Any] = [_days_condition(table.day, ranges)]
+    if scope.hall_id is not None:
+        conditions.append(table.hall_id == scope.hall_id)
+    if scope.department_id is not None:
+        conditions.append(Staff.department_id == scope.department_id)
+    histogram = [table[name] for name in (*WAIT_COLUMNS, *SERVICE_COLUMNS)]
+    statement = select(
+        *keys,
+        func.sum(table.issued),
+        func.sum(table.served),
+        func.sum(table.wait_count),
+        func.sum(table.wait_sum),
+        func.max(table.wait_max),
+        func.sum(table.service_count),
+        func.sum(table.service_sum),
+        func.max(table.service_max),
+        *(func.sum(column) for column in histogram),
+    ).select_from(ticket_days)
+    if scope.department_id is not None or group_by == "department":
+        statement = statement.outerjoin(Staff, Staff.id == table.staff_id)
+    statement = statement.where(*conditions)
+    if keys:
+        statement = statement.group_by(*keys)
+    width = len(keys)
+    result: dict[tuple[Any, ...], TicketFigures] = {}
+    for row in session.execute(statement):
+        if row[width] is None:  # no rows at all (an aggregate without GROUP BY)
+            continue
+        numbers = row[width + 8 :]
+        result[_norm(tuple(row[:width]))] = TicketFigures(
+            issued=int(row[width]),
+            served=int(row[width + 1]),
+            wait_count=int(row[width + 2]),
+            wait_sum=float(row[width + 3]),
+            wait_max=None if row[width + 4] is None else float(row[width + 4]),
+            service_count=int(row[width + 5]),
+            service_sum=float(row[width + 6]),
+            service_max=None if row[width + 7] is None else float(row[width + 7]),
+            wait_histogram=[int(value) for value in numbers[:HISTOGRAM_BUCKETS]],
+            service_histogram=[int(value) for value in numbers[HISTOGRAM_BUCKETS:]],
+        )
+    return result
+
+
+def _rolled_keys(
+    session: Session, table: Any, bucket: str | None, group_by: str | None
+) -> list[Any]:
+    keys: list[Any] = []
+    if bucket is not None:
+        keys.append(_bucket(session, table.c.day, bucket))
+    if group_by is not None:
+        keys.append(
+            {
+                "window": table.c.window_id,
+                "clerk": table.c.staff_id,
+                "department": table.c.department_id,
+                "hall": table.c.hall_id,
+            }[group_by]
+        )
+    return keys
+
+
+def _rolled_scope(table: Any, ranges: Sequence[DayRange], scope: Scope) -> list[Any]:
+    conditions: list[Any] = [_days_condition(table.c.day, ranges)]
+    if scope.hall_id is not None:
+        conditions.append(table.c.hall_id == scope.hall_id)
+    if scope.department_id is not None:
+        conditions.append(table.c.department_id == scope.department_id)
+    return conditions
+
+
+def _rolled_case_figures(
+    session: Session,
+    bucket: str | None,
+    group_by: str | None,
+    ranges: Sequence[DayRange],
+    scope: Scope,
+) -> dict[tuple[Any, ...], CaseFigures]:
+    keys = _rolled_keys(session, case_days, bucket, group_by)
+    statement = select(*keys, func.sum(case_days.c.completed), func.sum(case_days.c.on_time)).where(
+        *_rolled_scope(case_days, ranges, scope)
+    )
+    if keys:
+        statement = statement.group_by(*keys)
+    width = len(keys)
+    return {
+        _norm(tuple(row[:width])): CaseFigures(
+            completed=int(row[width]), on_time=int(row[width + 1])
+        )
+        for row in session.execute(statement)
+        if row[width] is not None
+    }
+
+
+def _rolled_rating_counts(
+    session: Session,
+    bucket: str | None,
+    group_by: str | None,
+    ranges: Sequence[DayRange],
+    scope: Scope,
+) -> dict[tuple[Any, ...], RatingCounts]:
+    keys = _rolled_keys(session, rating_days, bucket, group_by)
+    table = rating_days.c
+    statement = select(
+        *keys,
+        *(func.sum(table[f"level{level}"]) for level in range(1, 6)),
+        func.sum(table.voided),
+        func.sum(table.rectifications),
+        func.sum(table.rectified),
+        func.sum(table.bad_called_back),
+        func.sum(table.bad_rectified),
+    ).where(*_rolled_scope(rating_days, ranges, scope))
+    if keys:
+        statement = statement.group_by(*keys)
+    width = len(keys)
+    result: dict[tuple[Any, ...], RatingCounts] = {}
+    for row in session.execute(statement):
+        if row[width] is None:
+            continue
+        numbers = [int(value) for value in row[width:]]
+        result[_norm(tuple(row[:width]))] = RatingCounts(
+            levels=numbers[0:5],
+            voided=numbers[5],
+            rectifications=numbers[6],
+            rectified=numbers[7],
+            bad_called_back=numbers[8],
+            bad_rectified=numbers[9],
+        )
+    return result
+
+
+def rating_counts(
+    session: Session, period: Period, group_by: str, scope: Scope, today: date
+) -> dict[Any, RatingCounts]:
+    """Rating counts per group (voided ones included in ``voided``), from the
+    roll-ups where they cover the period: the 好差评 table of the reports
+    (backend.services.reporting's definitions, without a pass over the ratings)."""
+    _check_group(group_by)
+    rolled, raw = split_period(session, period, today)
+    counts = _rolled_rating_counts(session, None, group_by, rolled, scope) if rolled else {}
+    if raw:
+        _merge(counts, raw_rating_counts(session, [("g", _rating_key(group_by))], raw, scope))
+    return {key[0]: value for key, value in counts.items()}
+
+
+def _merge(target: dict[tuple[Any, ...], Any], source: dict[tuple[Any, ...], Any]) -> None:
+    for key, figures in source.items():
+        key = _norm(key)
+        if key in target:
+            target[key].add(figures)
+        else:
+            target[key] = figures
+
+
+def _figures(
+    session: Session,
+    period: Period,
+    bucket: str | None,
+    group_by: str | None,
+    scope: Scope,
+    today: date,
+) -> tuple[
+    dict[tuple[Any, ...], dict[str, Any]],
+    dict[tuple[Any, ...], dict[str, Any]],
+    dict[tuple[Any, ...], dict[str, Any]],
+]:
+    """(ticket, case, rating) metrics per key -- key = (bucket?, group?).
+
+    Without any rolled-up day in the period this is the exact raw computation
+    (percentile_cont). Otherwise the rolled-up days are summed from the
+    roll-up tables, the other days aggregated raw into the same additive
+    shape, and p90 comes from the merged histogram."""
+    ticket_keys: list[tuple[str, Any]] = []
+    case_keys: list[tuple[str, Any]] = []
+    rating_keys: list[tuple[str, Any]] = []
+    if bucket is not None:
+        ticket_keys.append(("b", _bucket(session, Ticket.service_day, bucket)))
+        case_keys.append(("b", _bucket(session, _local_date(session, Case.completed_at), bucket)))
+        rating_keys.append(("b", _bucket(session, _local_date(session, Rating.rated_at), bucket)))
+    if group_by is not None:
+        ticket_keys.append(("g", _ticket_key(group_by)))
+        case_keys.append(("g", _case_key(group_by)))
+        rating_keys.append(("g", _rating_key(group_by)))
+    rolled, raw = split_period(session, period, today)
+    if not rolled:
+        return (
+            ticket_metrics(session, period, ticket_keys, scope),
+            case_metrics(session, period, case_keys, scope, today),
+            rating_metrics(session, period, rating_keys, scope),
+        )
+    tickets = _rolled_ticket_figures(session, bucket, group_by, rolled, scope)
+    cases = _rolled_case_figures(session, bucket, group_by, rolled, scope)
+    ratings = _rolled_rating_counts(session, bucket, group_by, rolled, scope)
+    if raw:
+        _merge(
+            tickets,
+            raw_ticket_figures(
+                session, ticket_keys, [_days_condition(Ticket.service_day, raw)], scope
+            ),
+        )
+        _merge(cases, raw_case_figures(session, case_keys, raw, scope))
+        _merge(ratings, raw_rating_counts(session, rating_keys, raw, scope))
+    # Still open now and due inside the period: not a daily figure, always live.
+    for key, count in _open_overdue(session, period, case_keys, scope, today).items():
+        key = _norm(key)
+        cases.setdefault(key, CaseFigures()).open_overdue += count
+    return (
+        {key: figures.metrics() for key, figures in tickets.items() if figures.issued},
+        {
+            key: figures.metrics()
+            for key, figures in cases.items()
+            if figures.completed or figures.open_overdue
+        },
+        {key: counts.metrics() for key, counts in ratings.items() if counts.valid},
+    )
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -564,9 +1217,7 @@ def summary(
 ) -> dict[str, Any]:
     """All metrics and the score per group for one period."""
     _check_group(group_by)
-    tickets = ticket_metrics(session, period, [("g", _ticket_key(group_by))], scope)
-    cases = case_metrics(session, period, [("g", _case_key(group_by))], scope, today)
-    ratings = rating_metrics(session, period, [("g", _rating_key(group_by))], scope)
+    tickets, cases, ratings = _figures(session, period, None, group_by, scope, today)
     keys = {k[0] for k in (*tickets, *cases, *ratings)}
     names = _names(session, group_by, keys) if with_names else {}
     rows = []
@@ -644,8 +1295,56 @@ def _ranks(items: list[dict[str, Any]]) -> dict[Any, int]:
     return ranks
 
 
-def heatmap(session: Session, period: Period, scope: Scope) -> dict[str, Any]:
-    """Tickets issued and average wait by ISO weekday (1 = Monday) and local hour."""
+def heatmap(
+    session: Session, period: Period, scope: Scope, today: date | None = None
+) -> dict[str, Any]:
+    """Tickets issued and average wait by ISO weekday (1 = Monday) and local hour.
+
+    ``today`` (hall-local) decides which days may come from the roll-ups; it
+    defaults to the wall clock's date in the hall."""
+    if today is None:
+        today = datetime.now(UTC).astimezone(ZoneInfo(HALL_TIMEZONE)).date()
+    rolled, raw = split_period(session, period, today)
+    totals: dict[tuple[int, int], list[float]] = {}  # (weekday, hour) -> tickets, called, sum
+    if rolled:
+        table = heat_days.c
+        statement = select(
+            table.weekday,
+            table.hour,
+            func.sum(table.tickets),
+            func.sum(table.wait_count),
+            func.sum(table.wait_sum),
+        ).where(_days_condition(table.day, rolled))
+        if scope.hall_id is not None:
+            statement = statement.where(table.hall_id == scope.hall_id)
+        if scope.department_id is not None:
+            statement = statement.join(Staff, Staff.id == table.staff_id).where(
+                Staff.department_id == scope.department_id
+            )
+        for row in session.execute(statement.group_by(table.weekday, table.hour)):
+            totals[(int(row[0]), int(row[1]))] = [float(row[2]), float(row[3]), float(row[4])]
+    if raw:
+        keys = _heat_keys(session)
+        for row in _raw_heat(session, keys, _days_condition(Ticket.service_day, raw), scope):
+            cell = totals.setdefault((int(row[0]), int(row[1])), [0.0, 0.0, 0.0])
+            cell[0] += float(row[2])
+            cell[1] += float(row[3])
+            cell[2] += float(row[4] or 0.0)
+    cells = [
+        {
+            "weekday": weekday,
+            "hour": hour,
+            "tickets": int(numbers[0]),
+            "avg_wait_seconds": _round(numbers[2] / numbers[1]) if numbers[1] else None,
+        }
+        for (weekday, hour), numbers in totals.items()
+    ]
+    cells.sort(key=lambda cell: (cell["weekday"], cell["hour"]))
+    return {"period": period.as_json(), "cells": cells}
+
+
+def _heat_keys(session: Session) -> list[tuple[str, Any]]:
+    """ISO weekday and hour of the hall-local issue time."""
     local = _local(session, Ticket.issued_at)
     weekday: ColumnElement[int]
     hour: ColumnElement[int]
@@ -655,31 +1354,25 @@ def heatmap(session: Session, period: Period, scope: Scope) -> dict[str, Any]:
     else:
         weekday = (cast(func.strftime("%w", local), Integer) + 6) % 7 + 1
         hour = cast(func.strftime("%H", local), Integer)
+    return [("weekday", weekday), ("hour", hour)]
+
+
+def _raw_heat(session: Session, keys: Sequence[tuple[str, Any]], where: Any, scope: Scope) -> Any:
+    """Per key (ending in weekday, hour): tickets, called tickets, waiting sum."""
     wait = _seconds(session, Ticket.called_at, Ticket.issued_at)
     statement = select(
-        weekday.label("weekday"),
-        hour.label("hour"),
+        *[expression.label(name) for name, expression in keys],
         func.count(),
-        func.avg(case((Ticket.called_at.is_not(None), wait))),
-    )
-    where: list[Any] = [Ticket.service_day >= period.start, Ticket.service_day <= period.end]
+        func.count(wait),
+        func.sum(wait),
+    ).where(where)
     if scope.hall_id is not None:
-        where.append(Ticket.hall_id == scope.hall_id)
+        statement = statement.where(Ticket.hall_id == scope.hall_id)
     if scope.department_id is not None:
-        statement = statement.join(Staff, Staff.id == Ticket.staff_id)
-        where.append(Staff.department_id == scope.department_id)
-    statement = statement.where(*where).group_by(weekday, hour)
-    cells = [
-        {
-            "weekday": int(row[0]),
-            "hour": int(row[1]),
-            "tickets": int(row[2]),
-            "avg_wait_seconds": _round(row[3]),
-        }
-        for row in session.execute(statement)
-    ]
-    cells.sort(key=lambda cell: (cell["weekday"], cell["hour"]))
-    return {"period": period.as_json(), "cells": cells}
+        statement = statement.join(Staff, Staff.id == Ticket.staff_id).where(
+            Staff.department_id == scope.department_id
+        )
+    return session.execute(statement.group_by(*[expression for _, expression in keys]))
 
 
 def trend(
@@ -696,20 +1389,13 @@ def trend(
     if bucket not in BUCKETS:
         raise BadInput(f"bucket 只能是 {', '.join(BUCKETS)} / invalid bucket", bucket=bucket)
     _check_group(group_by)
-    ticket_keys = [("b", _bucket(session, Ticket.service_day, bucket))]
-    case_keys = [("b", _bucket(session, _local_date(session, Case.completed_at), bucket))]
-    rating_keys = [("b", _bucket(session, _local_date(session, Rating.rated_at), bucket))]
-    tickets_scope = cases_scope = scope
+    key_group: str | None = None
+    tickets_scope = scope
     if group_id is not None and group_by != "hall":
-        # One group's line: an extra key column that is then filtered.
-        ticket_keys.append(("g", _ticket_key(group_by)))
-        case_keys.append(("g", _case_key(group_by)))
-        rating_keys.append(("g", _rating_key(group_by)))
+        key_group = group_by  # one group's line: an extra key column that is then filtered
     elif group_id is not None:
-        tickets_scope = cases_scope = Scope(hall_id=group_id, department_id=scope.department_id)
-    tickets = ticket_metrics(session, period, ticket_keys, tickets_scope)
-    cases = case_metrics(session, period, case_keys, cases_scope, today)
-    ratings = rating_metrics(session, period, rating_keys, cases_scope)
+        tickets_scope = Scope(hall_id=group_id, department_id=scope.department_id)
+    tickets, cases, ratings = _figures(session, period, bucket, key_group, tickets_scope, today)
 
     def pick(data: dict[tuple[Any, ...], dict[str, Any]]) -> dict[str, dict[str, Any]]:
         picked: dict[str, dict[str, Any]] = {}
@@ -768,8 +1454,10 @@ __all__ = [
     "parse_period",
     "previous_period",
     "ranking",
+    "rating_counts",
     "rating_metrics",
     "score",
+    "split_period",
     "summary",
     "ticket_metrics",
     "trend",

@@ -16,8 +16,6 @@ senders never mail the same report.
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -137,17 +135,15 @@ def send_due_reports(
             )
             document = render(report, schedule.report_format)
             filename = f"{report.filename_stem}.{FILE_SUFFIX[schedule.report_format]}"
-            _send(
-                smtp_channel,
+            maintype, subtype = MAIN_TYPES[schedule.report_format]
+            smtp_channel.send(
                 notify.OutgoingMessage(
                     recipient_name=schedule.recipient_name,
                     address=schedule.recipient_email,
                     subject=f"{report.title}（{due.period.label}）",
                     body=_body(schedule, report.title, due.period),
-                ),
-                filename,
-                schedule.report_format,
-                document,
+                    attachments=(notify.Attachment(filename, document, maintype, subtype),),
+                )
             )
         except (notify.DeliveryError, OSError) as error:
             if schedule.last_error.startswith(due.period.label + ":"):
@@ -184,38 +180,6 @@ MAIN_TYPES = {
     "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "html": ("text", "html"),
 }
-
-
-def _send(
-    channel: notify.SmtpEmailChannel,
-    message: notify.OutgoingMessage,
-    filename: str,
-    report_format: str,
-    document: bytes,
-) -> None:
-    """The channel's own message (sender, Message-ID, UTF-8 body) plus the report.
-
-    notify.SmtpEmailChannel sends plain messages only, so the sending below
-    repeats its few lines with the same settings (STARTTLS, login, timeout).
-    """
-    if "@" not in message.address:
-        raise notify.DeliveryError("no e-mail address")
-    email = channel.build(message)
-    main, sub = MAIN_TYPES[report_format]
-    if main == "text":
-        email.add_attachment(document.decode("utf-8"), subtype=sub, filename=filename)
-    else:
-        email.add_attachment(document, maintype=main, subtype=sub, filename=filename)
-    settings: notify.SmtpSettings = channel._settings  # the channel's configuration
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
-            if settings.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.username:
-                smtp.login(settings.username, settings.password)
-            smtp.send_message(email)
-    except (OSError, smtplib.SMTPException) as error:
-        raise notify.DeliveryError(f"SMTP {settings.host}:{settings.port}: {error}") from error
 
 
 def next_send(schedule: ReportSchedule, now: datetime) -> datetime:

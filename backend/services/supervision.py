@@ -86,7 +86,7 @@ from backend.models.supervision import (
     ScanCursor,
     StaffContact,
 )
-from backend.services import notify
+from backend.services import eventlog, notify, report_schedule, rollup
 from backend.services.auth import Principal
 from backend.services.calendar import calendar_for
 from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
@@ -249,6 +249,29 @@ class ScanReport:
         }
 
 
+ALERT_EVENT = "supervision_alert"
+
+
+def announce(session: Session, hall_id: int, change: str, alert_id: int) -> None:
+    """Queue one ``supervision_alert`` hall event per hall and transaction, so the
+    alert pages refresh live whichever process changed the alerts (the web
+    server, ``hall supervision-scan`` in its own process, the API).
+
+    A scan may raise thousands of alerts at once; pages only need to know that
+    something changed, so the counts are accumulated in the one queued payload
+    (eventlog writes it when the transaction commits). The payload holds
+    counts and an alert id, no names or case details: hall events are read by
+    every page of the hall.
+    """
+    pending = session.info.get(eventlog.PENDING_KEY) or []
+    for pending_hall, kind, payload in pending:
+        if pending_hall == hall_id and kind == ALERT_EVENT:
+            payload[change] = payload.get(change, 0) + 1
+            payload["alert_id"] = alert_id
+            return
+    eventlog.emit(session, hall_id, ALERT_EVENT, {change: 1, "alert_id": alert_id})
+
+
 class _Scan:
     def __init__(self, session: Session, now: datetime, policy: SupervisionPolicy) -> None:
         self.session = session
@@ -315,12 +338,14 @@ class _Scan:
                     )
                 )
         self.report.raised[kind.value] += 1
+        announce(self.session, alert.hall_id, "raised", alert.id)
         return alert
 
     def clear(self, alert: Alert, reason: str) -> None:
         alert.cleared_at = self.now
         alert.clear_reason = reason
         self.report.cleared[alert.kind] += 1
+        announce(self.session, alert.hall_id, "cleared", alert.id)
 
     # -------------------------------------------------------------- time limits
 
@@ -812,9 +837,16 @@ def deliver_pending(
 
 
 class SupervisionScheduler:
-    """Runs :func:`scan` and :func:`deliver_pending` every ``interval`` seconds
-    on a daemon thread. Run one per deployment (a CLI loop or one backend
-    process): several would only queue behind the scan lock and repeat work."""
+    """Runs, every ``interval`` seconds on a daemon thread: :func:`scan`,
+    :func:`deliver_pending`, the performance roll-up of yesterday and today
+    (backend.services.rollup.refresh_recent) and -- when an SMTP channel is
+    configured -- the scheduled reports (report_schedule.send_due_reports),
+    after the roll-up so a report reads yesterday's final figures.
+
+    Run one per deployment (a CLI loop or one backend process): several would
+    only queue behind the scan and roll-up locks and repeat work. The roll-up
+    and the reports run in their own transactions and their failures are
+    logged and kept in ``last_error`` without undoing the scan."""
 
     def __init__(
         self,
@@ -834,19 +866,47 @@ class SupervisionScheduler:
         self.runs = 0
         self.last_error: str = ""
         self.completed = threading.Event()  # set after every run; tests wait on it
+        # What the last run's later steps did (None before the first run / without SMTP).
+        self.last_rollup: rollup.RefreshReport | None = None
+        self.last_reports: report_schedule.SendReport | None = None
+        self.step_errors: dict[str, str] = {}
 
     def run_once(self) -> tuple[ScanReport, DeliveryReport]:
         with self._database.writing() as session:
             report = scan(session, self._clock(), self._policy)
         delivered = deliver_pending(self._database, self._channels, self._clock, self._policy)
+        self.step_errors = {}
+        self._refresh_rollups()
+        self._send_reports()
         self.runs += 1
         return report, delivered
+
+    def _refresh_rollups(self) -> None:
+        try:
+            with self._database.writing() as session:
+                self.last_rollup = rollup.refresh_recent(session, self._clock())
+        except Exception as error:  # the next run retries; the scan is already committed
+            self.step_errors["rollup"] = f"{type(error).__name__}: {error}"
+            log.exception("performance roll-up failed")
+
+    def _send_reports(self) -> None:
+        channel = self._channels.get(notify.EMAIL)
+        if not isinstance(channel, notify.SmtpEmailChannel):
+            return  # no SMTP configured: schedules wait until it is
+        try:
+            with self._database.writing() as session:
+                self.last_reports = report_schedule.send_due_reports(
+                    session, self._clock(), channel
+                )
+        except Exception as error:
+            self.step_errors["reports"] = f"{type(error).__name__}: {error}"
+            log.exception("scheduled reports failed")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 report, delivered = self.run_once()
-                self.last_error = ""
+                self.last_error = "; ".join(f"{k}: {v}" for k, v in self.step_errors.items())
                 log.info("supervision scan: %s; delivered %s", report.as_json(), delivered)
             except Exception as error:  # keep the thread alive; the next run retries
                 self.last_error = f"{type(error).__name__}: {error}"
@@ -990,6 +1050,7 @@ def acknowledge(
         row.acknowledged_at = now
         row.acknowledged_by_staff_id = viewer.staff_id
         row.acknowledge_note = note.strip()[:500]
+        announce(session, row.hall_id, "acknowledged", row.id)
     return row
 
 

@@ -3,7 +3,8 @@ groups, 纵向 against the previous period) with every metric, charts (ranking
 bars, trend lines, the waiting heat map by weekday and hour), the reports as
 HTML, Excel and PDF, and the schedules that e-mail them.
 
-The figures are backend.services.performance's (formulas in docs/supervision.md);
+The figures are backend.services.performance's (formulas in docs/supervision.md;
+days before today from the daily roll-ups, today live from the raw tables);
 the ranking table is rendered on the server, so the page works without scripts;
 the trend and heat map come from two JSON endpoints that the page's script
 fetches in parallel (the slowest queries do not hold up the table).
@@ -197,7 +198,7 @@ def trend_data() -> Response:
 def heatmap_data() -> Response:
     user = current_staff()
     with _ext().db.reading() as session:
-        return jsonify(performance.heatmap(session, _period(), _scope(user)))
+        return jsonify(performance.heatmap(session, _period(), _scope(user), _today()))
 
 
 # ------------------------------------------------------------------ reports

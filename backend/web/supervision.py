@@ -9,12 +9,9 @@ A case's alert history is open to whoever may read the case.
 
 Live updates: the hall view refreshes on the queue's events; the alert board,
 the findings and the navigation badge refresh on ``supervision_alert`` hall
-events. The supervision scan does not write hall events itself, so this module
-adds them: an ORM hook on the alert table emits one ``supervision_alert`` event
-per hall and transaction whenever alerts are raised, cleared or acknowledged
-(see :func:`_announce`). The hook is installed when this module is imported,
-i.e. in every process that created the web app; a scan run by a separate CLI
-process does not announce itself (docs/supervision-pages.md).
+events, which backend.services.supervision emits itself whenever alerts are
+raised, cleared or acknowledged -- also when the scan runs in another process
+(``hall supervision-scan --loop``).
 """
 
 from __future__ import annotations
@@ -28,15 +25,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import event as sa_event
-from sqlalchemy import false, func, inspect, select
-from sqlalchemy.orm import Session, aliased, object_session
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.errors import BadInput
 from backend.models import Case, Department, Hall, MatterVersion, Role, Staff
 from backend.models.supervision import Alert, AlertDelivery, AlertKind
-from backend.services import eventlog
 from backend.services import supervision as supervision_service
 from backend.services.auth import Principal
 from backend.web import access
@@ -47,7 +42,8 @@ blueprint = Blueprint("supervision_pages", __name__, url_prefix="/supervision")
 page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
 
 VIEW_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
-ALERT_EVENT = "supervision_alert"
+# Raised, cleared and acknowledged alerts are announced by the service itself.
+ALERT_EVENT = supervision_service.ALERT_EVENT
 # The queue events that change what the live hall view shows.
 HALL_EVENTS = (
     "ticket_issued",
@@ -117,51 +113,6 @@ def _ext() -> Any:
 def _now() -> datetime:
     now: datetime = _ext().clock()
     return now
-
-
-# ------------------------------------------------------------------ live events
-
-
-def _announce(session: Session, alert: Alert, change: str) -> None:
-    """Queue one ``supervision_alert`` hall event per hall and transaction.
-
-    A scan may raise thousands of alerts at once; pages only need to know that
-    something changed, so the counts are accumulated in the one queued payload
-    (the dict is written when the transaction commits, see eventlog.emit).
-    """
-    pending = session.info.get(eventlog.PENDING_KEY) or []
-    for hall_id, kind, payload in pending:
-        if hall_id == alert.hall_id and kind == ALERT_EVENT:
-            payload[change] = payload.get(change, 0) + 1
-            payload["alert_id"] = alert.id
-            return
-    eventlog.emit(session, alert.hall_id, ALERT_EVENT, {change: 1, "alert_id": alert.id})
-
-
-def _after_insert(_mapper: Any, _connection: Any, alert: Alert) -> None:
-    session = object_session(alert)
-    if session is not None:
-        _announce(session, alert, "raised")
-
-
-def _after_update(_mapper: Any, _connection: Any, alert: Alert) -> None:
-    session = object_session(alert)
-    if session is None:
-        return
-    state = inspect(alert)
-    if state.attrs.cleared_at.history.has_changes():
-        _announce(session, alert, "cleared")
-    elif state.attrs.acknowledged_at.history.has_changes():
-        _announce(session, alert, "acknowledged")
-
-
-def install_alert_events() -> None:
-    if not sa_event.contains(Alert, "after_insert", _after_insert):
-        sa_event.listen(Alert, "after_insert", _after_insert)
-        sa_event.listen(Alert, "after_update", _after_update)
-
-
-install_alert_events()
 
 
 # ------------------------------------------------------------ navigation badge
@@ -445,9 +396,6 @@ def acknowledge(alert_id: int) -> Any:
         raise BadInput(_("签收意见不超过500字"))
     with _ext().db.writing() as session:
         alert = supervision_service.acknowledge(session, alert_id, user.principal, _now(), note)
-        # Flushed here, not at commit: the hall event of the acknowledgement is
-        # queued by the flush and must exist before the commit writes events.
-        session.flush()
         kind = alert.kind
     flash(_("已签收：%(kind)s", kind=KIND_LABELS.get(kind, kind)), "success")
     back = request.form.get("back", "")

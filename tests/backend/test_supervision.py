@@ -18,7 +18,18 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from backend.db import Database
-from backend.models import ApplicantKind, Case, CaseEvent, Department, Hall, Role, Staff
+from backend.models import (
+    ApplicantKind,
+    Case,
+    CaseEvent,
+    Department,
+    Hall,
+    HallEvent,
+    Role,
+    Staff,
+)
+from backend.models.report_schedule import ReportSchedule
+from backend.models.rollup import rollup_days
 from backend.models.supervision import (
     Alert,
     AlertDelivery,
@@ -30,6 +41,7 @@ from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import notify
 from backend.services import supervision as sv
+from backend.services.auth import Principal
 from tests.conftest import SECRET, Api, FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -603,6 +615,132 @@ def test_scheduler_runs_in_background(database: Database, national_day_case: int
         scheduler.stop()
     assert scheduler.runs == 1 and scheduler.last_error == ""
     assert "黄牌" in open_alerts(database, national_day_case)
+
+
+def _alert_events(database: Database, after: int) -> list[dict[str, Any]]:
+    with database.reading() as session:
+        return [
+            payload
+            for kind, payload in session.execute(
+                select(HallEvent.kind, HallEvent.payload)
+                .where(HallEvent.seq > after, HallEvent.kind == sv.ALERT_EVENT)
+                .order_by(HallEvent.seq)
+            )
+        ]
+
+
+def _last_seq(database: Database) -> int:
+    with database.reading() as session:
+        return int(session.execute(select(func.max(HallEvent.seq))).scalar_one() or 0)
+
+
+def test_alert_changes_are_hall_events_without_the_web_app(
+    database: Database, national_day_case: int
+) -> None:
+    """The service announces raised, cleared and acknowledged alerts itself, so
+    pages refresh when the scan runs in a separate process; one event per hall
+    and transaction, with counts and an id only (no names, no case details)."""
+    start = _last_seq(database)
+    run_scan(database, at(date(2026, 9, 30)))  # 预警 (and the reminder of the day before)
+    raised = _alert_events(database, start)
+    assert len(raised) == 1 and raised[0]["raised"] >= 1
+    assert set(raised[0]) <= {"raised", "cleared", "alert_id"}
+    middle = _last_seq(database)
+    run_scan(database, at(date(2026, 10, 8)))  # 黄牌 replaces the 预警
+    changed = _alert_events(database, middle)
+    assert len(changed) == 1 and changed[0]["raised"] == 1 and changed[0]["cleared"] >= 1
+    yellow = open_alerts(database, national_day_case)["黄牌"]
+    before_ack = _last_seq(database)
+    with database.writing() as session:
+        lead = _staff(session, "SYJ", Role.DEPARTMENT_LEAD)
+        viewer = Principal(
+            kind="staff",
+            label="staff:lead",
+            hall_id=yellow.hall_id,
+            staff_id=lead.id,
+            roles=frozenset({"supervisor"}),
+        )
+        sv.acknowledge(session, yellow.id, viewer, at(date(2026, 10, 8), 11))
+    assert _alert_events(database, before_ack) == [{"acknowledged": 1, "alert_id": yellow.id}]
+    again = _last_seq(database)
+    with database.writing() as session:  # a repeated acknowledgement changes nothing
+        sv.acknowledge(session, yellow.id, viewer, at(date(2026, 10, 8), 12))
+    assert _alert_events(database, again) == []
+
+
+def test_scheduler_refreshes_rollups_and_sends_due_reports(
+    database: Database, national_day_case: int, smtp_server: tuple[_Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    with database.writing() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        session.add(
+            ReportSchedule(
+                hall_id=hall_id,
+                recipient_name="监察室",
+                recipient_email="jcs@example.gov.cn",
+                group_by="department",
+                report_format="html",
+                frequency="monthly",
+                day=1,
+                hour=8,
+                active=True,
+                created_at=at(date(2026, 9, 20)),
+                last_period="",
+                failures=0,
+                last_error="",
+            )
+        )
+    clock = FakeClock(at(date(2026, 10, 8)))
+    channels = notify.default_channels(smtp=notify.SmtpSettings(host="127.0.0.1", port=port))
+    scheduler = sv.SupervisionScheduler(database, clock, channels, interval_seconds=3600)
+    scheduler.run_once()
+    assert scheduler.step_errors == {}
+    assert scheduler.last_rollup is not None and scheduler.last_rollup.days == 2
+    with database.reading() as session:
+        days = set(session.execute(select(rollup_days.c.day)).scalars())
+    assert {date.fromisoformat(str(day)[:10]) for day in days} == {
+        date(2026, 10, 7),
+        date(2026, 10, 8),
+    }
+    assert scheduler.last_reports is not None and len(scheduler.last_reports.sent) == 1
+    reports = [raw for _sender, recipients, raw in inbox.messages if "jcs@" in recipients[0]]
+    assert len(reports) == 1
+    message = message_from_bytes(reports[0])
+    files = [part.get_filename() for part in message.walk() if part.get_filename()]
+    assert files == ["performance-2026-09-department.html"]
+    clock.advance(minutes=5)
+    scheduler.run_once()  # the period is sent once
+    assert scheduler.last_reports.sent == []
+
+
+def test_scheduler_without_smtp_sends_no_reports(database: Database) -> None:
+    scheduler = sv.SupervisionScheduler(database, FakeClock(at(date(2026, 10, 8))))
+    scheduler.run_once()
+    assert scheduler.last_reports is None and scheduler.last_rollup is not None
+
+
+def test_email_attachment_is_built() -> None:
+    channel = notify.SmtpEmailChannel(notify.SmtpSettings(sender="hallkit@example.gov.cn"))
+    email = channel.build(
+        notify.OutgoingMessage(
+            recipient_name="张三",
+            address="z@example.gov.cn",
+            subject="报表",
+            body="见附件",
+            attachments=(
+                notify.Attachment("r.pdf", b"%PDF-1.4", "application", "pdf"),
+                notify.Attachment("r.html", "<p>绩效</p>".encode(), "text", "html"),
+            ),
+        )
+    )
+    parts = {part.get_filename(): part for part in email.walk() if part.get_filename()}
+    assert parts["r.pdf"].get_payload(decode=True) == b"%PDF-1.4"
+    assert parts["r.html"].get_content_type() == "text/html"
+    html = parts["r.html"].get_payload(decode=True)
+    assert isinstance(html, bytes)
+    # (a text part gains a final newline, as every MIME text body)
+    assert html.decode("utf-8").rstrip() == "<p>绩效</p>"
 
 
 # --------------------------------------------------------------------------- API

@@ -1,9 +1,10 @@
 """What a performance report contains, gathered once and rendered by each format.
 
 The figures come from backend.services.performance (ranking = 横向 and 纵向,
-the hall totals, the waiting heat map) and backend.services.reporting (好差评
-rates per department); nothing is computed here that the services do not
-already define, so a report and the pages always agree.
+the hall totals, the waiting heat map, the rating counts per department) with
+the 好差评 rates of backend.services.reporting (RatingFigures); nothing is
+computed here that the services do not already define, so a report and the
+pages always agree.
 """
 
 from __future__ import annotations
@@ -140,14 +141,9 @@ def build_report(
         }
         for item in ranked["items"]
     ]
-    rating = reporting.rating_report(
-        session,
-        group_by="department",
-        period=reporting.Period(period.start, period.end),
-        scope=reporting.ReportScope(department_id=department_id, hall_id=hall_id),
-    )
+    rating_groups, rating_total = rating_table(session, period, scope, today)
     heat: dict[int, dict[int, tuple[int, float | None]]] = {}
-    for cell in performance.heatmap(session, period, scope)["cells"]:
+    for cell in performance.heatmap(session, period, scope, today)["cells"]:
         heat.setdefault(cell["weekday"], {})[cell["hour"]] = (
             cell["tickets"],
             cell["avg_wait_seconds"],
@@ -172,10 +168,41 @@ def build_report(
         weights=dict(performance.WEIGHTS),
         rows=rows,
         totals=totals,
-        ratings=[{**group, "name": group.get("name") or "未指定"} for group in rating["groups"]],
-        ratings_total=rating["total"],
+        ratings=[{**group, "name": group.get("name") or "未指定"} for group in rating_groups],
+        ratings_total=rating_total,
         heat=heat,
     )
+
+
+def rating_table(
+    session: Session, period: performance.Period, scope: performance.Scope, today: date
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The 好差评 table by department, shaped and defined exactly as
+    reporting.rating_report(group_by="department") (groups sorted by department
+    code, then the total), but counted from the daily roll-ups where they
+    cover the period: a year's report need not read half a million ratings."""
+    counts = performance.rating_counts(session, period, "department", scope, today)
+    ids = [key for key in counts if key is not None]
+    departments = {
+        row[0]: (row[1], row[2])
+        for row in session.execute(
+            select(Department.id, Department.code, Department.name).where(Department.id.in_(ids))
+        )
+    }
+    groups: list[tuple[dict[str, Any], reporting.RatingFigures]] = []
+    for key, item in counts.items():
+        code, name = departments.get(key, (None, ""))
+        figures = reporting.RatingFigures(
+            valid=item.valid,
+            levels={level: item.levels[level - 1] for level in range(1, 6)},
+            voided=item.voided,
+            called_back=item.bad_called_back,
+            rectified=item.bad_rectified,
+        )
+        groups.append(({"key": key, "code": code, "name": name or ""}, figures))
+    groups.sort(key=lambda group: (group[0]["code"] is None, str(group[0]["code"] or "")))
+    total = reporting.RatingFigures.add([figures for _label, figures in groups])
+    return [{**label, **figures.as_json()} for label, figures in groups], total.as_json()
 
 
 def cell_value(column: Column, row: dict[str, Any]) -> Any:
