@@ -262,6 +262,37 @@ def issue_token(hall_code: str, device_id: str, device_type: str) -> None:
     click.echo(token)
 
 
+@main.command(
+    "export-id-lookup-key",
+    help="导出身份证查询密钥供自助终端使用 / write the ID lookup key for the hall's kiosks",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="密钥文件（权限 0600，不覆盖已有文件）/ key file (mode 0600, never overwritten)",
+)
+def export_id_lookup_key(out: Path) -> None:
+    """Kiosks hash an ID card themselves (HMAC with this key) and send only the hash,
+    which then equals the backend's lookup hash of the same number."""
+    from backend.privacy import IdentityProtector
+    from hallbus.idlookup import format_lookup_key
+
+    key = IdentityProtector.from_secret(_settings().secret_key).lookup_key()
+    try:
+        # O_EXCL: an existing file (perhaps another hall's key) is never replaced, and
+        # the key is never readable by others, not even for a moment.
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} 已存在 / already exists") from None
+    except OSError as error:
+        raise click.ClickException(f"{out}: {error.strerror}") from None
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(format_lookup_key(key))
+    click.echo(f"已写入 / written: {out} (id_lookup_key_file in the kiosk configs)")
+
+
 @main.command("close-day", help="日终归档 / archive tickets still open from earlier days")
 @click.option("--hall", "hall_code", default="BH", show_default=True)
 def close_day_command(hall_code: str) -> None:

@@ -353,6 +353,12 @@ class IdentityProtector:
         """The value to search the lookup-hash column for."""
         return self._hash(normalise_identifier(id_number))
 
+    def lookup_key(self) -> bytes:
+        """The HMAC key of :meth:`lookup_hash`, for hall kiosks that hash a card they
+        read themselves (``hall export-id-lookup-key``).  It only makes lookup hashes:
+        the encryption key is derived separately and cannot be had from it."""
+        return self._lookup_key
+
     def _hash(self, normalised: str) -> str:
         return hmac.new(self._lookup_key, normalised.encode("ascii"), hashlib.sha256).hexdigest()
 

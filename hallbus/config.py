@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from hallbus.client import ConnectionSettings, TlsSettings
+from hallbus.idlookup import LookupKeyError, parse_lookup_key
 from hallbus.topics import DeviceRef, DeviceType
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
@@ -159,6 +160,16 @@ class KioskConfig(DeviceConfigBase):
     scanner: ScannerConfig | None = None
     idle_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 60
     languages: Annotated[list[Literal["zh", "en"]], Field(min_length=1)] = ["zh"]
+    # The hall's ID lookup key (`hall export-id-lookup-key`): keys the hash a card read
+    # turns into. Without one the kiosk ignores the ID-card reader: an unkeyed hash of
+    # an ID number is as good as the number.
+    id_lookup_key_env: EnvName | None = None
+    id_lookup_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_lookup_key_source(self) -> KioskConfig:
+        _exactly_one_source(self.id_lookup_key_env, self.id_lookup_key_file, "id_lookup_key")
+        return self
 
 
 # --------------------------------------------------------------------- displays, sound
@@ -247,6 +258,11 @@ class HubConfig(DeviceConfigBase):
     # The hall's local time zone: decides the service day of offline tickets.
     timezone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] = (
         "Asia/Shanghai"
+    )
+    # Where phones reach the backend's public pages: a ticket's QR code (follow_url)
+    # is <public_base_url>/m/t/<ticket token>.
+    public_base_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = (
+        "http://127.0.0.1:8000"
     )
 
 
@@ -486,6 +502,22 @@ def resolve_secret(
     return None
 
 
+def id_lookup_key(config: KioskConfig) -> bytes | None:
+    """The kiosk's ID lookup key (None when none is configured)."""
+    text = resolve_secret(
+        config, "id_lookup_key", config.id_lookup_key_env, config.id_lookup_key_file
+    )
+    if text is None:
+        return None
+    try:
+        return parse_lookup_key(text)
+    except LookupKeyError as exc:
+        key = "id_lookup_key_env" if config.id_lookup_key_env else "id_lookup_key_file"
+        raise ConfigFileError(
+            [ConfigProblem(str(config.source_file or "(config)"), key, "(secret)", str(exc))]
+        ) from None
+
+
 def connection_settings(
     config: DeviceConfigBase, *, fallback_host: str = "127.0.0.1", fallback_port: int = 1883
 ) -> ConnectionSettings:
@@ -533,6 +565,8 @@ def check_config_main(argv: Sequence[str] | None = None) -> int:
                 if isinstance(config, HubConfig):
                     backend = config.backend
                     resolve_secret(config, "backend.token", backend.token_env, backend.token_file)
+                if isinstance(config, KioskConfig):
+                    id_lookup_key(config)
         except ConfigFileError as exc:
             failed = True
             print(format_problems(exc.problems), file=sys.stdout)

@@ -5,6 +5,11 @@ Every JSON payload is one of these pydantic models. Unknown fields are rejected
 instead of being silently ignored; `v` is the schema version (see the
 versioning policy in docs/protocol.md). Availability is deliberately not JSON:
 it is the plain string `online` / `offline` (see AVAILABILITY_*).
+
+Fields added to a v1 payload after its first release are declared with
+`added_field()`: they are left out of the JSON while they hold their default, so
+a sender that does not use the new feature still sends exactly what a receiver
+built before the addition accepts (the compatibility rule of docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hallbus.errors import RETRYABLE, ErrorCode
-from hallbus.topics import RequestKind
+from hallbus.topics import Component, RequestKind
 
 SCHEMA_VERSION: Final = 1
 AVAILABILITY_ONLINE: Final = b"online"
@@ -29,6 +34,30 @@ WindowNumber = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{1,8}$")]
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
 Stars = Annotated[int, Field(ge=1, le=5)]
 Seq = Annotated[int, Field(ge=0)]
+Floor = Annotated[int, Field(ge=-5, le=99)]
+IdLookupHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _is_empty_list(value: object) -> bool:
+    return value == []
+
+
+def added_field(default: Any = None, **constraints: Any) -> Any:
+    """A field added to a v1 payload after its release: omitted from the JSON while unset.
+
+    Receivers built before the addition reject unknown keys, so the key may only
+    appear when the sender actually uses the new feature (see docs/protocol.md §9).
+    """
+    if default == []:
+        return Field(default_factory=list, exclude_if=_is_empty_list, **constraints)
+    if default is not None:
+        raise ValueError("added fields default to None or an empty list")
+    # Only None is "unset": an optional list that is set but empty still means something.
+    return Field(default=None, exclude_if=_is_none, **constraints)
 
 
 class ContractModel(BaseModel):
@@ -72,7 +101,16 @@ class TicketIssued(ContractModel):
     degraded: bool = False
 
 
+AppointmentCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,16}$")]
+
+
 class TakeTicket(RequestBody):
+    """A queue ticket (by category or matter) or an appointment check-in.
+
+    Check-in: no category and no matter, but the `appointment_code` the person
+    typed and/or the `id_lookup_hash` of the ID card they placed on the reader.
+    """
+
     KIND: ClassVar[RequestKind] = RequestKind.TAKE_TICKET
     REPLY: ClassVar[ReplyModel] = TicketIssued
 
@@ -80,15 +118,27 @@ class TakeTicket(RequestBody):
     matter_code: ShortText | None = None
     channel: Literal["kiosk"] = "kiosk"
     priority_kind: Literal["elderly", "disabled", "military", "pregnant"] | None = None
-    appointment_code: ShortText | None = None
-    # Hash of the ID card number read at the kiosk; the number itself never travels.
-    id_lookup_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    appointment_code: AppointmentCode | None = None
+    # HMAC-SHA256 (hall key) of the normalised ID card number, the value the backend
+    # stores as the lookup hash; the number itself never travels (hallbus.idlookup).
+    id_lookup_hash: IdLookupHash | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> TakeTicket:
-        if (self.category is None) == (self.matter_code is None):
-            raise ValueError("give exactly one of category or matter_code")
+        if self.category is not None and self.matter_code is not None:
+            raise ValueError("give category or matter_code, not both")
+        queue = self.category is not None or self.matter_code is not None
+        if queue and self.appointment_code is not None:
+            raise ValueError("an appointment check-in names no category or matter_code")
+        if not queue and self.appointment_code is None and self.id_lookup_hash is None:
+            raise ValueError(
+                "give category or matter_code, or appointment_code / id_lookup_hash to check in"
+            )
         return self
+
+    @property
+    def is_check_in(self) -> bool:
+        return self.category is None and self.matter_code is None
 
 
 class CatalogItem(ContractModel):
@@ -115,6 +165,47 @@ class CatalogSearch(RequestBody):
     department: ShortText | None = None
     type: ShortText | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
+    # Only matters of this life event (生活事件, one of KioskState.life_events).
+    life_event: Annotated[str | None, StringConstraints(min_length=1, max_length=40)] = (
+        added_field()
+    )
+
+
+class MaterialEntry(ContractModel):
+    name: ShortText
+    form: Literal["原件", "复印件", "原件及复印件"] = "原件"
+    count: Annotated[int, Field(ge=1, le=99)] = 1
+    electronic_allowed: bool = False
+    note: LongText = ""
+
+
+class MatterDetail(ContractModel):
+    """The guide (办事指南) of one matter: what to bring, where to go."""
+
+    matter_code: ShortText
+    name: ShortText
+    department: ShortText  # code, the value CatalogSearch.department filters by
+    department_name: ShortText
+    type: ShortText
+    promised_days: Annotated[int, Field(ge=0)]
+    statutory_days: Annotated[int, Field(ge=0)] | None = None
+    materials: Annotated[list[MaterialEntry], Field(max_length=100)] = []
+    conditions: Annotated[str, StringConstraints(max_length=4000)] = ""
+    legal_basis: Annotated[str, StringConstraints(max_length=4000)] = ""
+    fee: Annotated[str, StringConstraints(max_length=1000)] = "不收费"
+    steps: Annotated[list[ShortText], Field(max_length=50)] = []
+    online: bool = False
+    category: CategoryPrefix | None = None
+    windows: Annotated[list[WindowNumber], Field(max_length=100)] = []
+    window_area: ShortText | None = None
+    floor: Floor | None = None
+
+
+class MatterDetailRequest(RequestBody):
+    KIND: ClassVar[RequestKind] = RequestKind.MATTER_DETAIL
+    REPLY: ClassVar[ReplyModel] = MatterDetail
+
+    matter_code: ShortText
 
 
 class CaseStep(ContractModel):
@@ -130,6 +221,12 @@ class CaseStatus(ContractModel):
     accepted_at: AwareDatetime | None = None
     promised_by: AwareDatetime | None = None
     steps: list[CaseStep] = []
+    # What the applicant has to do or wait for next, in the backend's words
+    # ("请补正材料：…", "已办结，请凭受理单到窗口领取结果").
+    next_action: LongText | None = added_field()
+    # Set (possibly empty) while the case waits for supplementary materials: the
+    # items asked for; empty when the notice handed over at the window lists them.
+    supplement: Annotated[list[ShortText], Field(max_length=50)] | None = added_field()
 
 
 class CaseLookup(RequestBody):
@@ -154,7 +251,9 @@ class SubmitRating(RequestBody):
     ticket_number: TicketNumber | None = None
     ticket_id: ShortText | None = None
     case_receipt: ShortText | None = None
-    window: WindowNumber
+    # Required for tickets; optional for a case rated by its receipt (the kiosk does
+    # not know where the case was handled, the backend does).
+    window: WindowNumber | None = added_field()
     level: Stars
     reasons: Annotated[list[ShortText], Field(max_length=20)] = []
     note: LongText | None = None
@@ -167,11 +266,14 @@ class SubmitRating(RequestBody):
     def _rated_something(self) -> SubmitRating:
         if self.ticket_number is None and self.ticket_id is None and self.case_receipt is None:
             raise ValueError("give ticket_number, ticket_id or case_receipt")
+        if self.window is None and self.case_receipt is None:
+            raise ValueError("window is required unless case_receipt is given")
         return self
 
 
 REQUEST_BODIES: Final[dict[RequestKind, type[RequestBody]]] = {
-    body.KIND: body for body in (TakeTicket, CatalogSearch, CaseLookup, SubmitRating)
+    body.KIND: body
+    for body in (TakeTicket, CatalogSearch, CaseLookup, SubmitRating, MatterDetailRequest)
 }
 
 
@@ -262,6 +364,8 @@ class HallCallList(VersionedModel):
     seq: Seq
     recent_calls: Annotated[list[RecentCall], Field(max_length=50)]
     waiting: Annotated[list[CategoryWaiting], Field(max_length=50)]
+    # The hall's active notices (公告), in the order the admin pages set.
+    notices: Annotated[list[LongText], Field(max_length=20)] = added_field([])
 
 
 class CallEvent(VersionedModel):
@@ -305,3 +409,54 @@ class ConfigPush(VersionedModel):
     # Device-type specific knobs, named in docs/protocol.md; unknown keys are ignored
     # by devices so the hub can roll a new knob out before every device knows it.
     settings: dict[Annotated[str, StringConstraints(max_length=64)], Scalar] = {}
+
+
+# ------------------------------------------------------------------------ kiosk state
+
+
+class KioskCategory(ContractModel):
+    """One queue category as the kiosk offers it."""
+
+    prefix: CategoryPrefix
+    name: ShortText
+    enabled: bool = True  # False while the category issues no tickets
+    waiting: Annotated[int, Field(ge=0)] | None = None
+    estimated_wait_minutes: Annotated[int, Field(ge=0)] | None = None
+    # Green-channel tickets may be taken at the kiosk; None: the hub does not know
+    # (the kiosk offers it and the backend refuses with `conflict` where it is not).
+    priority_allowed: bool | None = None
+    floor: Floor | None = None
+    window_area: ShortText | None = None
+    departments: Annotated[list[ShortText], Field(max_length=100)] = []  # department codes
+
+
+class KioskDepartment(ContractModel):
+    code: ShortText  # the value CatalogSearch.department filters by
+    name: ShortText
+    floor: Floor | None = None
+
+
+class KioskState(VersionedModel):
+    """Retained on hall/<h>/kiosk/<id>/state: what a kiosk shows before anyone asks."""
+
+    seq: Seq
+    categories: Annotated[list[KioskCategory], Field(max_length=50)]
+    departments: Annotated[list[KioskDepartment], Field(max_length=100)] = []
+    life_events: Annotated[list[ShortText], Field(max_length=100)] = []
+    notices: Annotated[list[LongText], Field(max_length=20)] = []
+    # True while the hub cannot reach the backend: it still issues tickets from its block.
+    degraded: bool = False
+
+
+# ---------------------------------------------------------------------- device health
+
+
+class DeviceHealth(VersionedModel):
+    """Retained on hall/<h>/<type>/<id>/health/<component>, device -> hub."""
+
+    device: DeviceId  # must equal the topic's device id
+    component: Component  # must equal the topic's last segment
+    # paper_near_end / paper_out are printer states; `fault` is any other failure.
+    state: Literal["ok", "paper_near_end", "paper_out", "fault", "offline", "unknown"]
+    detail: LongText = ""  # for staff (the hub's health page, the backend), never visitors
+    at: AwareDatetime

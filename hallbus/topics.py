@@ -8,6 +8,7 @@ Grammar (all segments lower case, see docs/protocol.md):
     hall/<hall_id>/<device_type>/<device_id>/state             retained state for that device
     hall/<hall_id>/<device_type>/<device_id>/config            retained configuration push
     hall/<hall_id>/<device_type>/<device_id>/cmd/<command>     command to that device
+    hall/<hall_id>/<device_type>/<device_id>/health/<component> retained health of one component
     hall/<hall_id>/all/<broadcast>                             hall-wide broadcast
 
 The device id sits in the topic (not only in the payload) so the broker ACL can
@@ -45,6 +46,7 @@ class Channel(StrEnum):
     STATE = "state"
     CONFIG = "config"
     COMMAND = "cmd"
+    HEALTH = "health"
 
 
 class RequestKind(StrEnum):
@@ -52,10 +54,21 @@ class RequestKind(StrEnum):
     CATALOG_SEARCH = "catalog_search"
     CASE_LOOKUP = "case_lookup"
     SUBMIT_RATING = "submit_rating"
+    MATTER_DETAIL = "matter_detail"
 
 
 class Command(StrEnum):
     RATE_NOW = "rate_now"
+
+
+class Component(StrEnum):
+    """Peripherals a device reports the health of (one retained topic each)."""
+
+    PRINTER = "printer"
+    LED = "led"
+    BUTTON_BOX = "button_box"
+    SCANNER = "scanner"
+    ID_READER = "id_reader"
 
 
 class Broadcast(StrEnum):
@@ -66,6 +79,9 @@ class Broadcast(StrEnum):
 _NAMED_CHANNELS: Final[dict[Channel, type[StrEnum]]] = {
     Channel.REQUEST: RequestKind,
     Channel.COMMAND: Command,
+    # One topic per component, not one per device: each is retained, and a
+    # device with a printer and a scanner must not overwrite one with the other.
+    Channel.HEALTH: Component,
 }
 
 
@@ -116,10 +132,13 @@ class DeviceRef:
     def command_topic(self, command: Command) -> str:
         return f"{self.prefix}/{Channel.COMMAND.value}/{Command(command).value}"
 
+    def health_topic(self, component: Component) -> str:
+        return f"{self.prefix}/{Channel.HEALTH.value}/{Component(component).value}"
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceTopic:
-    """A parsed device topic: which device, which channel and (for req/cmd) which name."""
+    """A parsed device topic: which device, which channel and (req/cmd/health) which name."""
 
     device: DeviceRef
     channel: Channel

@@ -35,6 +35,7 @@ from hub.registry import DeviceRecord, DeviceRegistry, join_setting_list
 log = logging.getLogger(__name__)
 
 MAX_RECENT_CALLS: Final = 50
+MAX_NOTICES: Final = 20
 # A call announced later than this after it happened is stale (the hub was
 # restarting or catching up): displays get the state, announcers stay quiet.
 CALL_FRESHNESS: Final = timedelta(seconds=60)
@@ -108,6 +109,17 @@ class HallDisplayModel:
     hall_name: str = ""
     category_infos: list[CategoryInfo] = field(default_factory=list)
     rating_reasons: tuple[str, ...] = ()
+    # The hall's active notices as one line each ("title：body"), in display order.
+    notices: list[str] = field(default_factory=list)
+    # prefix -> the snapshot's category entry as the backend sent it (for KioskState).
+    category_details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Set whenever something a kiosk shows (waiting counts, notices, windows)
+    # may have changed; the kiosk-state publisher takes it (take_kiosk_change).
+    kiosk_changed: bool = False
+    catalog_changed: bool = False  # the kiosks' catalogue digest must be reloaded
+    # Ticket events without waiting counts (the backend's carry none today): the
+    # counts are re-read after the batch is out, so calls do not wait for it.
+    waiting_stale: bool = False
     # device id -> content of the ConfigPush it last got (re-sent only on change)
     _pushed_config: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     _changed_windows: set[str] = field(default_factory=set)
@@ -131,6 +143,7 @@ class HallDisplayModel:
             except (KeyError, TypeError, ValidationError) as exc:
                 log.warning("category skipped in the devices' configuration: %s", exc)
         self.category_infos = infos
+        self.notices = notice_lines(status.get("notices"))
         calls: list[RecentCall] = []
         for item in status.get("recent_calls", []):
             try:
@@ -176,8 +189,14 @@ class HallDisplayModel:
                 item["prefix"], item.get("name") or item["prefix"], waiting, per_ticket
             )
         self.categories = categories
+        # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.
+        self.category_details = {
+            str(item["prefix"]): dict(item) for item in status.get("categories", [])
+        }
         self.needs_waiting_refresh = False
+        self.waiting_stale = False
         self._call_list_changed = True
+        self.kiosk_changed = True
 
     # --------------------------------------------------------------------- events
 
@@ -191,6 +210,8 @@ class HallDisplayModel:
             self.needs_waiting_refresh = True
         if kind in _CONFIG_EVENTS:
             self.needs_config_refresh = True
+        if kind == "catalog_changed":
+            self.catalog_changed = True
         if handler is None:
             return
         try:
@@ -212,8 +233,11 @@ class HallDisplayModel:
             category = self.categories[prefix] = CategoryView(prefix, prefix)
         category.waiting = int(waiting)
         self._call_list_changed = True
+        self.kiosk_changed = True
 
     def _on_issued(self, _seq: int, data: dict[str, Any]) -> None:
+        if data.get("waiting") is None:
+            self.waiting_stale = True
         self._set_waiting(data.get("category"), data.get("waiting"))
 
     def _on_called(self, seq: int, data: dict[str, Any], *, recall: bool = False) -> None:
@@ -233,6 +257,8 @@ class HallDisplayModel:
         del self.recent_calls[MAX_RECENT_CALLS:]
         self._call_list_changed = True
         if not recall:
+            if data.get("waiting") is None:
+                self.waiting_stale = True
             self._set_waiting(data.get("category"), data.get("waiting"))
         if self.now() - called_at > CALL_FRESHNESS:
             log.info("call %s at window %s is stale; not announced", ticket, number)
@@ -268,6 +294,7 @@ class HallDisplayModel:
         view.expected_back = datetime.fromisoformat(expected) if expected else None
         view.staff = _staff_card(data.get("staff"))
         self._changed_windows.add(number)
+        self.kiosk_changed = True
 
     def _on_rating_requested(self, _seq: int, data: dict[str, Any]) -> None:
         staff = data.get("staff") or {}
@@ -301,6 +328,14 @@ class HallDisplayModel:
 
     def _on_day_closed(self, _seq: int, _data: dict[str, Any]) -> None:
         self.needs_waiting_refresh = True
+
+    def _on_notices_changed(self, _seq: int, data: dict[str, Any]) -> None:
+        # The event carries the complete active list (backend/web/admin/notices.py).
+        notices = notice_lines(data["notices"])
+        if notices != self.notices:
+            self.notices = notices
+            self._call_list_changed = True
+            self.kiosk_changed = True
 
     # -------------------------------------------------------------------- output
 
@@ -406,6 +441,7 @@ class HallDisplayModel:
             seq=self.next_seq(),
             recent_calls=list(self.recent_calls),
             waiting=[c.as_model() for c in self.categories.values()][:50],
+            notices=list(self.notices),
         )
 
     def waiting_for(self, prefix: str) -> CategoryView | None:
@@ -417,6 +453,24 @@ class HallDisplayModel:
         if category is not None:
             self.categories[prefix] = replace(category, waiting=category.waiting + 1)
             self._call_list_changed = True
+            self.kiosk_changed = True
+
+    def take_kiosk_change(self) -> tuple[bool, bool]:
+        """(kiosk state changed, catalogue changed) since the last call."""
+        changed, self.kiosk_changed = self.kiosk_changed, False
+        catalog, self.catalog_changed = self.catalog_changed, False
+        return changed, catalog
+
+
+def notice_lines(items: Any) -> list[str]:
+    """Backend notices ({title, body}) as one display line each, within contract limits."""
+    lines: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not str(item.get("title") or "").strip():
+            continue
+        title, body = str(item["title"]).strip(), str(item.get("body") or "").strip()
+        lines.append((f"{title}：{body}" if body else title)[:2000])
+    return lines[:MAX_NOTICES]
 
 
 def _staff_card(data: Any) -> StaffCard | None:
@@ -435,4 +489,5 @@ _HANDLERS: Final[dict[str, Callable[[HallDisplayModel, int, dict[str, Any]], Non
     "window_state": HallDisplayModel._on_window_state,
     "rating_requested": HallDisplayModel._on_rating_requested,
     "day_closed": HallDisplayModel._on_day_closed,
+    "notices_changed": HallDisplayModel._on_notices_changed,
 }

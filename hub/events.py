@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any, Final, Protocol
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from hallbus.client import PublishReceipt
 from hub.backend import BackendClient, BackendRejected, BackendUnavailable
 from hub.display import CategoryView, HallDisplayModel, Outgoing
+from hub.kiosk_state import HallView
 from hub.metrics import HubMetrics
 from hub.reachability import BackendReachability
 from hub.store import HubStore
@@ -56,6 +58,8 @@ class EventReader:
         metrics: HubMetrics,
         stopping: threading.Event,
         on_ticket_seen: Callable[[str], None],
+        on_kiosk_change: Callable[[], None] = lambda: None,
+        on_catalog_change: Callable[[], None] = lambda: None,
         long_poll_s: float = LONG_POLL_S,
     ) -> None:
         self._backend = backend
@@ -67,6 +71,9 @@ class EventReader:
         self._metrics = metrics
         self._stopping = stopping
         self._on_ticket_seen = on_ticket_seen
+        self._on_kiosk_change = on_kiosk_change
+        self._on_catalog_change = on_catalog_change
+        self._loaded = False
         self._long_poll_s = long_poll_s
         self._lock = threading.Lock()
         self._cursor = store.cursor()
@@ -94,6 +101,26 @@ class EventReader:
             self._model.note_offline_ticket(prefix)
             out = self._model.take_changes()
         self._publish(out, wait=False)
+        self._tell_kiosks()
+
+    def hall_view(self) -> HallView:
+        """A copy of what the kiosks need from the model (KioskStatePublisher)."""
+        with self._lock:
+            model = self._model
+            return HallView(
+                categories=[replace(view) for view in model.categories.values()],
+                details={k: dict(v) for k, v in model.category_details.items()},
+                notices=list(model.notices),
+                loaded=self._loaded,
+            )
+
+    def _tell_kiosks(self) -> None:
+        with self._lock:
+            changed, catalog = self._model.take_kiosk_change()
+        if catalog:
+            self._on_catalog_change()
+        if changed:
+            self._on_kiosk_change()
 
     def republish_states(self) -> None:
         """Publish every retained state again (the broker may have lost them)."""
@@ -143,6 +170,9 @@ class EventReader:
             if isinstance(call.get("ticket"), str):
                 self._on_ticket_seen(call["ticket"])
         self._publish_until_acknowledged(out)
+        with self._lock:
+            self._loaded = True
+        self._tell_kiosks()
         self.ready.set()
         # Only hands over (offline blocks are reserved on their own thread): the
         # next long-poll must start now, or a call made meanwhile waits for it.
@@ -181,8 +211,22 @@ class EventReader:
             return  # stopping: the batch is read again after the restart
         self._cursor = int(reply.body.get("next", events[-1]["seq"]))
         self._store.save_cursor(self._cursor)
+        with self._lock:
+            stale = self._model.waiting_stale
+        if stale:
+            self._refresh_waiting()
+        self._tell_kiosks()
         self._metrics.count("events_in", len(events))
         self._metrics.event_latency.add(time.monotonic() - started)
+
+    def _refresh_waiting(self) -> None:
+        """Waiting counts after ticket events that did not carry them: read once the
+        batch is published (a call reaches the displays without waiting for this)."""
+        status = self._backend.status().body
+        with self._lock:
+            self._model.load_waiting(status)
+            out = self._model.take_changes()
+        self._publish(out, wait=False)
 
     def _fetch_rating_reasons(self) -> list[str] | None:
         """The backend's bad-rating reasons; None if it refuses (an older backend without

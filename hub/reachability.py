@@ -19,6 +19,7 @@ class BackendReachability:
         self._reachable = False
         self._lock = threading.Lock()
         self._on_recovered: list[Callable[[], None]] = []
+        self._on_lost: list[Callable[[], None]] = []
 
     @property
     def reachable(self) -> bool:
@@ -27,6 +28,10 @@ class BackendReachability:
     def on_recovered(self, callback: Callable[[], None]) -> None:
         """Run `callback` every time the backend goes from unreachable to reachable."""
         self._on_recovered.append(callback)
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Run `callback` every time the backend goes from reachable to unreachable."""
+        self._on_lost.append(callback)
 
     def succeeded(self) -> None:
         with self._lock:
@@ -41,3 +46,5 @@ class BackendReachability:
             was, self._reachable = self._reachable, False
         if was:
             log.warning("backend unreachable (%s): degraded mode", reason)
+            for callback in self._on_lost:
+                callback()

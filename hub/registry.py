@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    """The last DeviceHealth a device reported for one of its components."""
+
+    component: str
+    state: str
+    detail: str
+    at: datetime
+
+    def as_json(self) -> dict[str, str]:
+        return {"state": self.state, "detail": self.detail, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRecord:
     ref: DeviceRef
     window: str | None
@@ -34,9 +47,18 @@ class DeviceRecord:
     # ConfigPush `settings` the hub sends this device, from its config file
     # (evaluators: timeout_s and the rating dimensions).
     push_settings: tuple[tuple[str, str | int], ...] = ()
+    # One entry per component that reported, sorted by component.
+    health: tuple[ComponentHealth, ...] = ()
 
     def report(self) -> dict[str, Any]:
         """Body of PUT /devices/<id> (schemas.DeviceReport)."""
+        # DeviceReport.health is a flat map of scalars (at most 20 keys): three per
+        # component, e.g. printer = "paper_out", printer_detail, printer_at.
+        health: dict[str, str] = {}
+        for entry in self.health:
+            health[entry.component] = entry.state
+            health[f"{entry.component}_detail"] = entry.detail
+            health[f"{entry.component}_at"] = entry.at.isoformat()
         return {
             "device_type": self.ref.device_type.value,
             "online": self.online,
@@ -44,6 +66,7 @@ class DeviceRecord:
             "app_version": self.app_version,
             "config_version": self.config_version,
             "window": self.window,
+            "health": health,
         }
 
 
@@ -147,6 +170,34 @@ class DeviceRegistry:
             self._dirty.add(device_id)
         self._changed.set()
         return True
+
+    def record_health(self, device_id: str, health: ComponentHealth) -> bool:
+        """Keep a component's health; False for unknown devices. Queued for reporting
+        when it differs from what was known (a retained copy redelivered is no change)."""
+        with self._lock:
+            record = self.records.get(device_id)
+            if record is None:
+                return False
+            others = [h for h in record.health if h.component != health.component]
+            entries = tuple(sorted([*others, health], key=lambda h: h.component))
+            if entries == record.health:
+                return True
+            previous = next((h for h in record.health if h.component == health.component), None)
+            self.records[device_id] = replace(record, health=entries)
+            if previous is None or previous.state != health.state:
+                log.info("device %s %s: %s", device_id, health.component, health.state)
+            self._dirty.add(device_id)
+        self._changed.set()
+        return True
+
+    def health_summary(self) -> dict[str, dict[str, dict[str, str]]]:
+        """device id -> component -> {state, detail, at}, for the hub's health endpoint."""
+        with self._lock:
+            return {
+                device_id: {h.component: h.as_json() for h in record.health}
+                for device_id, record in sorted(self.records.items())
+                if record.health
+            }
 
     def mark_all_dirty(self) -> None:
         """Report every device again (after the backend came back)."""

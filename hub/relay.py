@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final, Protocol
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +30,8 @@ from hallbus.messages import (
     CatalogResults,
     CatalogSearch,
     ErrorReply,
+    MatterDetail,
+    MatterDetailRequest,
     RatingAccepted,
     Response,
     SubmitRating,
@@ -47,6 +50,7 @@ from hub.translate import (
     catalog_item,
     contract_error,
     format_ticket_number,
+    matter_detail,
     offline_ticket,
     rating_body,
     ticket_from_backend,
@@ -87,6 +91,7 @@ class RequestRelay:
         clock: Callable[[], datetime],
         zone: ZoneInfo,
         timeout_s: float,
+        public_base_url: str,
         workers: int = 16,
     ) -> None:
         self._backend = backend
@@ -98,6 +103,7 @@ class RequestRelay:
         self._clock = clock
         self._zone = zone
         self._timeout_s = timeout_s
+        self._public_base_url = public_base_url
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-relay")
         self._lock = threading.Lock()
         # Learnt from online tickets, used to print offline ones like the backend would.
@@ -112,6 +118,17 @@ class RequestRelay:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def places(self) -> dict[str, CategoryPlace]:
+        """Where each category's windows are, as online tickets said (for KioskState)."""
+        with self._lock:
+            return dict(self._places)
+
+    def learn_matter_categories(self, categories: dict[str, str]) -> None:
+        """Matter code -> queue category, e.g. from the hub's catalog digest: lets an
+        offline ticket be issued for a matter nobody searched for since the start."""
+        with self._lock:
+            self._matter_category.update(categories)
 
     def learn_number(self, ticket: str) -> None:
         """Remember how many digits a category's numbers have (from any ticket seen)."""
@@ -162,6 +179,8 @@ class RequestRelay:
             return self._catalog_search(request, body)
         if isinstance(body, CaseLookup):
             return self._case_lookup(request, body)
+        if isinstance(body, MatterDetailRequest):
+            return self._matter_detail(request, body)
         raise RequestRejected(
             ErrorCode.BAD_SCHEMA, f"no handler for {type(body).__name__}", reply_topic=None
         )
@@ -207,6 +226,14 @@ class RequestRelay:
         queued = self._store.queued(f"ticket:{request.envelope.id}")
         if queued is not None:  # a retry of a request already served offline
             return self._offline_reply(request, queued.payload)
+        if body.is_check_in and body.appointment_code is None:
+            # The backend's API checks appointments in by code only (no lookup by the
+            # ID card's hash yet), so the person is asked for the code.
+            raise RequestRejected(
+                ErrorCode.NOT_FOUND,
+                "check-in by ID card is not available; enter the appointment code",
+                reply_topic=None,
+            )
         try:
             if body.appointment_code is not None:
                 data = self._call(
@@ -244,7 +271,7 @@ class RequestRelay:
         except BackendUnavailable as exc:
             self._reachability.failed(str(exc))
             return self._issue_offline(request, body)
-        ticket = ticket_from_backend(data)
+        ticket = ticket_from_backend(data, public_base_url=self._public_base_url)
         self.learn_number(ticket.number)
         with self._lock:
             if data.get("area"):
@@ -352,6 +379,8 @@ class RequestRelay:
             query["department"] = body.department
         if body.type:
             query["type"] = body.type
+        if body.life_event:
+            query["life_event"] = body.life_event
         try:
             hits = self._call(
                 request,
@@ -378,17 +407,25 @@ class RequestRelay:
             cached = self._matters.get(code)
         if cached is not None and now - cached[0] < MATTER_CACHE_S:
             return cached[1]
+        path = f"/api/v1/catalog/matters/{quote(code, safe='')}"
         matter: dict[str, Any] = self._call(
-            request,
-            lambda t: (
-                self._backend.call("GET", f"/api/v1/catalog/matters/{code}", timeout_s=t).body
-            ),
+            request, lambda t: self._backend.call("GET", path, timeout_s=t).body
         )
         with self._lock:
             self._matters[code] = (now, matter)
             if isinstance(matter.get("queue_category"), str):
                 self._matter_category[code] = matter["queue_category"]
         return matter
+
+    def _matter_detail(self, request: ValidRequest, body: MatterDetailRequest) -> MatterDetail:
+        try:
+            matter = self._matter(request, body.matter_code)
+        except BackendUnavailable as exc:
+            raise self._unavailable(request, exc) from None
+        category = matter.get("queue_category")
+        with self._lock:
+            place = self._places.get(category) if isinstance(category, str) else None
+        return matter_detail(matter, place)
 
     def _case_lookup(self, request: ValidRequest, body: CaseLookup) -> BaseModel:
         try:

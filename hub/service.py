@@ -35,13 +35,20 @@ from hub.backend import BackendClient
 from hub.display import HallDisplayModel
 from hub.events import EventReader
 from hub.health import HealthServer
+from hub.kiosk_state import CatalogDigest, KioskStatePublisher
 from hub.metrics import HubMetrics
 from hub.offline import BlockKeeper, OutboxReplayer, TicketBlocks
 from hub.reachability import BackendReachability
-from hub.registry import DeviceRecord, DeviceRegistry, RegistryReporter
+from hub.registry import ComponentHealth, DeviceRecord, DeviceRegistry, RegistryReporter
 from hub.relay import RequestRelay
 from hub.store import HubStore
-from hub.validation import RequestExpired, RequestRejected, validate_request
+from hub.validation import (
+    HealthRejected,
+    RequestExpired,
+    RequestRejected,
+    validate_health,
+    validate_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +122,7 @@ class HubService:
             clock=clock,
             zone=self.zone,
             timeout_s=config.backend.timeout_s,
+            public_base_url=config.public_base_url,
         )
         reader_options: dict[str, Any] = {}
         if long_poll_s is not None:
@@ -129,13 +137,30 @@ class HubService:
             metrics=self.metrics,
             stopping=self._stopping,
             on_ticket_seen=self.relay.learn_number,
+            on_kiosk_change=self._kiosk_state_changed,
+            on_catalog_change=self._catalog_changed,
             **reader_options,
+        )
+        self.kiosk_states = KioskStatePublisher(
+            registry=self.registry,
+            backend=self.backend,
+            publisher=self.client,
+            hall_view=self.reader.hall_view,
+            places=self.relay.places,
+            on_digest=self._learn_catalog,
+            reachability=self.reachability,
+            next_seq=self.store.next_seq,
+            metrics=self.metrics,
+            stopping=self._stopping,
         )
         self.replayer = OutboxReplayer(
             self.store, self.backend, self.reachability, self.metrics, self._stopping
         )
         self.reporter = RegistryReporter(self.registry, self._report_device, self._stopping)
         self.reachability.on_recovered(self.registry.mark_all_dirty)
+        # KioskState.degraded follows the backend's reachability.
+        self.reachability.on_recovered(self.kiosk_states.changed)
+        self.reachability.on_lost(self.kiosk_states.changed)
         port = health_port if health_port is not None else config.health_port
         self.health = HealthServer(port, self.health_report) if port is not None else None
 
@@ -145,7 +170,9 @@ class HubService:
         hall = self.config.hall_id
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.STATUS.value}", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.REQUEST.value}/+", self._on_message)
+        self.client.subscribe(f"hall/{hall}/+/+/{Channel.HEALTH.value}/+", self._on_message)
         self.reader.start()
+        self.kiosk_states.start()
         self.block_keeper.start()
         self.replayer.start()
         self.reporter.start()
@@ -175,6 +202,7 @@ class HubService:
     def stop(self) -> None:
         self._stopping.set()
         self.relay.shutdown()  # in-flight requests still get their replies
+        self.kiosk_states.join(5)  # before the client: it may be publishing
         self.client.stop()
         self.replayer.join(5)
         self.reporter.join(5)
@@ -205,6 +233,8 @@ class HubService:
         try:
             if message.topic.endswith(f"/{Channel.STATUS.value}"):
                 self._on_status(message)
+            elif f"/{Channel.HEALTH.value}/" in message.topic:
+                self._on_health(message)
             else:
                 self._on_request(message)
         except Exception:
@@ -229,6 +259,29 @@ class HubService:
             # Our own `online` comes back after every reconnect: the broker may
             # have restarted without persistence, so re-send all retained state.
             self.reader.republish_states()
+            self.kiosk_states.republish()
+
+    def _on_health(self, message: IncomingMessage) -> None:
+        if not message.payload:
+            return  # a retained health message being cleared
+        try:
+            health = validate_health(message.topic, message.payload, self.registry)
+        except HealthRejected as exc:
+            self.metrics.count("errors_bad_health")
+            log.warning("health message on %s ignored: %s", message.topic, exc)
+            return
+        self.metrics.count(f"health_{health.state}")
+        entry = ComponentHealth(health.component.value, health.state, health.detail, health.at)
+        self.registry.record_health(health.device, entry)
+
+    def _kiosk_state_changed(self) -> None:
+        self.kiosk_states.changed()
+
+    def _catalog_changed(self) -> None:
+        self.kiosk_states.catalog_changed()
+
+    def _learn_catalog(self, digest: CatalogDigest) -> None:
+        self.relay.learn_matter_categories(digest.matter_categories)
 
     def _on_request(self, message: IncomingMessage) -> None:
         received = time.monotonic()
@@ -268,6 +321,7 @@ class HubService:
             "dead_letters": self.store.dead_letter_count(),
             "devices_total": len(self.registry.records),
             "devices_online": self.registry.online_count(),
+            "device_health": self.registry.health_summary(),
             "messages_in": counters.get("messages_in", 0),
             "messages_out": counters.get("messages_out", 0),
             "relay_latency": self.metrics.relay_latency.summary(),

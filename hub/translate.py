@@ -11,10 +11,19 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from hallbus.errors import ErrorCode
-from hallbus.messages import CaseStatus, CaseStep, CatalogItem, SubmitRating, TicketIssued
+from hallbus.messages import (
+    CaseStatus,
+    CaseStep,
+    CatalogItem,
+    MaterialEntry,
+    MatterDetail,
+    SubmitRating,
+    TicketIssued,
+)
 from hallbus.topics import DeviceType
 from hub.backend import BackendClient, BackendRejected
 
@@ -36,6 +45,14 @@ UNKNOWN_AREA: Final = "请留意大厅叫号屏"
 _BACKEND_TICKET_ID: Final = re.compile(r"^t-([0-9]{1,12})$")
 # Kiosks show the promised date; the contract wants a time, the hall closes at 17:00.
 PROMISED_TIME_OF_DAY: Final = time(17, 0)
+# The backend's phone page of a ticket (backend/web/mobile.py: blueprint /m, route /t/<token>).
+TICKET_PAGE_PATH: Final = "/m/t/"
+# A case waiting for materials: its `suspended` kind (backend.workdays.SuspensionKind),
+# how the backend's next_step text then starts (backend.services.cases.next_step_hint),
+# and what separates the items after it.
+_SUPPLEMENT_KIND: Final = "补正"
+_SUPPLEMENT_PREFIX: Final = "请补正材料："
+_SUPPLEMENT_SEPARATORS: Final = re.compile(r"[、；;，,\n]+")
 
 
 def contract_error(error: BackendRejected) -> ErrorCode:
@@ -59,7 +76,16 @@ def format_ticket_number(prefix: str, number: int, digits: int) -> str:
     return f"{prefix}{number:0{digits}d}"
 
 
-def ticket_from_backend(data: dict[str, Any], *, degraded: bool = False) -> TicketIssued:
+def follow_url(public_base_url: str, public_token: Any) -> str | None:
+    """The phone page that follows a ticket (its QR code); None without a token."""
+    if not isinstance(public_token, str) or not public_token:
+        return None
+    return public_base_url.rstrip("/") + TICKET_PAGE_PATH + quote(public_token, safe="")
+
+
+def ticket_from_backend(
+    data: dict[str, Any], *, public_base_url: str, degraded: bool = False
+) -> TicketIssued:
     ahead = data.get("ahead") or 0
     return TicketIssued(
         ticket_id=f"t-{data['id']}",
@@ -71,7 +97,7 @@ def ticket_from_backend(data: dict[str, Any], *, degraded: bool = False) -> Tick
         issued_at=data["issued_at"],
         window_area=data.get("area") or UNKNOWN_AREA,
         floor=int(data["floor"]) if data.get("floor") is not None else 1,
-        follow_url=None,
+        follow_url=follow_url(public_base_url, data.get("public_token")),
         degraded=degraded,
     )
 
@@ -110,10 +136,56 @@ def catalog_item(matter: dict[str, Any]) -> CatalogItem:
         department=matter.get("department_name") or matter.get("department") or "-",
         type=str(matter.get("type") or "-"),
         promised_days=matter.get("promised_days"),
-        category=category
-        if isinstance(category, str) and re.fullmatch(r"[A-Z]{1,2}", category)
-        else None,
+        category=_category_prefix(category),
     )
+
+
+def _category_prefix(value: Any) -> str | None:
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Z]{1,2}", value) else None
+
+
+def matter_detail(matter: dict[str, Any], place: CategoryPlace | None) -> MatterDetail:
+    """GET /catalog/matters/<code> (the matter's current spec) -> MatterDetail."""
+    category = _category_prefix(matter.get("queue_category"))
+    return MatterDetail(
+        matter_code=matter["code"],
+        name=matter["name"],
+        department=matter["department"],
+        department_name=matter.get("department_name") or matter["department"],
+        type=str(matter.get("type") or "-"),
+        promised_days=int(matter.get("promised_days") or 0),
+        statutory_days=matter.get("statutory_days"),
+        materials=[
+            MaterialEntry(
+                name=item["name"],
+                form=item.get("form") or "原件",
+                count=item.get("count") or 1,
+                electronic_allowed=bool(item.get("electronic_allowed")),
+                note=item.get("note") or "",
+            )
+            for item in matter.get("materials") or []
+        ],
+        conditions=matter.get("conditions") or "",
+        legal_basis=matter.get("legal_basis") or "",
+        fee=matter.get("fee") or "不收费",
+        steps=[str(step) for step in matter.get("steps") or []],
+        online=bool(matter.get("online")),
+        category=category,
+        windows=[str(window) for window in matter.get("windows") or []],
+        window_area=place.area if place and place.area else None,
+        floor=place.floor if place else None,
+    )
+
+
+def supplement_items(view: dict[str, Any]) -> list[str] | None:
+    """The materials a case waits for (None: it waits for none)."""
+    if view.get("suspended") != _SUPPLEMENT_KIND:
+        return None
+    text = str(view.get("next_step") or "")
+    if not text.startswith(_SUPPLEMENT_PREFIX):
+        return []  # "请按告知补正材料": the written notice lists them
+    items = _SUPPLEMENT_SEPARATORS.split(text[len(_SUPPLEMENT_PREFIX) :])
+    return [item.strip()[:200] for item in items if item.strip()][:50]
 
 
 def case_status(view: dict[str, Any], zone: ZoneInfo) -> CaseStatus:
@@ -131,6 +203,8 @@ def case_status(view: dict[str, Any], zone: ZoneInfo) -> CaseStatus:
         accepted_at=steps[0].at if steps else None,
         promised_by=promised_by,
         steps=steps,
+        next_action=str(view["next_step"])[:2000] if view.get("next_step") else None,
+        supplement=supplement_items(view),
     )
 
 
@@ -154,7 +228,7 @@ def rating_body(
     body: dict[str, Any] = {
         "rating_id": rating.rating_id,
         "level": rating.level,
-        "window": rating.window,
+        "window": rating.window,  # None for a case rated by receipt: the backend knows it
         "channel": rating_channel(device_type),
         "reasons": list(rating.reasons),
         "note": rating.note or "",

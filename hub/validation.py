@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from hallbus.broker.acl import REQUESTS_BY_TYPE
-from hallbus.codec import decode_request
+from hallbus.broker.acl import COMPONENTS_BY_TYPE, REQUESTS_BY_TYPE
+from hallbus.codec import decode, decode_request
 from hallbus.errors import ContractError, ErrorCode
-from hallbus.messages import RequestBody, RequestEnvelope
-from hallbus.topics import Channel, DeviceTopic, RequestKind, TopicError, parse_topic
+from hallbus.messages import DeviceHealth, RequestBody, RequestEnvelope
+from hallbus.topics import Channel, Component, DeviceTopic, RequestKind, TopicError, parse_topic
 from hub.registry import DeviceRegistry
 
 # Loose shape of a request topic, used only to find where to send the error
@@ -156,3 +156,41 @@ def _peek_id(payload: bytes) -> str | None:
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return value if isinstance(value, str) and _CORRELATION_ID.fullmatch(value) else None
+
+
+class HealthRejected(Exception):
+    """A health report the hub does not record (no reply: health has no reply topic)."""
+
+
+def validate_health(topic: str, payload: bytes, registry: DeviceRegistry) -> DeviceHealth:
+    """The health report on `topic`, checked like a request: grammar, a registered
+    device of the topic's type that has this component, payload, and a payload
+    naming the topic's device and component (the ACL decides by topic only)."""
+    try:
+        parsed = parse_topic(topic)
+    except TopicError as exc:
+        raise HealthRejected(str(exc)) from None
+    if not isinstance(parsed, DeviceTopic) or parsed.channel is not Channel.HEALTH:
+        raise HealthRejected(f"{topic!r} is not a health topic")
+    device = parsed.device
+    record = registry.get(device.device_id)
+    if record is None:
+        raise HealthRejected(f"device {device.device_id!r} is not in the device registry")
+    if record.ref.device_type is not device.device_type:
+        raise HealthRejected(
+            f"{device.device_id} is registered as {record.ref.device_type.value}, "
+            f"not {device.device_type.value}"
+        )
+    component = Component(str(parsed.name))  # parse_topic checked the name
+    if component not in COMPONENTS_BY_TYPE.get(device.device_type, ()):
+        raise HealthRejected(f"a {device.device_type.value} has no {component.value}")
+    try:
+        health = decode(DeviceHealth, payload)
+    except ContractError as exc:
+        raise HealthRejected(f"{exc.code.value}: {exc.message}") from None
+    if health.device != device.device_id or health.component is not component:
+        raise HealthRejected(
+            f"payload names {health.device}/{health.component.value}, "
+            f"the topic {device.device_id}/{component.value}"
+        )
+    return health

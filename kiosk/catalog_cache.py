@@ -21,8 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from pypinyin import Style, lazy_pinyin
 
-from hallbus.messages import CatalogItem
-from kiosk.contract_ext import KioskState, MatterDetail
+from hallbus.messages import CatalogItem, KioskState, MatterDetail
 
 logger = logging.getLogger(__name__)
 

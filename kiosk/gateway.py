@@ -1,8 +1,7 @@
 """The kiosk's one adapter to the hall protocol: every topic, payload and request goes here.
 
 Screen logic calls typed methods (``take_ticket``, ``search_catalog``, ...) and never sees
-topics or JSON, so a change of the contract (e.g. the extensions proposed in
-``kiosk.contract_ext`` moving into hallbus) stays inside this module.
+topics or JSON, so a change of the contract stays inside this module.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from hallbus.bus import IncomingMessage, MessageBus
-from hallbus.client import DeviceClient, NotConnected, RequestFailed, RequestTimeout
+from hallbus.client import NotConnected, RequestFailed, RequestTimeout
 from hallbus.codec import decode, decode_reply, encode, parse_availability
 from hallbus.errors import ContractError, ErrorCode
 from hallbus.messages import (
@@ -29,22 +28,19 @@ from hallbus.messages import (
     CatalogResults,
     CatalogSearch,
     ConfigPush,
+    DeviceHealth,
     ErrorReply,
+    KioskState,
+    MatterDetail,
+    MatterDetailRequest,
     RatingAccepted,
     RequestBody,
+    RequestEnvelope,
     SubmitRating,
     TakeTicket,
     TicketIssued,
 )
-from hallbus.topics import DeviceRef, DeviceType, RequestKind
-from kiosk.contract_ext import (
-    HEALTH_CHANNEL,
-    MATTER_DETAIL_KIND,
-    DeviceHealth,
-    KioskState,
-    MatterDetail,
-    MatterDetailRequest,
-)
+from hallbus.topics import Component, DeviceRef, DeviceType
 from kiosk.printing import PrinterHealth, staff_message
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -54,76 +50,23 @@ ReplyT = TypeVar("ReplyT", bound=BaseModel)
 TICKET_TIMEOUT_S = 5.0
 QUERY_TIMEOUT_S = 4.0
 
-# SubmitRating.window is required, but a case rated at the kiosk by receipt number has no
-# window known to the kiosk (the hub knows it from the case). "-" matches the window-number
-# pattern and means "not known"; proposed: make `window` optional when case_receipt is given.
-UNKNOWN_WINDOW = "-"
+HealthState = Literal["ok", "paper_near_end", "paper_out", "fault", "offline", "unknown"]
+_PRINTER_STATES: dict[PrinterHealth, HealthState] = {
+    PrinterHealth.OK: "ok",
+    PrinterHealth.PAPER_NEAR_END: "paper_near_end",
+    PrinterHealth.PAPER_OUT: "paper_out",
+    PrinterHealth.OFFLINE: "offline",
+    PrinterHealth.UNKNOWN: "unknown",
+}
 
 
 class Requester(Protocol):
-    """Sends one request and waits for its typed reply (raises ContractError on failure)."""
+    """Sends one request and waits for its typed reply (raises ContractError on failure);
+    hallbus.client.DeviceClient is one."""
 
-    def request_model(
-        self, kind: str, body: BaseModel, reply_model: type[ReplyT], *, timeout: float
+    def request(
+        self, body: RequestBody, reply_model: type[ReplyT], *, timeout: float = 5.0
     ) -> ReplyT: ...
-
-
-def _envelope(
-    device: DeviceRef, kind: str, body: BaseModel, request_id: str, timeout: float
-) -> bytes:
-    # Same fields as hallbus.messages.RequestEnvelope, built by hand because that model only
-    # accepts the request kinds already in the contract.
-    return json.dumps(
-        {
-            "v": 1,
-            "id": request_id,
-            "reply_to": device.reply_topic(),
-            "deadline": int((time.time() + timeout) * 1000),
-            "device": device.device_id,
-            "kind": kind,
-            "body": body.model_dump(mode="json"),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode("utf-8")
-
-
-def _request_topic(device: DeviceRef, kind: str) -> str:
-    return f"{device.prefix}/req/{kind}"
-
-
-class KioskClient(DeviceClient):
-    """DeviceClient that can also send the proposed extension requests.
-
-    Contract kinds go through ``DeviceClient.request`` unchanged. Extension kinds reuse its
-    correlation table, so their replies arrive on the same reply topic; this subclass goes
-    away once hallbus knows the new kinds.
-    """
-
-    def request_model(
-        self, kind: str, body: BaseModel, reply_model: type[ReplyT], *, timeout: float
-    ) -> ReplyT:
-        if kind in RequestKind.__members__.values() and isinstance(body, RequestBody):
-            return self.request(body, reply_model, timeout=timeout)
-        request_id = uuid.uuid4().hex
-        future: Future[BaseModel] = Future()
-        with self._pending_lock:
-            self._pending[request_id] = (future, reply_model)
-        try:
-            self.publish(
-                _request_topic(self.device, kind),
-                _envelope(self.device, kind, body, request_id, timeout),
-            )
-            reply = future.result(timeout)
-        except FutureTimeout:
-            raise RequestTimeout(kind, timeout) from None
-        finally:
-            with self._pending_lock:
-                self._pending.pop(request_id, None)
-        if isinstance(reply, ErrorReply):
-            raise RequestFailed(reply.error)
-        assert isinstance(reply, reply_model)
-        return reply
 
 
 class BusRequester:
@@ -147,21 +90,26 @@ class BusRequester:
         if future is not None and not future.done():
             future.set_result(message.payload)
 
-    def request_model(
-        self, kind: str, body: BaseModel, reply_model: type[ReplyT], *, timeout: float
+    def request(
+        self, body: RequestBody, reply_model: type[ReplyT], *, timeout: float = 5.0
     ) -> ReplyT:
         request_id = uuid.uuid4().hex
+        envelope = RequestEnvelope(
+            id=request_id,
+            reply_to=self._device.reply_topic(),
+            deadline=int((time.time() + timeout) * 1000),
+            device=self._device.device_id,
+            kind=body.KIND,
+            body=body.model_dump(mode="json"),
+        )
         future: Future[bytes] = Future()
         with self._lock:
             self._waiting[request_id] = future
         try:
-            self._bus.publish(
-                _request_topic(self._device, kind),
-                _envelope(self._device, kind, body, request_id, timeout),
-            )
+            self._bus.publish(self._device.request_topic(body.KIND), encode(envelope))
             raw = future.result(timeout)
         except FutureTimeout:
-            raise RequestTimeout(kind, timeout) from None
+            raise RequestTimeout(body.KIND.value, timeout) from None
         finally:
             with self._lock:
                 self._waiting.pop(request_id, None)
@@ -203,54 +151,63 @@ class HubGateway:
 
     # --------------------------------------------------------------------- requests
 
-    def _call(
-        self, kind: str, body: BaseModel, reply_model: type[ReplyT], timeout: float
-    ) -> ReplyT:
+    def _call(self, body: RequestBody, reply_model: type[ReplyT], timeout: float) -> ReplyT:
         try:
-            return self._requester.request_model(kind, body, reply_model, timeout=timeout)
+            return self._requester.request(body, reply_model, timeout=timeout)
         except NotConnected as exc:
             raise ContractError(ErrorCode.BACKEND_UNAVAILABLE, str(exc)) from None
 
     def take_ticket(self, request: TakeTicket) -> TicketIssued:
-        return self._call(RequestKind.TAKE_TICKET.value, request, TicketIssued, TICKET_TIMEOUT_S)
+        """A ticket, or (no category/matter, an appointment code or ID hash) a check-in."""
+        return self._call(request, TicketIssued, TICKET_TIMEOUT_S)
 
     def search_catalog(
-        self, query: str, *, department: str | None = None, limit: int = 30
+        self,
+        query: str,
+        *,
+        department: str | None = None,
+        life_event: str | None = None,
+        limit: int = 30,
     ) -> CatalogResults:
-        body = CatalogSearch(query=query[:100], department=department, limit=limit)
-        return self._call(RequestKind.CATALOG_SEARCH.value, body, CatalogResults, QUERY_TIMEOUT_S)
+        body = CatalogSearch(
+            query=query[:100], department=department, life_event=life_event, limit=limit
+        )
+        return self._call(body, CatalogResults, QUERY_TIMEOUT_S)
 
     def matter_detail(self, matter_code: str) -> MatterDetail:
-        body = MatterDetailRequest(matter_code=matter_code)
-        return self._call(MATTER_DETAIL_KIND, body, MatterDetail, QUERY_TIMEOUT_S)
+        return self._call(
+            MatterDetailRequest(matter_code=matter_code), MatterDetail, QUERY_TIMEOUT_S
+        )
 
     def case_lookup(self, receipt_number: str, phone_last4: str) -> CaseStatus:
         body = CaseLookup(receipt_number=receipt_number, phone_last4=phone_last4)
-        return self._call(RequestKind.CASE_LOOKUP.value, body, CaseStatus, QUERY_TIMEOUT_S)
+        return self._call(body, CaseStatus, QUERY_TIMEOUT_S)
 
     def submit_rating(
         self, *, rating_id: str, case_receipt: str, level: int, reasons: list[str]
     ) -> RatingAccepted:
+        # No window: the kiosk rates a case by its receipt; the backend knows where it
+        # was handled.
         body = SubmitRating(
             rating_id=rating_id,
             case_receipt=case_receipt,
-            window=UNKNOWN_WINDOW,
             level=level,
             reasons=reasons,
             rated_at=self._clock(),
         )
-        return self._call(RequestKind.SUBMIT_RATING.value, body, RatingAccepted, QUERY_TIMEOUT_S)
+        return self._call(body, RatingAccepted, QUERY_TIMEOUT_S)
 
     # ----------------------------------------------------------------------- health
 
     def health_topic(self) -> str:
-        return f"{self.device.prefix}/{HEALTH_CHANNEL}"
+        return self.device.health_topic(Component.PRINTER)
 
     def report_printer_health(self, health: PrinterHealth) -> None:
         """Publish the printer's condition (retained, so the hub sees it after a restart)."""
         message = DeviceHealth(
             device=self.device.device_id,
-            printer=health.value,
+            component=Component.PRINTER,
+            state=_PRINTER_STATES[health],
             detail=staff_message(health),
             at=self._clock(),
         )
@@ -313,10 +270,8 @@ def error_code(error: BaseException) -> ErrorCode | None:
 
 
 __all__ = [
-    "UNKNOWN_WINDOW",
     "BusRequester",
     "HubGateway",
-    "KioskClient",
     "Requester",
     "error_code",
     "is_unreachable",

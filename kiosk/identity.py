@@ -1,17 +1,18 @@
 """ID card numbers, receipt numbers and phone digits: validated, hashed, never shown.
 
 An ID card number read at the kiosk lives only inside :class:`IdCardRead`: the object keeps
-its SHA-256 (what travels to the hub, see TakeTicket.id_lookup_hash) and forgets the number.
-Its ``repr`` shows nothing, so a log line or a traceback cannot leak it either.
+its lookup hash (what travels to the hub, TakeTicket.id_lookup_hash: an HMAC keyed with the
+hall's ID lookup key, equal to the backend's lookup hash, see hallbus.idlookup) and forgets
+the number. Its ``repr`` shows nothing, so a log line or a traceback cannot leak it either.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
 # The receipt check digit is part of the device/backend contract: one definition.
+from hallbus.idlookup import id_lookup_hash
 from hallbus.receipts import RECEIPT_NUMBER_LENGTH, damm_valid
 
 # GB 11643-1999: weights and check characters of the 18-character resident ID number.
@@ -31,11 +32,6 @@ def id_number_valid(number: str) -> bool:
     return _ID_CHECK[total % 11] == number[17]
 
 
-def id_lookup_hash(number: str) -> str:
-    """SHA-256 hex of the normalised number (upper-case X), as the protocol specifies."""
-    return hashlib.sha256(number.strip().upper().encode("ascii")).hexdigest()
-
-
 @dataclass(frozen=True)
 class IdCardRead:
     """A card read by the reader: only the lookup hash is kept."""
@@ -43,10 +39,10 @@ class IdCardRead:
     lookup_hash: str = field(repr=False)
 
     @classmethod
-    def from_number(cls, number: str) -> IdCardRead:
+    def from_number(cls, number: str, lookup_key: bytes) -> IdCardRead:
         if not id_number_valid(number):
             raise ValueError("not a valid resident ID number")
-        return cls(id_lookup_hash(number))
+        return cls(id_lookup_hash(number, lookup_key))
 
     def __repr__(self) -> str:
         return "IdCardRead(<hidden>)"

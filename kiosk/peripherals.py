@@ -30,14 +30,14 @@ ID_CARD_PREFIX = "IDCARD,"
 MAX_LINE = 512
 
 
-def parse_id_card_line(line: bytes | str) -> IdCardRead | None:
+def parse_id_card_line(line: bytes | str, lookup_key: bytes) -> IdCardRead | None:
     text = line.decode("ascii", errors="replace") if isinstance(line, bytes) else line
     text = text.strip()
     if not text.upper().startswith(ID_CARD_PREFIX):
         return None
     number = text[len(ID_CARD_PREFIX) :].split(",", 1)[0]
     try:
-        return IdCardRead.from_number(number)
+        return IdCardRead.from_number(number, lookup_key)
     except ValueError:
         logger.info("ID card reader sent an invalid number (not logged)")
         return None

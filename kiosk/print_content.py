@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hallbus.config import KioskConfig
-from hallbus.messages import TicketIssued
-from kiosk.contract_ext import MatterDetail
+from hallbus.messages import MatterDetail, TicketIssued
 from kiosk.i18n import Language, text
 from kiosk.printing import (
     ChecklistContent,

@@ -13,10 +13,10 @@ from typing import Any
 from escpos.escpos import Escpos
 
 from deviceui.screens import UiModel
-from hallbus.client import ClientState, ConnectionSettings
-from hallbus.config import KioskConfig, connection_settings
+from hallbus.client import ClientState, ConnectionSettings, DeviceClient
+from hallbus.config import KioskConfig, connection_settings, id_lookup_key
 from kiosk.catalog_cache import CatalogCache
-from kiosk.gateway import HubGateway, KioskClient
+from kiosk.gateway import HubGateway
 from kiosk.peripherals import SerialLineReader, parse_id_card_line
 from kiosk.print_content import printer_settings
 from kiosk.printing import PrinterSettings, TicketPrinter
@@ -41,10 +41,16 @@ class KioskRuntime:
     def __post_init__(self) -> None:
         device = self.config.device_ref()
         settings = self.connection or connection_settings(self.config)
-        self.client = KioskClient(device, settings)
+        self.client = DeviceClient(device, settings)
         self.gateway = HubGateway(
             self.client, self.client, device, hub_id=self.hub_id or f"hub-{device.hall_id}"
         )
+        self.lookup_key = id_lookup_key(self.config)
+        if self.config.id_card_reader is not None and self.lookup_key is None:
+            # An unkeyed hash of an ID number can be reversed by trying every number.
+            logger.warning(
+                "ID card reader configured but no id_lookup_key_file/_env: the reader is not used"
+            )
         self.cache = CatalogCache(self.cache_dir / f"{device.device_id}-catalog.json")
         self.printer = TicketPrinter(
             printer_settings(self.config),
@@ -60,7 +66,7 @@ class KioskRuntime:
             hall_name=self.hall_name,
             idle_timeout_s=self.config.idle_timeout_s,
             languages=list(self.config.languages),
-            has_id_reader=self.config.id_card_reader is not None,
+            has_id_reader=self._id_reader_usable(),
             has_scanner=self.config.scanner is not None,
             publish=lambda values: self.model.update(**values),
         )
@@ -74,7 +80,7 @@ class KioskRuntime:
     def start(self) -> None:
         self.client.start()
         reader = self.config.id_card_reader
-        if reader is not None:
+        if reader is not None and self._id_reader_usable():
             self._readers.append(
                 SerialLineReader(reader.port, reader.baudrate, self._on_id_line, name="id-card")
             )
@@ -95,8 +101,13 @@ class KioskRuntime:
         """Called every second on the UI clock (DeviceClient has no state callback)."""
         self.view_model.set_connected(self.client.state is ClientState.CONNECTED)
 
+    def _id_reader_usable(self) -> bool:
+        return self.config.id_card_reader is not None and self.lookup_key is not None
+
     def _on_id_line(self, line: bytes) -> None:
-        read = parse_id_card_line(line)
+        if self.lookup_key is None:
+            return
+        read = parse_id_card_line(line, self.lookup_key)
         if read is not None:
             self.view_model.on_id_card(read)
 

@@ -25,8 +25,16 @@ from hallbus.codec import decode
 from hallbus.errors import ContractError
 from hallbus.messages import (
     CallEvent,
+    CaseLookup,
+    CaseStatus,
+    CatalogResults,
+    CatalogSearch,
     ConfigPush,
+    DeviceHealth,
     HallCallList,
+    KioskState,
+    MatterDetail,
+    MatterDetailRequest,
     RateNow,
     RatingAccepted,
     SubmitRating,
@@ -34,7 +42,7 @@ from hallbus.messages import (
     TicketIssued,
     WindowDisplayState,
 )
-from hallbus.topics import Broadcast, Command, broadcast_topic
+from hallbus.topics import Broadcast, Command, Component, broadcast_topic
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +96,55 @@ class Inbox(Generic[ModelT]):
 
 
 class SimKiosk:
-    """Takes tickets and submits ratings like the kiosk app."""
+    """Takes tickets, browses the guide, looks cases up and rates like the kiosk app;
+    records the retained KioskState it is sent (lower `seq` ignored)."""
 
     def __init__(self, client: DeviceClient, *, timeout_s: float = 5.0) -> None:
         self.client = client
         self.timeout_s = timeout_s
         self.tickets: list[TicketIssued] = []
+        self.states: Inbox[KioskState] = Inbox()
+        self.shown: KioskState | None = None
+        client.subscribe(client.device.state_topic(), self._on_state)
+
+    def _on_state(self, message: IncomingMessage) -> None:
+        state = decode(KioskState, message.payload)
+        if self.shown is not None and state.seq < self.shown.seq:
+            return
+        self.shown = state
+        self.states.add(state)
+
+    def check_in(
+        self, appointment_code: str | None = None, id_lookup_hash: str | None = None
+    ) -> TicketIssued:
+        body = TakeTicket(appointment_code=appointment_code, id_lookup_hash=id_lookup_hash)
+        return self.client.request(body, TicketIssued, timeout=self.timeout_s)
+
+    def search(
+        self, query: str = "", *, life_event: str | None = None, limit: int = 20
+    ) -> CatalogResults:
+        body = CatalogSearch(query=query, life_event=life_event, limit=limit)
+        return self.client.request(body, CatalogResults, timeout=self.timeout_s)
+
+    def matter_detail(self, matter_code: str) -> MatterDetail:
+        body = MatterDetailRequest(matter_code=matter_code)
+        return self.client.request(body, MatterDetail, timeout=self.timeout_s)
+
+    def case_lookup(self, receipt_number: str, phone_last4: str) -> CaseStatus:
+        body = CaseLookup(receipt_number=receipt_number, phone_last4=phone_last4)
+        return self.client.request(body, CaseStatus, timeout=self.timeout_s)
+
+    def report_health(self, component: Component, state: str, detail: str = "") -> None:
+        report = DeviceHealth.model_validate(
+            {
+                "device": self.client.device.device_id,
+                "component": component,
+                "state": state,
+                "detail": detail,
+                "at": datetime.now(UTC),
+            }
+        )
+        self.client.publish(self.client.device.health_topic(component), report, retain=True)
 
     def take_ticket(self, category: str, *, priority_kind: str | None = None) -> TicketIssued:
         body = TakeTicket(category=category, priority_kind=priority_kind)  # type: ignore[arg-type]

@@ -1,9 +1,10 @@
 """Who may publish and read which topics: the ACL rules, derived from the topic grammar.
 
 Rules are explicit per user (no `pattern` lines) so the generated file can be
-read and audited line by line: a kiosk may publish only its own availability
-and requests, an evaluator only its own availability and ratings, and only the
-hub may publish display state, call events, commands and replies.
+read and audited line by line: a kiosk may publish only its own availability,
+requests and the health of its own peripherals, an evaluator only its own
+availability, ratings and button-box health, and only the hub may publish
+display state, call events, commands and replies.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final, Literal
 from hallbus.topics import (
     Broadcast,
     Command,
+    Component,
     DeviceRef,
     DeviceType,
     RequestKind,
@@ -30,8 +32,16 @@ REQUESTS_BY_TYPE: Final[dict[DeviceType, tuple[RequestKind, ...]]] = {
         RequestKind.CATALOG_SEARCH,
         RequestKind.CASE_LOOKUP,
         RequestKind.SUBMIT_RATING,
+        RequestKind.MATTER_DETAIL,
     ),
     DeviceType.EVALUATOR: (RequestKind.SUBMIT_RATING,),
+}
+# The peripherals each device type has, i.e. the health topics it may publish.
+COMPONENTS_BY_TYPE: Final[dict[DeviceType, tuple[Component, ...]]] = {
+    DeviceType.KIOSK: (Component.PRINTER, Component.SCANNER, Component.ID_READER),
+    DeviceType.WINDOW_DISPLAY: (Component.LED,),
+    DeviceType.LED: (Component.LED,),
+    DeviceType.EVALUATOR: (Component.BUTTON_BOX,),
 }
 COMMANDS_BY_TYPE: Final[dict[DeviceType, tuple[Command, ...]]] = {
     DeviceType.EVALUATOR: (Command.RATE_NOW,),
@@ -62,6 +72,10 @@ def rules_for(device: DeviceRef, hubs: Iterable[DeviceRef]) -> list[AclRule]:
     rules += [
         AclRule("write", device.request_topic(kind))
         for kind in REQUESTS_BY_TYPE.get(device.device_type, ())
+    ]
+    rules += [
+        AclRule("write", device.health_topic(component))
+        for component in COMPONENTS_BY_TYPE.get(device.device_type, ())
     ]
     rules += [
         AclRule("read", device.command_topic(command))

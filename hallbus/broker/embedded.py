@@ -4,6 +4,16 @@ Limits, all documented in docs/broker.md: MQTT 3.1.1 only, no password check
 and no ACL (any user name is accepted, which is why it binds loopback only),
 no persistence across restarts. Clients must send a user name: amqtt treats
 sessions without one as anonymous and then drops their persistent session.
+
+Stopping does not rely on amqtt's shutdown alone: in amqtt 0.12 it can hang for
+good (a connection handler waits for a reader task that never reports it has
+stopped), and everything after that point, closing the listener included, then
+never happens. The port stayed bound ("address already in use" on restart) and
+clients kept a socket to a broker that no longer served them, so they did not
+reconnect. `stop()` therefore closes the listener first, gives amqtt's shutdown a
+bounded time, then closes every client connection itself and cancels what is
+left, so that when it returns the port is free and every client has seen its
+connection end.
 """
 
 from __future__ import annotations
@@ -20,6 +30,10 @@ from amqtt.broker import Broker
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S: Final = 14 * 24 * 3600
+# amqtt's own shutdown normally takes milliseconds; past this it is taken as hung.
+SHUTDOWN_GRACE_S: Final = 2.0
+# Tasks cancelled after the shutdown get this long to unwind.
+CANCEL_GRACE_S: Final = 1.0
 
 
 def free_loopback_port() -> int:
@@ -30,6 +44,55 @@ def free_loopback_port() -> int:
         return port
 
 
+class _TrackingBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints
+    """amqtt's Broker, remembering its client connections so stop() can close them."""
+
+    def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(config, loop=loop)
+        self.connections: set[asyncio.StreamWriter] = set()
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        self.connections.add(writer)
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        finally:
+            self.connections.discard(writer)
+
+    def close_listeners(self) -> None:
+        # amqtt 0.12 has no public call to stop accepting; its listener servers are
+        # asyncio.Server objects kept in `_servers` (closing one twice is harmless).
+        for server in getattr(self, "_servers", {}).values():
+            instance = getattr(server, "instance", None)
+            if isinstance(instance, asyncio.AbstractServer):
+                instance.close()
+
+    async def shutdown_completely(self) -> None:
+        """Listener closed, amqtt shut down (bounded), connections closed, tasks ended."""
+        self.close_listeners()
+        # Connections first: each handler's reader then ends on its own, so amqtt's
+        # shutdown finds them stopped instead of cancelling them mid-way (where it can
+        # hang). abort(): no waiting for a peer that may not read; the client sees the
+        # connection end at once and reconnects.
+        for writer in list(self.connections):
+            writer.transport.abort()
+        shutdown = asyncio.ensure_future(self.shutdown())
+        done, _pending = await asyncio.wait({shutdown}, timeout=SHUTDOWN_GRACE_S)
+        if not done:
+            log.warning("embedded broker shutdown hung for %s s; closing it down", SHUTDOWN_GRACE_S)
+        elif shutdown.exception() is not None:
+            log.warning("embedded broker shutdown failed: %r", shutdown.exception())
+        current = asyncio.current_task()
+        leftovers = [task for task in asyncio.all_tasks() if task is not current]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            # asyncio.wait, not gather: a task that swallows its cancellation must
+            # not hold up the stop for ever.
+            await asyncio.wait(leftovers, timeout=CANCEL_GRACE_S)
+
+
 class EmbeddedBroker:
     """amqtt running on its own event loop thread; a context manager that stops it."""
 
@@ -38,7 +101,7 @@ class EmbeddedBroker:
         self.port = port if port is not None else free_loopback_port()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._broker: Broker | None = None
+        self._broker: _TrackingBroker | None = None
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -58,7 +121,7 @@ class EmbeddedBroker:
         failure: list[BaseException] = []
 
         async def boot() -> None:
-            broker = Broker(self._config(), loop=loop)
+            broker = _TrackingBroker(self._config(), loop=loop)
             await broker.start()
             self._broker = broker
 
@@ -92,13 +155,15 @@ class EmbeddedBroker:
         if loop is None or thread is None:
             return
         if broker is not None:
-            future = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
+            future = asyncio.run_coroutine_threadsafe(broker.shutdown_completely(), loop)
             try:
                 future.result(timeout)
             except Exception:
                 log.exception("embedded broker shutdown failed")
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
+        if thread.is_alive():
+            log.error("embedded broker thread did not end within %s s", timeout)
 
     @property
     def running(self) -> bool:

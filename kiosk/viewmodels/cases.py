@@ -95,10 +95,14 @@ class ReceiptEntry:
 
 
 def next_step_key(status: CaseStatus) -> str:
-    if any(word in step.name for step in status.steps[-1:] for word in SUPPLEMENT_WORDS) or any(
-        word in status.status_name for word in SUPPLEMENT_WORDS
-    ):
+    if status.supplement is not None:
         return "case.next.supplement"
+    # A hub that fills next_action also fills supplement, so only an older hub's
+    # answer leaves the kiosk guessing from the status and step names.
+    if status.next_action is None:
+        last_step = status.steps[-1].name if status.steps else ""
+        if any(word in last_step or word in status.status_name for word in SUPPLEMENT_WORDS):
+            return "case.next.supplement"
     return {
         "completed": "case.next.collect",
         "approved": "case.next.collect",
@@ -107,6 +111,14 @@ def next_step_key(status: CaseStatus) -> str:
         "denied": "case.next.refused",
         "withdrawn": "case.next.withdrawn",
     }.get(status.status, "case.next.waiting")
+
+
+def next_step_text(status: CaseStatus, t: Any) -> str:
+    text = str(t(next_step_key(status)))
+    if status.supplement:
+        # The items asked for, as the case's supplement notice names them.
+        text += "：" + "、".join(status.supplement)
+    return text
 
 
 class CaseFlow:
@@ -185,7 +197,7 @@ class CaseFlow:
                 }
                 for index, step in enumerate(status.steps)
             ],
-            case_next=t(next_step_key(status)),
+            case_next=next_step_text(status, t),
             case_overdue=t("case.overdue") if overdue else "",
             case_can_rate=status.status in FINISHED,
         )

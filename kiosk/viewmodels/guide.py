@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from hallbus.messages import CatalogItem
-from kiosk.contract_ext import MatterDetail
+from hallbus.messages import CatalogItem, MatterDetail
 from kiosk.print_content import checklist_content, where_text
 from kiosk.printing import PrinterHealth, PrintOutcome, visitor_message
 from kiosk.viewmodels.search import SearchFlow
@@ -65,9 +64,7 @@ class GuideFlow:
             )
             self.search.browse(department=key, department_name=name, query="")
         else:
-            # The hub's search ranks a matter whose life event contains the term; proposed:
-            # a `life_event` filter on catalog_search for an exact list.
-            self.search.browse(department=None, department_name=None, query=key)
+            self.search.browse(department=None, department_name=None, query="", life_event=key)
 
     # ------------------------------------------------------------------ detail
 

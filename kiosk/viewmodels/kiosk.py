@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from hallbus.messages import ConfigPush
+from hallbus.messages import ConfigPush, KioskState
 from kiosk.catalog_cache import CatalogCache
-from kiosk.contract_ext import KioskState
 from kiosk.gateway import HubGateway
 from kiosk.i18n import Language, table
 from kiosk.identity import IdCardRead

@@ -21,6 +21,7 @@ class SearchFlow:
         self.query = ""
         self.department: str | None = None
         self.department_name: str | None = None
+        self.life_event: str | None = None
         self.results: list[CatalogItem] = []
         self.total = 0
         self.from_cache = False
@@ -31,6 +32,7 @@ class SearchFlow:
         self.query = ""
         self.department = None
         self.department_name = None
+        self.life_event = None
         self.results = []
         self.total = 0
         self.from_cache = False
@@ -53,6 +55,7 @@ class SearchFlow:
             return
         self.department = None
         self.department_name = None
+        self.life_event = None
         if self.query.strip():
             self.search()
         else:
@@ -61,10 +64,18 @@ class SearchFlow:
 
     # ------------------------------------------------------------------ search
 
-    def browse(self, *, department: str | None, department_name: str | None, query: str) -> None:
+    def browse(
+        self,
+        *,
+        department: str | None,
+        department_name: str | None,
+        query: str,
+        life_event: str | None = None,
+    ) -> None:
         """List matters of one department or life event (no typed query)."""
         self.department = department
         self.department_name = department_name
+        self.life_event = life_event
         self.query = ""
         self.search(query_override=query)
 
@@ -74,13 +85,19 @@ class SearchFlow:
         self._generation += 1
         generation = self._generation
         department, department_name = self.department, self.department_name
+        life_event = self.life_event
+        # The cached catalogue does not know life events; searching their name there
+        # finds the matters that mention it (the backend ranks those high too).
+        local_query = query or (life_event or "")
 
         if session.offline:
-            self._show_local(query, department, department_name)
+            self._show_local(local_query, department, department_name)
             return
 
         def work() -> CatalogResults:
-            return session.gateway.search_catalog(query, department=department, limit=RESULT_LIMIT)
+            return session.gateway.search_catalog(
+                query, department=department, life_event=life_event, limit=RESULT_LIMIT
+            )
 
         def done(results: CatalogResults) -> None:
             session.cache.remember_items(results.items)
@@ -91,7 +108,7 @@ class SearchFlow:
 
         def failed(_error: BaseException) -> None:
             if generation == self._generation:
-                self._show_local(query, department, department_name)
+                self._show_local(local_query, department, department_name)
 
         session.run(None, work, done, failed)
 

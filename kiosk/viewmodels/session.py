@@ -11,9 +11,8 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from hallbus.errors import ErrorCode
-from hallbus.messages import CategoryInfo, ConfigPush
+from hallbus.messages import CategoryInfo, ConfigPush, KioskCategory, KioskState
 from kiosk.catalog_cache import CatalogCache
-from kiosk.contract_ext import KioskCategory, KioskState
 from kiosk.gateway import HubGateway, error_code, is_unreachable
 from kiosk.i18n import Language, text
 from kiosk.printing import ChecklistContent, PrintOutcome, TicketContent

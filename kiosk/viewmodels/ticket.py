@@ -70,7 +70,7 @@ class TicketFlow:
         category = self.session.category(prefix)
         if category is None or not category.enabled:
             return
-        if self.priority_on and not category.priority_allowed:
+        if self.priority_on and category.priority_allowed is False:
             self.session.alert_key = "priority.not_allowed"
             return
         self.target = TicketTarget(category=prefix, matter_code=None, title=category.name)
@@ -94,7 +94,7 @@ class TicketFlow:
         screen = self.session.screen
         if screen is Screen.APPOINTMENT:
             self.id_card = read
-            self._take(TakeTicket.model_construct(id_lookup_hash=read.lookup_hash))
+            self._take(TakeTicket(id_lookup_hash=read.lookup_hash))
         elif screen in (Screen.TICKET, Screen.TICKET_CONFIRM):
             self.id_card = read  # real-name ticket
 
@@ -115,10 +115,8 @@ class TicketFlow:
     def submit_appointment(self) -> None:
         if len(self.appointment_code) < 4:
             return
-        # Proposed contract change: take_ticket with only appointment_code (or only
-        # id_lookup_hash) means "check in my appointment"; today's TakeTicket insists on a
-        # category or matter, which the kiosk cannot know before the hub looks the code up.
-        body = TakeTicket.model_construct(
+        # No category or matter: a check-in; the hub finds the appointment by its code.
+        body = TakeTicket(
             appointment_code=self.appointment_code,
             id_lookup_hash=self.id_card.lookup_hash if self.id_card else None,
         )
@@ -137,7 +135,7 @@ class TicketFlow:
         if self.priority_on and self.priority_kind is None:
             self.priority_kind = "elderly"
         priority = self.priority_kind if self.priority_on else None
-        if category is not None and priority is not None and not category.priority_allowed:
+        if category is not None and priority is not None and category.priority_allowed is False:
             self.session.alert_key = "priority.not_allowed"
             return
         body = TakeTicket(
@@ -150,9 +148,7 @@ class TicketFlow:
 
     def _take(self, body: TakeTicket) -> None:
         session = self.session
-        appointment = body.appointment_code is not None or (
-            body.category is None and body.matter_code is None
-        )
+        appointment = body.is_check_in
 
         def done(ticket: TicketIssued) -> None:
             self.ticket = ticket
@@ -201,10 +197,12 @@ class TicketFlow:
         session = self.session
         rows = []
         for category in session.categories():
-            allowed = category.enabled and (not self.priority_on or category.priority_allowed)
+            # priority_allowed None: the hub does not know; the backend decides.
+            refused = self.priority_on and category.priority_allowed is False
+            allowed = category.enabled and not refused
             if not category.enabled:
                 detail = session.t("ticket.closed")
-            elif self.priority_on and not category.priority_allowed:
+            elif refused:
                 detail = session.t("priority.not_allowed")
             elif category.waiting is None:
                 detail = session.t("ticket.waiting_unknown")
@@ -247,7 +245,7 @@ class TicketFlow:
             if category.estimated_wait_minutes is not None:
                 confirm_wait = t("ticket.confirm.wait", minutes=category.estimated_wait_minutes)
             confirm_where = where_text(category.floor, category.window_area, session.language)
-        priority_allowed = category is None or category.priority_allowed
+        priority_allowed = category is None or category.priority_allowed is not False
         values: dict[str, Any] = {
             "ticket_mode": self.mode,
             "ticket_priority_on": self.priority_on,

@@ -12,7 +12,7 @@ import queue
 import pytest
 
 from hallbus.broker.acl import render_acl_file
-from hallbus.topics import Broadcast, Command, RequestKind, broadcast_topic
+from hallbus.topics import Broadcast, Command, Component, RequestKind, broadcast_topic
 
 from .conftest import (
     EVALUATOR_1,
@@ -59,6 +59,11 @@ def assert_only_sentinel_arrives(
         KIOSK_1.reply_topic(),  # replies: hub only, even to itself
         EVALUATOR_1.command_topic(Command.RATE_NOW),
         "hall/other/kiosk/kiosk-1/status",  # another hall
+        KIOSK_2.health_topic(Component.PRINTER),  # another device's health
+        EVALUATOR_1.health_topic(Component.BUTTON_BOX),
+        KIOSK_1.health_topic(Component.LED),  # a component kiosks do not have
+        KIOSK_2.request_topic(RequestKind.MATTER_DETAIL),
+        KIOSK_1.state_topic(),  # its own KioskState: hub only
     ],
 )
 def test_kiosk_cannot_publish_outside_its_own_topics(
@@ -69,6 +74,40 @@ def test_kiosk_cannot_publish_outside_its_own_topics(
         KIOSK_1.device_id,
         forbidden,
         KIOSK_1.request_topic(RequestKind.CATALOG_SEARCH),
+    )
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        KIOSK_1.request_topic(RequestKind.MATTER_DETAIL),
+        KIOSK_1.health_topic(Component.PRINTER),
+        KIOSK_1.health_topic(Component.SCANNER),
+        KIOSK_1.health_topic(Component.ID_READER),
+    ],
+)
+def test_kiosk_may_ask_matter_detail_and_report_its_own_health(
+    mosquitto_broker: RunningBroker, allowed: str
+) -> None:
+    watcher = mosquitto_broker.watcher("hall/bh/#")
+    sender = Watcher(
+        mosquitto_broker.port, KIOSK_1.device_id, mosquitto_broker.passwords["kiosk-1"]
+    )
+    sender.start(())
+    try:
+        sender.publish(allowed, b"allowed")
+        assert watcher.next_on(allowed).payload == b"allowed"
+    finally:
+        sender.stop()
+        watcher.stop()
+
+
+def test_evaluator_health_is_its_button_box_only(mosquitto_broker: RunningBroker) -> None:
+    assert_only_sentinel_arrives(
+        mosquitto_broker,
+        EVALUATOR_1.device_id,
+        EVALUATOR_1.health_topic(Component.PRINTER),
+        EVALUATOR_1.health_topic(Component.BUTTON_BOX),
     )
 
 
@@ -121,5 +160,8 @@ def test_acl_file_is_explicit_per_user() -> None:
     kiosk_block = text.split("user kiosk-1\n")[1].split("\n\n")[0].splitlines()
     assert f"topic write {KIOSK_1.request_topic(RequestKind.TAKE_TICKET)}" in kiosk_block
     assert f"topic read {KIOSK_1.reply_topic()}" in kiosk_block
+    assert f"topic write {KIOSK_1.request_topic(RequestKind.MATTER_DETAIL)}" in kiosk_block
+    assert f"topic write {KIOSK_1.health_topic(Component.PRINTER)}" in kiosk_block
+    assert not any("+" in line or "#" in line for line in kiosk_block)
     assert all("kiosk-1" in line or "hub" in line or "monitor" in line for line in kiosk_block)
     assert "topic readwrite hall/bh/#" in text.split(f"user {MONITOR.device_id}\n")[1]

@@ -16,15 +16,23 @@ from hallbus.codec import (
 from hallbus.errors import ContractError, ErrorCode
 from hallbus.messages import (
     CallEvent,
+    CaseStatus,
+    CatalogSearch,
     ConfigPush,
+    DeviceHealth,
     ErrorReply,
+    HallCallList,
+    KioskCategory,
+    KioskDepartment,
+    KioskState,
+    MatterDetailRequest,
     RequestEnvelope,
     Response,
     SubmitRating,
     TakeTicket,
     WindowDisplayState,
 )
-from hallbus.topics import RequestKind
+from hallbus.topics import Component, RequestKind
 
 RID = "0123456789abcdef0123456789abcdef"
 
@@ -176,3 +184,83 @@ def test_availability_is_plain_text() -> None:
     assert parse_availability(b"offline") == "offline"
     with pytest.raises(ContractError):
         parse_availability(b'{"status": "online"}')
+
+
+# ------------------------------------------------- additions within v1 (docs/protocol.md §9)
+
+
+@pytest.mark.parametrize(
+    ("body", "ok"),
+    [
+        ({"appointment_code": "YY2026"}, True),  # check-in by code
+        ({"id_lookup_hash": "a" * 64}, True),  # check-in by ID card
+        ({"appointment_code": "YY2026", "id_lookup_hash": "a" * 64}, True),
+        ({"category": "A", "id_lookup_hash": "a" * 64}, True),  # a real-name ticket
+        ({"category": "A", "appointment_code": "YY2026"}, False),
+        ({"appointment_code": "YY 2026"}, False),
+        ({}, False),
+        ({"id_lookup_hash": "11010519491231002X"}, False),  # a number is never a hash
+    ],
+)
+def test_take_ticket_check_in(body: dict[str, object], ok: bool) -> None:
+    if ok:
+        _envelope, typed = decode_request(raw(envelope(body=body)), RequestKind.TAKE_TICKET)
+        assert isinstance(typed, TakeTicket)
+        assert typed.is_check_in == ("category" not in body)
+        return
+    with pytest.raises(ContractError) as excinfo:
+        decode_request(raw(envelope(body=body)), RequestKind.TAKE_TICKET)
+    assert code_of(excinfo) is ErrorCode.BAD_SCHEMA
+
+
+def test_rating_window_is_optional_for_a_case_only() -> None:
+    when = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    case = SubmitRating(rating_id=RID, case_receipt="20261124409381759", level=4, rated_at=when)
+    # Left out of the JSON while unset, so a receiver without the addition still
+    # sees the payload it knows (for ratings that do name their window).
+    assert "window" not in json.loads(encode(case))
+    with pytest.raises(ValueError, match="window is required"):
+        SubmitRating(rating_id=RID, ticket_number="A001", level=4, rated_at=when)
+    ticket = SubmitRating(rating_id=RID, ticket_number="A001", window="3", level=4, rated_at=when)
+    assert json.loads(encode(ticket))["window"] == "3"
+
+
+def test_added_fields_are_omitted_while_unset() -> None:
+    calls = HallCallList(seq=1, recent_calls=[], waiting=[])
+    assert set(json.loads(encode(calls))) == {"v", "seq", "recent_calls", "waiting"}
+    assert json.loads(encode(calls.model_copy(update={"notices": ["停电"]})))["notices"] == ["停电"]
+    search = CatalogSearch(query="营业执照")
+    assert "life_event" not in json.loads(encode(search))
+    status = CaseStatus(
+        receipt_number="1", matter_name="x", status="accepted", status_name="已受理"
+    )
+    assert not {"next_action", "supplement"} & set(json.loads(encode(status)))
+    # An empty supplement list is set (the case waits; the notice lists the items).
+    waiting = status.model_copy(update={"supplement": []})
+    assert json.loads(encode(waiting))["supplement"] == []
+    assert decode(CaseStatus, encode(waiting)).supplement == []
+    assert decode(CaseStatus, encode(status)).supplement is None
+
+
+def test_new_payloads_round_trip_and_stay_strict() -> None:
+    when = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    state = KioskState(
+        seq=3,
+        categories=[KioskCategory(prefix="A", name="企业开办", waiting=2, departments=["GS"])],
+        departments=[KioskDepartment(code="GS", name="工商分局", floor=1)],
+        life_events=["企业开办"],
+        notices=["停电通知"],
+    )
+    assert decode(KioskState, encode(state)) == state
+    health = DeviceHealth(device="kiosk-1", component=Component.PRINTER, state="paper_out", at=when)
+    assert decode(DeviceHealth, encode(health)) == health
+    with pytest.raises(ContractError) as excinfo:
+        decode(DeviceHealth, encode(health)[:-1] + b',"printer":"ok"}')
+    assert code_of(excinfo) is ErrorCode.BAD_SCHEMA
+    with pytest.raises(ContractError):
+        decode(DeviceHealth, encode(health).replace(b"paper_out", b"on_fire"))
+    detail = decode_request(
+        raw(envelope(kind="matter_detail", body={"matter_code": "GS-001"})),
+        RequestKind.MATTER_DETAIL,
+    )[1]
+    assert isinstance(detail, MatterDetailRequest) and detail.matter_code == "GS-001"

@@ -35,6 +35,10 @@ def test_the_document_has_an_example_for_every_payload() -> None:
         "CallEvent",
         "RateNow",
         "ConfigPush",
+        "MatterDetailRequest",
+        "MatterDetail",
+        "KioskState",
+        "DeviceHealth",
     }
 
 

@@ -7,6 +7,7 @@ from hallbus.topics import (
     BroadcastTopic,
     Channel,
     Command,
+    Component,
     DeviceRef,
     DeviceTopic,
     DeviceType,
@@ -79,3 +80,17 @@ def test_device_ref_rejects_bad_identifiers(bad_id: str) -> None:
         DeviceRef("bh", DeviceType.KIOSK, bad_id)
     with pytest.raises(TopicError):
         DeviceRef(bad_id, DeviceType.KIOSK, "kiosk-1")
+
+
+def test_health_topics_name_one_component() -> None:
+    kiosk = DeviceRef("bh", DeviceType.KIOSK, "kiosk-1")
+    topic = kiosk.health_topic(Component.PRINTER)
+    assert topic == "hall/bh/kiosk/kiosk-1/health/printer"
+    parsed = parse_topic(topic)
+    assert isinstance(parsed, DeviceTopic)
+    assert (parsed.channel, parsed.name) == (Channel.HEALTH, "printer")
+    for bad in ("hall/bh/kiosk/kiosk-1/health", "hall/bh/kiosk/kiosk-1/health/toaster"):
+        with pytest.raises(TopicError):
+            parse_topic(bad)
+    request = parse_topic(kiosk.request_topic(RequestKind.MATTER_DETAIL))
+    assert isinstance(request, DeviceTopic) and request.name == "matter_detail"

@@ -167,19 +167,10 @@ class Broker:
             devices = [DeviceRef(HALL, DeviceType(spec["type"]), d) for d, spec in _all_devices()]
             self._running = start_mosquitto(self.conf_dir, devices, self.passwords, self.port)
         else:
-            # amqtt closes its listening socket a moment after shutdown() returns,
-            # so a restart on the same port can find it still bound; there is no
-            # event for "closed", hence the short retries.
-            deadline = time.monotonic() + WAIT_S
-            while True:
-                embedded = EmbeddedBroker(self.port)
-                try:
-                    embedded.start()
-                    break
-                except RuntimeError as exc:
-                    if "in use" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            # EmbeddedBroker.stop() returns with the port free and every client
+            # connection closed, so a restart on the same port needs no retries.
+            embedded = EmbeddedBroker(self.port)
+            embedded.start()
             self._running = embedded
 
     def stop(self) -> None:

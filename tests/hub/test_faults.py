@@ -62,8 +62,12 @@ def test_broker_restart_devices_get_state_back(hall: Hall) -> None:
     assert clerk.call_next() == ticket.number
     window_display.states.wait_for(lambda s: s.current_ticket == ticket.number, WAIT_S)
 
+    attempts = kiosk.client.connection_attempts
     hall.broker.stop()
     hall.broker.start()
+    # Wait for a new connection, not for "connected": right after the restart the
+    # client may not have noticed yet that its old connection is gone.
+    wait_until(lambda: kiosk.client.connection_attempts > attempts, WAIT_S, "kiosk reconnect")
     kiosk.client.wait_connected(WAIT_S * 2)
     # A display switched on after the restart is shown the current state at once.
     hall.stop_client(window_display.client)

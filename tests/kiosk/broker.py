@@ -1,7 +1,7 @@
 """A private Mosquitto for kiosk tests: 127.0.0.1, a free port, anonymous, no ACL.
 
-No ACL because the kiosk uses proposed topics (req/matter_detail, health) that the generated
-ACL does not list yet; the ACL itself is tested in tests/hallbus.
+No ACL (and no passwords), to keep the rig small; the generated ACL, which lists the kiosk's
+topics (req/matter_detail, health/printer, ...), is tested in tests/hallbus and tests/hub.
 """
 
 from __future__ import annotations

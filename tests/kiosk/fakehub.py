@@ -3,7 +3,9 @@
 It answers the kiosk's requests from the demo hall's seed data (backend/seed/*.yaml), using
 the backend's pinyin catalog search, and publishes the retained KioskState and ConfigPush.
 It runs over any MessageBus: a RecordingBus (synchronous, for view-model tests) or a
-hub-credentialed DeviceClient on a real broker.
+hub-credentialed DeviceClient on a real broker. Requests are checked with the contract's own
+decoder (hallbus.codec.decode_request), so a body the real hub would refuse is refused here
+with the same error code.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import yaml
 
 from backend.catalog.search import CatalogIndex, SearchEntry
 from hallbus.bus import IncomingMessage, MessageBus
-from hallbus.codec import encode
-from hallbus.errors import ErrorCode
+from hallbus.codec import decode_request, encode
+from hallbus.errors import ContractError, ErrorCode
+from hallbus.idlookup import id_lookup_hash
 from hallbus.messages import (
     CaseStatus,
     CaseStep,
@@ -30,23 +33,27 @@ from hallbus.messages import (
     CategoryInfo,
     ConfigPush,
     ErrorReply,
-    Response,
-    TicketIssued,
-)
-from hallbus.topics import DeviceRef, DeviceType
-from kiosk.contract_ext import (
     KioskCategory,
     KioskDepartment,
     KioskState,
     MaterialEntry,
     MatterDetail,
+    Response,
+    TicketIssued,
 )
+from hallbus.topics import DeviceRef, DeviceType
 
 SEED = Path(__file__).resolve().parents[2] / "backend" / "seed"
 HALL_TZ = timezone(timedelta(hours=8))
 HALL_NAME = "滨海新区(开发区)公共行政服务中心"
 NOW = datetime(2026, 11, 26, 10, 5, tzinfo=HALL_TZ)
 PHONE_LAST4 = "5678"
+# The hall's ID lookup key in the tests (what `hall export-id-lookup-key` writes).
+LOOKUP_KEY = bytes(range(32))
+# A syntactically valid resident ID number (checksum correct), used only in tests: it has
+# an appointment today, found by the hash of the card, as is the code below.
+APPOINTMENT_ID_NUMBER = "11010519491231002X"
+APPOINTMENT_CODE = "YY2026"
 
 
 def damm_digit(digits: str) -> str:
@@ -114,6 +121,7 @@ class FakeHub:
         self.waiting = {
             c["prefix"]: (index * 3 + 2) % 11 for index, c in enumerate(self.categories)
         }
+        self.appointment_hashes = {id_lookup_hash(APPOINTMENT_ID_NUMBER, LOOKUP_KEY)}
 
     # ------------------------------------------------------------------ wiring
 
@@ -193,16 +201,17 @@ class FakeHub:
             self.requests.append(envelope)
         if not self.answering:
             return
-        kind, body, request_id = envelope["kind"], envelope["body"], envelope["id"]
+        kind, request_id = envelope["kind"], envelope["id"]
         if self.fail_with is not None:
             self._error(envelope, self.fail_with, "simulated failure")
             return
         try:
-            handler = getattr(self, f"_do_{kind}")
-        except AttributeError:
-            self._error(envelope, ErrorCode.BAD_TOPIC, f"unknown kind {kind}")
+            _envelope, typed = decode_request(message.payload, message.topic.rsplit("/", 1)[-1])
+        except ContractError as exc:
+            self._error(envelope, exc.code, exc.message)
             return
-        result = handler(body)
+        handler = getattr(self, f"_do_{kind}")
+        result = handler(typed.model_dump(mode="json"))
         if isinstance(result, ErrorCode):
             self._error(envelope, result, "refused")
             return
@@ -227,7 +236,10 @@ class FakeHub:
 
     def _do_catalog_search(self, body: dict[str, Any]) -> dict[str, Any] | ErrorCode:
         hits = self.index.search(
-            body.get("query", ""), department=body.get("department"), limit=body.get("limit", 20)
+            body.get("query", ""),
+            department=body.get("department"),
+            life_event=body.get("life_event"),
+            limit=body.get("limit", 20),
         )
         items = [self._item(self.matters[hit.code]).model_dump(mode="json") for hit in hits]
         return {"items": items, "total": len(items)}
@@ -275,13 +287,10 @@ class FakeHub:
                 return ErrorCode.NOT_FOUND
             prefix = matter["queue_category"]
         elif prefix is None:
-            # Proposed appointment check-in: only appointment_code or id_lookup_hash.
-            if body.get("appointment_code") not in ("YY2026", None) and not body.get(
-                "id_lookup_hash"
-            ):
+            # Check-in: the appointment is found by its code or by the card's lookup hash.
+            code, person = body.get("appointment_code"), body.get("id_lookup_hash")
+            if code != APPOINTMENT_CODE and person not in self.appointment_hashes:
                 return ErrorCode.NOT_FOUND
-            if body.get("appointment_code") is None and not body.get("id_lookup_hash"):
-                return ErrorCode.BAD_SCHEMA
             prefix = "A"
         category = self.category_by_prefix.get(prefix or "")
         if category is None:
@@ -348,13 +357,15 @@ class FakeHub:
                 receipt_number=receipt,
                 matter_name="食品经营许可",
                 status="accepted",
-                status_name="待补正材料",
+                status_name="已受理",
                 accepted_at=start,
                 promised_by=start + 20 * day,
                 steps=[
                     CaseStep(name="受理", at=start),
                     CaseStep(name="一次性告知补正", at=start + day),
                 ],
+                next_action="请补正材料：食品安全管理制度文本、从业人员健康证明",
+                supplement=["食品安全管理制度文本", "从业人员健康证明"],
             )
         return None
 

@@ -11,18 +11,18 @@ from pathlib import Path
 from kiosk.i18n import all_keys, has_text, table, text
 from kiosk.identity import id_number_valid, receipt_from_scan, receipt_valid
 from kiosk.peripherals import SerialLineReader, WedgeBuffer, parse_id_card_line
-from tests.kiosk.fakehub import RECEIPT_FINISHED
+from tests.kiosk.fakehub import LOOKUP_KEY, RECEIPT_FINISHED
 
 ID_NUMBER = "11010519491231002X"
 KV_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "kv"
 
 
 def test_id_card_line_protocol() -> None:
-    read = parse_id_card_line(f"IDCARD,{ID_NUMBER},张三\r\n".encode())
+    read = parse_id_card_line(f"IDCARD,{ID_NUMBER},张三\r\n".encode(), LOOKUP_KEY)
     assert read is not None and len(read.lookup_hash) == 64
     assert "张三" not in repr(read) and ID_NUMBER not in repr(read)
-    assert parse_id_card_line(b"READY\r\n") is None
-    assert parse_id_card_line(b"IDCARD,110105194912310021\r\n") is None  # bad checksum
+    assert parse_id_card_line(b"READY\r\n", LOOKUP_KEY) is None
+    assert parse_id_card_line(b"IDCARD,110105194912310021\r\n", LOOKUP_KEY) is None  # checksum
     assert id_number_valid(ID_NUMBER.lower())
 
 

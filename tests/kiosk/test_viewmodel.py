@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
+from hallbus.codec import decode
 from hallbus.errors import ErrorCode
+from hallbus.idlookup import id_lookup_hash
+from hallbus.messages import DeviceHealth
 from kiosk.catalog_cache import CatalogCache
 from kiosk.identity import IdCardRead
 from kiosk.viewmodels import Screen
 from tests.kiosk.conftest import KioskHarness, make_harness
 from tests.kiosk.fakehub import (
+    LOOKUP_KEY,
     PHONE_LAST4,
     RECEIPT_FINISHED,
     RECEIPT_IN_PROGRESS,
@@ -75,9 +78,10 @@ def test_printer_fault_keeps_ticket_on_screen_and_reports_health(kiosk: KioskHar
     assert state["screen"] == "ticket_done" and state["ticket_number"] == "B001"
     assert state["ticket_print_failed"] is True
     assert state["ticket_print_message"] == "打印机暂时无法使用，请凭屏幕上的号码等候叫号"
-    health = kiosk.bus.on_topic("hall/bh/kiosk/kiosk-1/health")
+    health = kiosk.bus.on_topic("hall/bh/kiosk/kiosk-1/health/printer")
     assert health and health[-1].retain
-    assert json.loads(health[-1].payload)["printer"] == "offline"
+    report = decode(DeviceHealth, health[-1].payload)
+    assert (report.device, report.component, report.state) == ("kiosk-1", "printer", "offline")
 
 
 def test_priority_channel_and_real_name_hash(kiosk: KioskHarness) -> None:
@@ -86,19 +90,20 @@ def test_priority_channel_and_real_name_hash(kiosk: KioskHarness) -> None:
     vm.act("ticket.toggle_priority")
     rows = {row["key"]: row for row in kiosk.state["ticket_category_rows"]}
     assert rows["Y"]["enabled"] is False  # this hall takes no priority tickets for fees
-    vm.on_id_card(IdCardRead.from_number(ID_NUMBER))
+    vm.on_id_card(IdCardRead.from_number(ID_NUMBER, LOOKUP_KEY))
     assert kiosk.state["ticket_id_card_text"] == "已读取身份证（实名取号）"
     vm.act("ticket.category", "F")
     vm.act("ticket.priority", "disabled")
     vm.act("ticket.confirm")
     body = requests_of(kiosk, "take_ticket")[-1]["body"]
     assert body["priority_kind"] == "disabled"
-    assert re.fullmatch(r"[0-9a-f]{64}", body["id_lookup_hash"])
+    # The hall-keyed HMAC the backend stores for the same person, not a bare SHA-256.
+    assert body["id_lookup_hash"] == id_lookup_hash(ID_NUMBER, LOOKUP_KEY)
     # The number itself is nowhere: not on the bus, not in what the screen shows.
     everything = b"".join(m.payload for m in kiosk.bus.published)
     assert ID_NUMBER.encode() not in everything
     assert ID_NUMBER not in json.dumps(kiosk.state, ensure_ascii=False)
-    assert ID_NUMBER not in repr(IdCardRead.from_number(ID_NUMBER))
+    assert ID_NUMBER not in repr(IdCardRead.from_number(ID_NUMBER, LOOKUP_KEY))
     assert kiosk.state["ticket_number"] == "V001"
 
 
@@ -137,8 +142,12 @@ def test_appointment_check_in_by_code_and_by_id_card(kiosk: KioskHarness) -> Non
     assert kiosk.state["alert"].startswith("没有找到今天的预约")
 
     vm.act("dismiss_alert")
-    vm.on_id_card(IdCardRead.from_number(ID_NUMBER))
+    vm.on_id_card(IdCardRead.from_number(ID_NUMBER, LOOKUP_KEY))
     assert kiosk.state["screen"] == "ticket_done"
+    check_in = requests_of(kiosk, "take_ticket")[-1]["body"]
+    # Neither category nor matter: a check-in by the card's hash alone.
+    assert check_in.get("category") is None and check_in.get("matter_code") is None
+    assert check_in["id_lookup_hash"] == id_lookup_hash(ID_NUMBER, LOOKUP_KEY)
 
 
 def test_closed_category_refusal_is_plain_words(kiosk: KioskHarness) -> None:
@@ -167,6 +176,8 @@ def test_guide_browse_detail_and_checklist(kiosk: KioskHarness) -> None:
     vm.act("guide.select", "婚育收养")
     names = [row["title"] for row in kiosk.state["guide_rows"]]
     assert any("婚姻" in name or "收养" in name for name in names)
+    search = requests_of(kiosk, "catalog_search")[-1]["body"]
+    assert search["life_event"] == "婚育收养" and search["query"] == ""  # an exact filter
 
     vm.act("guide.matter", "GS-001")
     state = kiosk.state
@@ -281,6 +292,8 @@ def test_case_supplement_and_not_found(kiosk: KioskHarness) -> None:
     type_digits(kiosk, "case.key", RECEIPT_SUPPLEMENT + PHONE_LAST4)
     vm.act("case.submit")
     assert kiosk.state["case_next"].startswith("需要补充材料")
+    # The items come from the hub (CaseStatus.supplement), not from guessing at step names.
+    assert kiosk.state["case_next"].endswith("：食品安全管理制度文本、从业人员健康证明")
 
     vm.act("case.open")
     type_digits(kiosk, "case.key", RECEIPT_FINISHED + "0000")
@@ -331,6 +344,7 @@ def test_rating_a_finished_case_with_reasons_is_idempotent(kiosk: KioskHarness) 
     body = requests_of(kiosk, "submit_rating")[-1]["body"]
     assert body["level"] == 1 and body["reasons"] == ["办事效率低"]
     assert body["case_receipt"] == RECEIPT_FINISHED
+    assert "window" not in body  # a case rated by receipt: the backend knows its window
     # A retry (e.g. after a lost reply) reuses the rating id: the hub stores it once.
     vm.rating.submit()
     assert kiosk.state["rating_thanks"] == "您已评价过，感谢！"
