@@ -7,8 +7,11 @@ displays, the rest window displays and evaluators spread over the hall's
 windows) is generated in a temporary directory; Mosquitto runs with the
 generated passwords and ACL on a free loopback port; the backend runs under
 gunicorn on SQLite; the hub runs as its own process (`python -m hub`), so its
-RSS is its own. All devices are simulated in this process (hallbus
-DeviceClient each; the open-file limit is raised for their sockets).
+RSS is its own. The devices whose reception is timed (the called window's
+display and evaluator, and every hall display) are simulated in this process;
+the rest are spread over worker processes of --per-process devices each, as
+real devices are separate machines: hundreds of MQTT clients in one Python
+process starve each other's keep-alive pings under the GIL.
 
 Reported: RSS of the hub and of the broker with everything connected; time
 from starting all devices to all connected with their first retained state;
@@ -123,7 +126,71 @@ def _measure(
     called_window: str,
 ) -> dict[str, Any]:
     window_displays, hall_displays, evaluators = [], [], []
+    measured = [
+        spec
+        for spec in specs
+        if spec.device_type is DeviceType.HALL_DISPLAY
+        or (
+            spec.device_type in (DeviceType.WINDOW_DISPLAY, DeviceType.EVALUATOR)
+            and spec.window == called_window
+        )
+    ]
+    background = [spec.device_id for spec in specs if spec not in measured]
     started = time.monotonic()
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--configs-dir",
+                str(rig.configs_dir),
+                "--ids",
+                ",".join(background[i : i + args.per_process]),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+        for i in range(0, len(background), args.per_process)
+    ]
+    try:
+        return _measure_with(
+            args,
+            rig,
+            measured,
+            base,
+            token,
+            called_window,
+            started,
+            workers,
+            window_displays,
+            hall_displays,
+            evaluators,
+        )
+    finally:
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.close()  # tells the worker to disconnect its devices and exit
+        for worker in workers:
+            worker.wait(60)
+
+
+def _measure_with(
+    args: argparse.Namespace,
+    rig: HallRig,
+    specs: list[Any],
+    base: str,
+    token: str,
+    called_window: str,
+    started: float,
+    workers: list[subprocess.Popen[str]],
+    window_displays: list[Any],
+    hall_displays: list[Any],
+    evaluators: list[Any],
+) -> dict[str, Any]:
     for spec in specs:
         if spec.device_type is DeviceType.WINDOW_DISPLAY:
             window_displays.append((spec.window, rig.window_display(spec.device_id)))
@@ -135,6 +202,11 @@ def _measure(
             rig.client(spec.device_id)
     for client in rig.clients:
         client.wait_connected(60)
+    for worker in workers:  # each prints "ready" once all its devices are connected
+        assert worker.stdout is not None
+        line = worker.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"a device worker failed: {line!r}")
     connected = time.monotonic() - started
     for _window, display in window_displays:
         display.states.wait_for(lambda s: True, 60)
@@ -176,12 +248,54 @@ def _measure(
     }
 
 
+def worker(configs_dir: Path, device_ids: list[str]) -> None:
+    """Connect a share of the hall's devices, subscribed as the real apps are, and
+    keep them online until the parent closes our standard input."""
+    import random
+
+    from hallbus.client import DeviceClient
+    from hallbus.config import connection_settings, load_device_config
+    from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay
+
+    clients = []
+    for device_id in device_ids:
+        config = load_device_config(configs_dir / f"{device_id}.yaml")
+        client = DeviceClient(config.device_ref(), connection_settings(config))
+        kind = config.device_ref().device_type
+        if kind is DeviceType.WINDOW_DISPLAY:
+            SimWindowDisplay(client)
+        elif kind is DeviceType.HALL_DISPLAY:
+            SimHallDisplay(client)
+        elif kind is DeviceType.EVALUATOR:
+            SimEvaluator(client, random.Random(7), auto_answer=False)
+        elif kind is DeviceType.KIOSK:
+            SimKiosk(client)
+        client.start()
+        clients.append(client)
+    for client in clients:
+        client.wait_connected(120)
+    print("ready", flush=True)
+    sys.stdin.read()
+    for client in clients:
+        client.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--hall-displays", type=int, default=20)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument(
+        "--per-process", type=int, default=100, help="background devices per worker process"
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--configs-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ids", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        raise_open_file_limit(4096)
+        worker(args.configs_dir, [i for i in args.ids.split(",") if i])
+        return
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
     print(f"$ {command}")
     before = load_average()
