@@ -14,7 +14,8 @@ Layout (decided here, drawn by hall_display.kv):
   a call because a page rotated away);
 * ``waiting`` / ``guide`` rotate every ``page_seconds`` in the side panel (or fill the
   screen when there is no call list);
-* ``notices`` → a scrolling ticker along the bottom.
+* ``notices`` → a scrolling ticker along the bottom: the hall's active notices from
+  the HallCallList when it carries any, else the configured and bundled ones.
 """
 
 from __future__ import annotations
@@ -259,6 +260,10 @@ class HallDisplayViewModel:
         return tuple(rows)
 
     def _notice_text(self) -> str:
+        # The hub's live list (the admin's active notices, from the retained
+        # HallCallList) replaces the configured and bundled ones while it has any.
+        if self.call_list is not None and self.call_list.notices:
+            return "　　◆　　".join(self.call_list.notices)
         notices = []
         if self.config and self.config.notice:
             notices.append(self.config.notice)

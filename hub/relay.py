@@ -226,23 +226,23 @@ class RequestRelay:
         queued = self._store.queued(f"ticket:{request.envelope.id}")
         if queued is not None:  # a retry of a request already served offline
             return self._offline_reply(request, queued.payload)
-        if body.is_check_in and body.appointment_code is None:
-            # The backend's API checks appointments in by code only (no lookup by the
-            # ID card's hash yet), so the person is asked for the code.
-            raise RequestRejected(
-                ErrorCode.NOT_FOUND,
-                "check-in by ID card is not available; enter the appointment code",
-                reply_topic=None,
-            )
         try:
-            if body.appointment_code is not None:
+            if body.is_check_in:
+                # By the typed code when there is one, else by the ID card's lookup hash
+                # (the hash identifies a person: it is relayed, never logged).
+                check_in: dict[str, Any] = (
+                    {"code": body.appointment_code}
+                    if body.appointment_code is not None
+                    else {"id_lookup_hash": body.id_lookup_hash}
+                )
+                check_in["request_id"] = request.envelope.id
                 data = self._call(
                     request,
                     lambda t: (
                         self._backend.call(
                             "POST",
                             self._backend.hall_path("/appointments/check-in"),
-                            body={"code": body.appointment_code, "request_id": request.envelope.id},
+                            body=check_in,
                             device_id=device_id,
                             timeout_s=t,
                         ).body
@@ -256,6 +256,8 @@ class RequestRelay:
                     "channel": "kiosk",
                     "request_id": request.envelope.id,
                 }
+                if body.id_lookup_hash is not None:  # a real-name ticket
+                    issue["id_lookup_hash"] = body.id_lookup_hash
                 data = self._call(
                     request,
                     lambda t: (
@@ -279,7 +281,7 @@ class RequestRelay:
         return ticket
 
     def _issue_offline(self, request: ValidRequest, body: TakeTicket) -> TicketIssued:
-        if body.appointment_code is not None:
+        if body.is_check_in:
             raise self._unavailable(request, BackendUnavailable("appointments need the backend"))
         category = body.category
         if category is None and body.matter_code is not None:

@@ -1394,23 +1394,61 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
 # --------------------------------------------------------------------------- appointments
 
 
+def _appointment_by_lookup_hash(
+    session: Session, hall_id: int, today: date, id_lookup_hash: str
+) -> Appointment | None:
+    """Today's booking of this hall for the person with this ID lookup hash: the
+    earliest-slot one still BOOKED, else (a repeated check-in) one already checked in."""
+    for state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
+        found = (
+            session.execute(
+                select(Appointment)
+                .where(
+                    Appointment.hall_id == hall_id,
+                    Appointment.day == today,
+                    Appointment.id_lookup_hash == id_lookup_hash,
+                    Appointment.state == state,
+                )
+                .order_by(Appointment.slot_start, Appointment.id)
+                .limit(1)
+                .with_for_update()
+            )
+            .scalars()
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
+
+
 def check_in_appointment(
     session: Session,
     *,
     hall_id: int,
-    code: str,
+    code: str | None = None,
+    id_lookup_hash: str | None = None,
     now: datetime,
     actor: str,
     client_request_id: str | None = None,
     device_id: str | None = None,
 ) -> TicketView:
-    appointment = session.execute(
-        select(Appointment).where(Appointment.code == code.strip().upper()).with_for_update()
-    ).scalar_one_or_none()
-    if appointment is None or appointment.hall_id != hall_id:
-        raise NotFound("预约码不存在 / unknown appointment code")
+    """Check in by the appointment code or by the ID card's lookup hash (exactly one).
+    The hash is a person's identifier: it is never logged, recorded or returned."""
+    if (code is None) == (id_lookup_hash is None):
+        raise BadInput("请输入预约码或刷身份证 / give an appointment code or an ID card")
     hall = _hall(session, hall_id)
     today = local_day(now, hall.timezone)
+    if id_lookup_hash is not None:
+        appointment = _appointment_by_lookup_hash(session, hall_id, today, id_lookup_hash)
+        if appointment is None:
+            raise NotFound("未找到今日预约 / no appointment today for this ID card")
+    else:
+        assert code is not None
+        appointment = session.execute(
+            select(Appointment).where(Appointment.code == code.strip().upper()).with_for_update()
+        ).scalar_one_or_none()
+        if appointment is None or appointment.hall_id != hall_id:
+            raise NotFound("预约码不存在 / unknown appointment code")
     if appointment.state is AppointmentState.CHECKED_IN and appointment.ticket_id:
         ticket = session.get(Ticket, appointment.ticket_id)
         assert ticket is not None
@@ -1435,6 +1473,7 @@ def check_in_appointment(
         appointment=appointment,
         client_request_id=client_request_id,
         device_id=device_id,
+        id_lookup_hash=appointment.id_lookup_hash,  # the booking's person: a real-name ticket
         now=now,
         actor=actor,
     )

@@ -82,6 +82,24 @@ def test_config_push_sets_hall_name_notice_and_page_seconds() -> None:
     assert vm.page_seconds == 15
 
 
+def test_hall_notices_from_the_call_list_replace_the_configured_ones() -> None:
+    vm = model()
+    vm.apply_config(config_push(1))
+    vm.apply_call_list(call_list(1, now=NOW), NOW)
+    configured = vm.view(NOW).notice_text
+    assert configured.startswith("3月8日下午14:00后暂停办理")  # the list carries none
+
+    live = ["停电通知：今日16:00后暂停办理", "医保窗口迁至二楼"]
+    vm.apply_call_list(call_list(2, now=NOW).model_copy(update={"notices": live}), NOW)
+    view = vm.view(NOW)
+    assert view.notice_text == "停电通知：今日16:00后暂停办理　　◆　　医保窗口迁至二楼"
+    assert "3月8日" not in view.notice_text and view.show_notices
+
+    # Cleared by the admin: back to the configured and bundled notices.
+    vm.apply_call_list(call_list(3, now=NOW), NOW)
+    assert vm.view(NOW).notice_text == configured
+
+
 def test_privacy_ticket_only_and_masked_names() -> None:
     assert public_caller("A001") == "A001"
     assert public_caller("A001", "张三丰") == "A001 张*丰"

@@ -1,8 +1,9 @@
 """The kiosk's protocol additions through the real hub, broker and backend.
 
 KioskState (retained, debounced, notices), matter_detail, device health, appointment
-check-in by code, follow_url, rating a case by receipt without a window, case next
-action and supplement list, the life_event search filter.
+check-in by code and by the ID card's lookup hash, real-name tickets, follow_url,
+rating a case by receipt without a window, case next action and supplement list, the
+life_event search filter.
 """
 
 from __future__ import annotations
@@ -10,21 +11,32 @@ from __future__ import annotations
 import json
 import urllib.request
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from backend.cli import main as hall_cli
 from backend.db import Database
-from backend.models import Appointment, AppointmentState, Device, Hall, QueueCategory, Staff
+from backend.models import (
+    Appointment,
+    AppointmentState,
+    Device,
+    Hall,
+    QueueCategory,
+    Staff,
+    Ticket,
+)
 from backend.models.cases import ApplicantKind, Case
 from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import eventlog
 from hallbus.client import RequestFailed
 from hallbus.errors import ErrorCode
-from hallbus.idlookup import id_lookup_hash
-from hallbus.messages import RatingAccepted, SubmitRating
+from hallbus.idlookup import id_lookup_hash, parse_lookup_key
+from hallbus.messages import RatingAccepted, SubmitRating, TakeTicket, TicketIssued
 from hallbus.topics import Component
 from tests.conftest import SECRET
 from tests.hub.conftest import WAIT_S, new_id, wait_until
@@ -32,6 +44,7 @@ from tests.hub.conftest import Hall as HubHall
 
 SHANGHAI_OFFSET = timedelta(hours=8)
 ID_NUMBER = "11010519491231002X"  # checksum-valid, used only in tests
+OTHER_ID_NUMBER = "110105199003071239"  # checksum-valid, no booking
 CLERK = "BH0101"
 
 
@@ -295,15 +308,67 @@ def test_appointment_check_in_by_code_and_follow_url(hall: HubHall) -> None:
     with pytest.raises(RequestFailed) as unknown:
         kiosk.check_in(appointment_code="NOPE1234")
     assert unknown.value.code is ErrorCode.NOT_FOUND
-    # The backend's API has no check-in by the card's hash yet: the person is asked
-    # for the code (not_found), and the hash is all that travelled.
-    person = id_lookup_hash(ID_NUMBER, IdentityProtector.from_secret(SECRET).lookup_key())
-    with pytest.raises(RequestFailed) as by_card:
-        kiosk.check_in(id_lookup_hash=person)
-    assert by_card.value.code is ErrorCode.NOT_FOUND
 
     walk_in = kiosk.take_ticket("B")
     assert walk_in.follow_url and walk_in.follow_url.startswith("http://127.0.0.1:8000/m/t/")
+
+
+def exported_lookup_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The key as the kiosk gets it: `hall export-id-lookup-key` of the hall's secret."""
+    monkeypatch.setenv("HALLKIT_SECRET_KEY", SECRET)
+    monkeypatch.setenv("HALLKIT_VAR_DIR", str(tmp_path / "export-var"))
+    out = tmp_path / "id-lookup.key"
+    result = CliRunner().invoke(hall_cli, ["export-id-lookup-key", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return parse_lookup_key(out.read_text(encoding="ascii"))
+
+
+def _ticket_lookup_hash(hall: HubHall, number: str) -> str | None:
+    database = _database(hall)
+    try:
+        with database.reading() as session:
+            return session.execute(
+                select(Ticket.id_lookup_hash).where(
+                    Ticket.hall_id == _hall_id(session), Ticket.display == number
+                )
+            ).scalar_one()
+    finally:
+        database.dispose()
+
+
+def test_appointment_check_in_by_id_card_and_real_name_ticket(
+    hall: HubHall, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hall.start_hub()
+    kiosk = hall.kiosk()
+    # The booking stores the backend's lookup hash; the kiosk sends its own HMAC of the
+    # card's number with the exported key (hallbus.idlookup) — the same value.
+    book_for_today(hall, "HK2026C")
+    key = exported_lookup_key(tmp_path, monkeypatch)
+    person = id_lookup_hash(ID_NUMBER, key)
+    assert person == IdentityProtector.from_secret(SECRET).lookup_hash(ID_NUMBER)
+
+    by_card = kiosk.check_in(id_lookup_hash=person)
+    assert by_card.category == "A" and not by_card.degraded
+    assert by_card.follow_url and by_card.follow_url.startswith("http://127.0.0.1:8000/m/t/")
+    # The same appointment by its code, and the card again: the same ticket.
+    assert kiosk.check_in(appointment_code="HK2026C").number == by_card.number
+    assert kiosk.check_in(id_lookup_hash=person).number == by_card.number
+    assert _ticket_lookup_hash(hall, by_card.number) == person
+
+    # A card with no booking today: not_found (the kiosk asks for the code).
+    stranger = id_lookup_hash(OTHER_ID_NUMBER, key)
+    with pytest.raises(RequestFailed) as unknown:
+        kiosk.check_in(id_lookup_hash=stranger)
+    assert unknown.value.code is ErrorCode.NOT_FOUND
+
+    # A category plus the card's hash: a real-name queue ticket, the hash kept by the backend.
+    real_name = kiosk.client.request(
+        TakeTicket(category="B", id_lookup_hash=stranger), TicketIssued, timeout=5
+    )
+    assert real_name.category == "B" and not real_name.degraded
+    assert _ticket_lookup_hash(hall, real_name.number) == stranger
+    assert stranger not in real_name.model_dump_json()
 
 
 # ------------------------------------------------------------------------- cases

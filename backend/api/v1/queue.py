@@ -62,7 +62,7 @@ def _on_behalf_of() -> str | None:
     "POST",
     body=IssueTicket,
     auth=DEVICE_OR_STAFF,
-    summary="取号 / issue a ticket (idempotent on request_id)",
+    summary="取号（可实名）/ issue a ticket (idempotent on request_id; optional id_lookup_hash)",
 )
 def issue(hall: str, body: IssueTicket) -> Reply:
     who = principal()
@@ -79,6 +79,7 @@ def issue(hall: str, body: IssueTicket) -> Reply:
             priority_kind=body.priority_kind,
             client_request_id=body.request_id,
             device_id=_on_behalf_of() or who.device_id,
+            id_lookup_hash=body.id_lookup_hash,
             now=now(),
             actor=actor_label(who, _on_behalf_of()),
         )
@@ -91,7 +92,7 @@ def issue(hall: str, body: IssueTicket) -> Reply:
     "POST",
     body=CheckIn,
     auth=DEVICE_OR_STAFF,
-    summary="预约签到取号 / check in an appointment and get its ticket",
+    summary="预约签到取号（预约码或身份证查询哈希）/ check in an appointment by code or ID hash",
 )
 def check_in(hall: str, body: CheckIn) -> Reply:
     who = principal()
@@ -100,6 +101,7 @@ def check_in(hall: str, body: CheckIn) -> Reply:
             session,
             hall_id=hid,
             code=body.code,
+            id_lookup_hash=body.id_lookup_hash,
             now=now(),
             actor=actor_label(who, _on_behalf_of()),
             client_request_id=body.request_id,

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 ID_TEXT = r"^[A-Za-z0-9_\-.:]{1,64}$"
+# HMAC-SHA256 (hall lookup key) of a normalised ID number: 64 lower-case hex digits.
+_LOOKUP_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_lookup_hash(value: str | None) -> None:
+    """Checked at model level, so a refused value is never echoed in the error
+    details (field errors carry their input; the hash identifies a person)."""
+    if value is not None and not _LOOKUP_HASH.fullmatch(value):
+        raise ValueError("id_lookup_hash must be 64 lower-case hex digits")
 
 
 class Strict(BaseModel):
@@ -26,11 +36,34 @@ class IssueTicket(Strict):
         pattern=ID_TEXT,
         description="client idempotency key: a retry returns the same ticket",
     )
+    id_lookup_hash: str | None = Field(
+        default=None,
+        description="实名取号：身份证号的查询哈希（64位小写十六进制）/ real-name ticket: the "
+        "ID number's lookup hash (HMAC-SHA256 with the hall's lookup key); stored, never returned",
+    )
+
+    @model_validator(mode="after")
+    def _hash_shape(self) -> IssueTicket:
+        _check_lookup_hash(self.id_lookup_hash)
+        return self
 
 
 class CheckIn(Strict):
-    code: str = Field(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")
+    """By the appointment code or by the ID card's lookup hash: exactly one."""
+
+    code: str | None = Field(default=None, min_length=4, max_length=16, pattern=r"^[A-Za-z0-9]+$")
+    id_lookup_hash: str | None = Field(
+        default=None,
+        description="身份证号的查询哈希 / the ID number's lookup hash: today's booking here",
+    )
     request_id: str | None = Field(default=None, pattern=ID_TEXT)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CheckIn:
+        if (self.code is None) == (self.id_lookup_hash is None):
+            raise ValueError("give exactly one of code or id_lookup_hash")
+        _check_lookup_hash(self.id_lookup_hash)
+        return self
 
 
 class ReserveBlock(Strict):
