@@ -115,14 +115,34 @@ def period_choices(today: date) -> list[tuple[Any, list[tuple[str, str]]]]:
     index = today.year * 12 + today.month - 1
     for back in range(12):
         year, month = divmod(index - back, 12)
-        months.append((f"{year:04d}-{month + 1:02d}", f"{year}年{month + 1}月"))
+        label = _("%(year)d年%(month)d月", year=year, month=month + 1)
+        months.append((f"{year:04d}-{month + 1:02d}", label))
     quarters = []
     quarter_index = today.year * 4 + (today.month - 1) // 3
     for back in range(8):
         year, quarter = divmod(quarter_index - back, 4)
-        quarters.append((f"{year:04d}-Q{quarter + 1}", f"{year}年第{quarter + 1}季度"))
-    years = [(str(today.year - back), f"{today.year - back}年") for back in range(3)]
+        label = _("%(year)d年第%(quarter)d季度", year=year, quarter=quarter + 1)
+        quarters.append((f"{year:04d}-Q{quarter + 1}", label))
+    years = [(str(today.year - back), _("%(year)d年", year=today.year - back)) for back in range(3)]
     return [(_l("月度"), months), (_l("季度"), quarters), (_l("年度"), years)]
+
+
+def _weights_text() -> str:
+    """`reports.data.weight_text()` for the page, in the page's language."""
+    w = performance.WEIGHTS
+    text = _(
+        "得分 = %(satisfaction).2f×满意率 + %(on_time).2f×按时办结率 + "
+        "%(waiting).2f×等候得分 + %(rectification).2f×整改率（各项按百分制）；"
+        "等候得分：P90 等候 ≤ %(full)g 分钟为 100，≥ %(zero)g 分钟为 0，之间线性；"
+        "无数据的项不计，其余权重按比例放大。",
+        satisfaction=w["satisfaction"],
+        on_time=w["on_time"],
+        waiting=w["waiting"],
+        rectification=w["rectification"],
+        full=performance.WAIT_FULL_MINUTES,
+        zero=performance.WAIT_ZERO_MINUTES,
+    )
+    return str(text)
 
 
 # ------------------------------------------------------------------ the page
@@ -166,7 +186,7 @@ def index() -> Any:
         trend_url=url_for("performance_pages.trend_data", **trend_query),
         heatmap_url=url_for("performance_pages.heatmap_data", **query),
         group_name=next((i["name"] for i in ranked["items"] if str(i["id"]) == group_id), None),
-        weights_text=reports.data.weight_text(),
+        weights_text=_weights_text(),
         formats=FORMAT_LABELS,
     )
 

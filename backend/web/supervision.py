@@ -152,8 +152,9 @@ class AlertsNavLabel:
                 count = open_alert_count(session, current_user.principal)
             from backend.web.live import live_cursor
 
+            title = escape(_("待签收预警"))
             badge = (
-                f' <span class="nav-badge" id="alert-badge" title="{escape(_("待签收预警"))}"'
+                f' <span class="nav-badge" id="alert-badge" title="{title}"'
                 f' data-live-refresh="{url_for("supervision_pages.badge")}"'
                 f' data-live-kinds="{ALERT_EVENT}" data-live-after="{live_cursor()}">'
                 f"{_badge_html(count)}</span>"
