@@ -19,11 +19,15 @@ def test_kiosk_ticket_then_clerk_calls_it(api: Api, db, device_token) -> None:
 def test_repeated_wrong_passwords_lock_the_account(api: Api, db) -> None:
     employee_no = clerk_for_window(db, "1")
     for _ in range(5):
-        status, body = api.post("/api/v1/auth/sign-in", json={
-            "employee_no": employee_no, "password": "wrong-password", "hall": "BH"})
+        status, body = api.post(
+            "/api/v1/auth/sign-in",
+            json={"employee_no": employee_no, "password": "wrong-password", "hall": "BH"},
+        )
         assert status == 401
     # Even the right password is refused while the account is locked.
-    status, body = api.post("/api/v1/auth/sign-in", json={
-        "employee_no": employee_no, "password": "demo-pass-2026", "hall": "BH"})
+    status, body = api.post(
+        "/api/v1/auth/sign-in",
+        json={"employee_no": employee_no, "password": "demo-pass-2026", "hall": "BH"},
+    )
     assert status == 401
     assert "locked_until" in body["error"]["detail"]
