@@ -206,27 +206,26 @@ class MosquittoProcess:
         self.host = host
         self.port = port
         self.binary = binary or find_mosquitto()
+        # The broker logs every connection. A pipe that nobody reads fills up
+        # (64 KiB) and then blocks Mosquitto's only thread: every client then
+        # times out. The log goes to a file next to the configuration instead.
+        self.log_path = conf.parent / "mosquitto.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 5.0) -> None:
         if self.binary is None:
             raise BrokerStartError("mosquitto is not installed")
-        self._process = subprocess.Popen(
-            [str(self.binary), "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [str(self.binary), "-c", str(self.conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                stderr = (
-                    self._process.stderr.read().decode(errors="replace")
-                    if self._process.stderr
-                    else ""
-                )
-                raise BrokerStartError(
-                    f"mosquitto exited with {self._process.returncode}: {stderr}"
-                )
+                tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise BrokerStartError(f"mosquitto exited with {self._process.returncode}: {tail}")
             try:
                 # Connecting is the readiness signal; Mosquitto has no other one.
                 with socket.create_connection((self.host, self.port), timeout=0.2):
@@ -248,8 +247,6 @@ class MosquittoProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
-        if process.stderr:
-            process.stderr.close()
 
     @property
     def running(self) -> bool:
