@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -62,7 +63,7 @@ class ViewModel(Protocol):
 ViewModelT = TypeVar("ViewModelT", bound=ViewModel)
 
 
-class DisplayController(Generic[ViewModelT]):
+class DisplayController(ABC, Generic[ViewModelT]):
     """What both displays share: link tracking, seq gates, config pushes."""
 
     def __init__(
@@ -109,11 +110,13 @@ class DisplayController(Generic[ViewModelT]):
             self._apply_link(status)
             self.refresh(received_at)
 
+    @abstractmethod
     def _on_state(self, message: IncomingMessage) -> None:
-        raise NotImplementedError
+        """The retained state this kind of display shows."""
 
+    @abstractmethod
     def _on_config(self, message: IncomingMessage) -> None:
-        raise NotImplementedError
+        """A configuration push for this kind of display."""
 
     def _decode(self, model: type[ModelT], message: IncomingMessage) -> ModelT | None:
         try:

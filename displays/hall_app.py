@@ -21,10 +21,10 @@ from displays import style
 from displays.app_base import DisplayApp, DrawnProbe, Refreshable
 from displays.glyphs import CALL_CHARS, atlas_for
 from displays.hall_view import CallRow, HallView, WaitingRow
+from displays.widgets import CallFlash
 
 KV_DIR = Path(__file__).with_name("kv")
 VISIBLE_CALL_ROWS = 8
-FLASH_PERIOD_S = 0.5
 TICKER_PIXELS_PER_S = 110  # slow enough for elderly readers
 TICKER_FPS = 30
 EMPTY_ROW = CallRow(ticket="", window_text="", time_text="", recall_text="", newest=False)
@@ -63,7 +63,7 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
         self.view: HallView | None = None
         self._calls: tuple[CallRow, ...] | None = None
         self._page_content: tuple[Any, ...] | None = None
-        self._flash_event: Any = None
+        self._flash = CallFlash(self)
         self._ticker_event: Any = None
         self.bind(size=self._rescale)
 
@@ -169,22 +169,12 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
 
     def tick(self) -> None:
         now = datetime.now().astimezone()
-        flashing = self.view is not None and self.view.flashing(now)
-        if flashing and self._flash_event is None:
-            self.flash_on = True
-            self._flash_event = Clock.schedule_interval(self._toggle_flash, FLASH_PERIOD_S)
-        elif not flashing and self._flash_event is not None:
-            self._flash_event.cancel()
-            self._flash_event = None
-            self.flash_on = False
+        self._flash.update(self.view is not None and self.view.flashing(now))
         if self.show_notices and self._ticker_event is None:
             self._ticker_event = Clock.schedule_interval(self._scroll_ticker, 1 / TICKER_FPS)
         elif not self.show_notices and self._ticker_event is not None:
             self._ticker_event.cancel()
             self._ticker_event = None
-
-    def _toggle_flash(self, _dt: float) -> None:
-        self.flash_on = not self.flash_on
 
     def _scroll_ticker(self, dt: float) -> None:
         strip = self.ids.ticker_strip

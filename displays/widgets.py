@@ -129,3 +129,31 @@ class GuideLineWidget(Label):  # type: ignore[misc]
     """One line of the service guide page."""
 
     u = NumericProperty(1.0)
+
+
+FLASH_PERIOD_S = 0.5
+
+
+class CallFlash:
+    """Blinks a screen's `flash_on` property while a new call is fresh.
+
+    Only a colour flips (the numbers are glyphs), so blinking costs nothing but
+    a frame; the interval runs only while there is something to flash."""
+
+    def __init__(self, screen: Any) -> None:
+        self._screen = screen
+        self._event: Any = None
+
+    def update(self, flashing: bool) -> None:
+        from kivy.clock import Clock
+
+        if flashing and self._event is None:
+            self._screen.flash_on = True
+            self._event = Clock.schedule_interval(self._toggle, FLASH_PERIOD_S)
+        elif not flashing and self._event is not None:
+            self._event.cancel()
+            self._event = None
+            self._screen.flash_on = False
+
+    def _toggle(self, _dt: float) -> None:
+        self._screen.flash_on = not self._screen.flash_on

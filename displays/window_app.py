@@ -24,10 +24,10 @@ from kivy.uix.image import AsyncImage
 from displays import style
 from displays.app_base import DisplayApp
 from displays.timefmt import clock_text
+from displays.widgets import CallFlash
 from displays.window_view import WindowView
 
 KV_DIR = Path(__file__).with_name("kv")
-FLASH_PERIOD_S = 0.5
 
 
 class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no type hints
@@ -60,7 +60,7 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.view: WindowView | None = None
-        self._flash_event: Any = None
+        self._flash = CallFlash(self)
         self._photo: AsyncImage | None = None
         self.bind(size=self._rescale)
 
@@ -120,17 +120,7 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
     def tick(self) -> None:
         now = datetime.now().astimezone()
         self.clock = clock_text(now)
-        flashing = self.view is not None and self.view.flashing(now)
-        if flashing and self._flash_event is None:
-            self.flash_on = True
-            self._flash_event = Clock.schedule_interval(self._toggle_flash, FLASH_PERIOD_S)
-        elif not flashing and self._flash_event is not None:
-            self._flash_event.cancel()
-            self._flash_event = None
-            self.flash_on = False
-
-    def _toggle_flash(self, _dt: float) -> None:
-        self.flash_on = not self.flash_on
+        self._flash.update(self.view is not None and self.view.flashing(now))
 
 
 class WindowDisplayApp(DisplayApp):
