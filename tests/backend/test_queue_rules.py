@@ -46,6 +46,24 @@ def open_window(db: Database, number: str) -> int:
         return window.id
 
 
+def book_appointment(db: Database, code: str, slot_start: time, slot_end: time) -> None:
+    """A booking in category A for today (the booking page's rules are tested elsewhere)."""
+    with db.writing() as session:
+        category = queue.category_by_prefix(session, hall_id(db), "A")
+        session.add(
+            Appointment(
+                hall_id=category.hall_id,
+                category_id=category.id,
+                day=T0.date(),
+                slot_start=slot_start,
+                slot_end=slot_end,
+                code=code,
+                name_masked="张*",
+                phone_last4="1234",
+            )
+        )
+
+
 def issue(db: Database, category: str, at: datetime, **kw: object) -> str:
     with db.writing() as session:
         view = queue.issue_ticket(
@@ -78,24 +96,7 @@ def test_priority_then_appointment_then_ordinary_when_strict(db: Database) -> No
     set_policy(db, ordinary_per_preferred=None)
     window = open_window(db, "3")
     ordinary = issue(db, "A", T0)
-    with db.writing() as session:
-        category = session.execute(
-            select(QueueCategory).where(
-                QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db)
-            )
-        ).scalar_one()
-        session.add(
-            Appointment(
-                hall_id=category.hall_id,
-                category_id=category.id,
-                day=T0.date(),
-                slot_start=time(9, 30),
-                slot_end=time(10, 30),
-                code="APPT0001",
-                name_masked="张*",
-                phone_last4="1234",
-            )
-        )
+    book_appointment(db, "APPT0001", time(9, 30), time(10, 30))
     with db.writing() as session:
         appointment = queue.check_in_appointment(
             session,
@@ -131,24 +132,7 @@ def test_ratio_two_ordinary_per_priority_prevents_starvation(db: Database) -> No
 def test_early_appointment_waits_as_ordinary_until_its_slot(db: Database) -> None:
     set_policy(db, ordinary_per_preferred=None)
     window = open_window(db, "3")
-    with db.writing() as session:
-        category = session.execute(
-            select(QueueCategory).where(
-                QueueCategory.prefix == "A", QueueCategory.hall_id == hall_id(db)
-            )
-        ).scalar_one()
-        session.add(
-            Appointment(
-                hall_id=category.hall_id,
-                category_id=category.id,
-                day=T0.date(),
-                slot_start=time(11, 0),
-                slot_end=time(11, 30),
-                code="APPT0002",
-                name_masked="李*",
-                phone_last4="5678",
-            )
-        )
+    book_appointment(db, "APPT0002", time(11, 0), time(11, 30))
     first = issue(db, "A", T0)
     with db.writing() as session:  # checks in at 10:00 for an 11:00 slot
         early = queue.check_in_appointment(
