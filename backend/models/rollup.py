@@ -10,6 +10,8 @@ the 2 × 61 histogram columns are generated, not spelled out.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,17 +40,29 @@ def _count(name: str) -> Column[int]:
     return Column(name, Integer, nullable=False, server_default="0")
 
 
+def _day_keys(*dimensions: str) -> list[Column[Any]]:
+    """The key every roll-up row starts with: its own id, the hall-local day,
+    the hall, then the breakdown columns (department / window / staff)."""
+    references = {
+        "department_id": "departments.id",
+        "window_id": "windows.id",
+        "staff_id": "staff.id",
+    }
+    return [
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("day", Date, nullable=False),
+        Column("hall_id", ForeignKey("halls.id"), nullable=False),
+        *(Column(name, ForeignKey(references[name]), nullable=True) for name in dimensions),
+    ]
+
+
 # Tickets by service day, window and the clerk who called them. The department
 # is not stored: it is the clerk's current department, joined at read time
 # exactly as the raw query does.
 ticket_days = Table(
     "perf_ticket_days",
     Base.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("day", Date, nullable=False),
-    Column("hall_id", ForeignKey("halls.id"), nullable=False),
-    Column("window_id", ForeignKey("windows.id"), nullable=True),
-    Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    *_day_keys("window_id", "staff_id"),
     _count("issued"),
     _count("served"),
     _count("wait_count"),
@@ -66,12 +80,7 @@ ticket_days = Table(
 case_days = Table(
     "perf_case_days",
     Base.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("day", Date, nullable=False),
-    Column("hall_id", ForeignKey("halls.id"), nullable=False),
-    Column("department_id", ForeignKey("departments.id"), nullable=True),
-    Column("window_id", ForeignKey("windows.id"), nullable=True),
-    Column("staff_id", ForeignKey("staff.id"), nullable=True),  # the handler
+    *_day_keys("department_id", "window_id", "staff_id"),  # staff: the handler
     _count("completed"),
     _count("on_time"),
     Index("ix_perf_case_days_day", "day", "hall_id"),
@@ -84,12 +93,7 @@ case_days = Table(
 rating_days = Table(
     "perf_rating_days",
     Base.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("day", Date, nullable=False),
-    Column("hall_id", ForeignKey("halls.id"), nullable=False),
-    Column("department_id", ForeignKey("departments.id"), nullable=True),
-    Column("window_id", ForeignKey("windows.id"), nullable=True),
-    Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    *_day_keys("department_id", "window_id", "staff_id"),
     *(_count(f"level{level}") for level in range(1, 6)),
     _count("voided"),
     _count("rectifications"),
@@ -104,10 +108,7 @@ rating_days = Table(
 heat_days = Table(
     "perf_heat_days",
     Base.metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("day", Date, nullable=False),
-    Column("hall_id", ForeignKey("halls.id"), nullable=False),
-    Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    *_day_keys("staff_id"),
     Column("weekday", SmallInteger, nullable=False),
     Column("hour", SmallInteger, nullable=False),
     _count("tickets"),
