@@ -12,6 +12,8 @@ re-extract and merge (docs/web.md, "Translations") and write the English in the 
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -34,7 +36,10 @@ def compile_catalogs(target_dir: Path) -> Path:
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as source:
             catalog = read_po(source, locale=po_path.parts[-3])
-        partial = mo_path.with_suffix(".mo.tmp")
+        # A temporary name of this process's own: server workers start together
+        # and each may compile the same catalog; a shared temporary file would be
+        # renamed away under the others (a worker then failed to boot).
+        partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with partial.open("wb") as target:
             write_mo(target, catalog)
         partial.replace(mo_path)  # atomic: another worker may be reading it
