@@ -251,13 +251,15 @@ class EventReader:
     def _publish(self, out: list[Outgoing], *, wait: bool) -> bool:
         receipts = []
         for message in out:
+            # Counted before the publish: a device may act on the message (and a
+            # health report be read) before publish_tracked returns.
+            self._metrics.count("messages_out")
+            self._metrics.count(f"published_{message.what}")
             receipts.append(
                 self._publisher.publish_tracked(
                     message.topic, message.payload, retain=message.retain
                 )
             )
-            self._metrics.count("messages_out")
-            self._metrics.count(f"published_{message.what}")
         if not wait:
             return True
         return all(receipt.wait(PUBLISH_ACK_TIMEOUT_S) for receipt in receipts)

@@ -308,9 +308,9 @@ class KioskStatePublisher:
             return
         state = state.model_copy(update={"seq": self._next_seq()})
         for record in _sorted(kiosks):
-            self._publisher.publish(record.ref.state_topic(), state, retain=True)
             self._metrics.count("messages_out")
             self._metrics.count("published_kiosk_state")
+            self._publisher.publish(record.ref.state_topic(), state, retain=True)
         self._last_content = content
         self.published.set()
 
