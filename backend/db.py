@@ -13,11 +13,12 @@ sequence numbers, counters) locks the rows it depends on explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BEGIN_OPTION = "hallkit_sqlite_begin"
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 
 class SqliteWriterLock:
@@ -64,7 +66,59 @@ class SqliteWriterLock:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class WalCheckpointer:
+    """Copies the WAL back into the database file from a background thread.
+
+    By default SQLite checkpoints inside the commit that pushes the WAL past
+    1,000 pages, and a checkpoint ends with an fsync of the database file: that
+    commit, and every writer queued behind the write lock, waits for the disk.
+    A PASSIVE checkpoint needs neither the write lock nor the readers to stop,
+    so here it runs every `interval` seconds beside the writers. Their own
+    automatic checkpoint stays on with a much higher threshold
+    (BACKSTOP_PAGES), so the WAL stays bounded should this thread fall behind.
+
+    Started lazily in the process that writes (a server forks its workers after
+    creating the app, and threads do not survive a fork)."""
+
+    BACKSTOP_PAGES = 20_000
+
+    def __init__(self, path: str, interval: float = 0.2) -> None:
+        self._path = path
+        self._interval = interval
+        self._pid: int | None = None
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            self._stop = threading.Event()
+            thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+            thread.start()
+            self._pid = os.getpid()
+
+    def _run(self) -> None:
+        import sqlite3
+
+        stop = self._stop
+        connection = sqlite3.connect(self._path, timeout=0, check_same_thread=False)
+        try:
+            while not stop.wait(self._interval):
+                # Busy means another process is checkpointing: try again next time.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._pid = None
+
+
+def _configure_sqlite(engine: Engine, *, autocheckpoint_pages: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
@@ -74,12 +128,15 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode across app crashes
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        if autocheckpoint_pages is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: exec_driver_sql costs several times the BEGIN itself.
+        connection.connection.driver_connection.execute(_BEGIN[mode])
 
 
 class Database:
@@ -96,9 +153,12 @@ class Database:
         *,
         echo: bool = False,
         on_committed: Callable[[Iterable[int]], None] | None = None,
+        background_checkpoints: bool = False,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._on_committed = on_committed
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
             self.engine = create_engine(
                 url,
@@ -107,10 +167,17 @@ class Database:
                 pool_size=16,
                 max_overflow=16,
             )
-            _configure_sqlite(self.engine)
-            write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             path = self.engine.url.database
-            self._writer_lock = SqliteWriterLock(path) if path and path != ":memory:" else None
+            on_disk = bool(path) and path != ":memory:"
+            if background_checkpoints and on_disk:
+                assert path is not None
+                self._checkpointer = WalCheckpointer(path)
+            _configure_sqlite(
+                self.engine,
+                autocheckpoint_pages=WalCheckpointer.BACKSTOP_PAGES if self._checkpointer else None,
+            )
+            write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            self._writer_lock = SqliteWriterLock(path) if on_disk and path else None
         else:
             # No pre-ping: it is a round trip on every checkout of the hot path;
             # connections are recycled instead, and a dropped one fails one request.
@@ -121,8 +188,9 @@ class Database:
             self._writer_lock = None
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
-        from backend.services import eventlog
+        from backend.services import eventlog  # imports the models, which import this module
 
+        self._eventlog = eventlog
         for factory in (self._read_factory, self._write_factory):
             eventlog.install_session_hooks(factory, on_committed)
 
@@ -132,7 +200,7 @@ class Database:
         from backend.services.wakeup import DatagramNotifier
 
         notifier = DatagramNotifier(var_dir / "run" / "wake") if url.startswith("sqlite") else None
-        return cls(url, echo=echo, on_committed=notifier)
+        return cls(url, echo=echo, on_committed=notifier, background_checkpoints=True)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -147,19 +215,37 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any exception."""
-        lock = self._writer_lock.held() if self._writer_lock is not None else nullcontext()
-        with lock:
-            session = self._write_factory()
-            try:
+        if self._writer_lock is None:
+            with self._transaction() as session:
                 yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+            return
+        if self._checkpointer is not None:
+            self._checkpointer.ensure_running()
+        woken: set[int] = set()
+        with self._writer_lock.held(), self._transaction(woken) as session:
+            yield session
+        # Readers are woken once the write lock is free: waking them is a few
+        # system calls that the next writer need not wait for.
+        if woken and self._on_committed is not None:
+            self._eventlog.wake_readers(self._on_committed, woken)
+
+    @contextmanager
+    def _transaction(self, defer_wakeups: set[int] | None = None) -> Iterator[Session]:
+        session = self._write_factory()
+        if defer_wakeups is not None:
+            session.info[self._eventlog.DEFERRED_WAKEUPS_KEY] = defer_wakeups
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
 

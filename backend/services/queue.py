@@ -692,7 +692,7 @@ _LOCK_WINDOW_SQL = (
 
 
 def _lock_window_row(session: Session, window_id: int) -> WindowRow:
-    raw = RawSql(session)
+    raw = RawSql.of(session)
     # SQLite serialises writers already (BEGIN IMMEDIATE); PostgreSQL locks the row.
     sql = _LOCK_WINDOW_SQL if raw.sqlite else _LOCK_WINDOW_SQL + " FOR UPDATE OF w"
     row = raw.one(sql, (window_id,))
@@ -824,7 +824,7 @@ def _finish_ticket(
     from_states: tuple[TicketState, ...] = (TicketState.CALLED, TicketState.SERVING),
 ) -> TicketView | None:
     """Mark a called/serving ticket done, emit the event, and invite a rating."""
-    raw = RawSql(session)
+    raw = RawSql.of(session)
     states = tuple(state.value for state in from_states)
     marks = ", ".join(["%s"] * len(states))
     row = _ticket_row(
@@ -902,7 +902,7 @@ def _source_head(
     day: date,
     now: datetime,
 ) -> TicketRow | None:
-    raw = RawSql(session)
+    raw = RawSql.of(session)
     categories, target_window = source
     params: list[Any] = [raw.day(day), raw.when(now)]
     if target_window is not None:
@@ -1024,7 +1024,7 @@ def _mark_called_core(
     streak: int | None,
     reason: str = "",
 ) -> None:
-    raw = RawSql(session)
+    raw = RawSql.of(session)
     if reason:
         raw.run(
             "UPDATE tickets SET state = %s, called_at = %s, window_id = %s, staff_id = %s,"

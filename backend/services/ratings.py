@@ -63,7 +63,7 @@ def request_rating_for(
     is one INSERT and one event."""
     request_uid = uuid.uuid4().hex
     expires_at = now + timedelta(seconds=timeout_seconds)
-    raw = RawSql(session)
+    raw = RawSql.of(session)
     raw.run(
         "INSERT INTO rating_requests (request_uid, hall_id, ticket_id, window_id, staff_id,"
         " requested_at, expires_at, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",

@@ -20,9 +20,11 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_SESSION_KEY = "hallkit_raw_sql"
 
 
 @lru_cache(maxsize=256)
@@ -38,10 +40,26 @@ class RawSql:
         self.sqlite = connection.dialect.name == "sqlite"
         self._dbapi: Any = connection.connection.driver_connection
 
+    @classmethod
+    def of(cls, session: Session) -> RawSql:
+        """The transaction's RawSql: asking the session for its connection costs
+        more than a SQLite statement, and call-next needs it eight times."""
+        raw: RawSql | None = session.info.get(_SESSION_KEY)
+        if raw is None:
+            raw = session.info[_SESSION_KEY] = cls(session)
+        return raw
+
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         cursor = self._dbapi.cursor()
         cursor.execute(_for_sqlite(sql) if self.sqlite else sql, params)
         return cursor
+
+    def execute_and_commit(self, sql: str, params: tuple[Any, ...]) -> None:
+        """PostgreSQL only: `sql` (one or more statements) and COMMIT in one message."""
+        from psycopg import ClientCursor
+
+        with ClientCursor(self._dbapi) as cursor:
+            cursor.execute(sql + ";COMMIT", params)
 
     def run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         cursor = self._dbapi.cursor()
@@ -87,3 +105,9 @@ class RawSql:
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=UTC)
         return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, _transaction: Any) -> None:
+    # The next transaction may run on another pooled connection.
+    session.info.pop(_SESSION_KEY, None)

@@ -1,0 +1,137 @@
+"""The Database's write path: a failed event append commits nothing, SQLite
+readers are woken only after the write lock is free, and the background WAL
+checkpoint keeps the database file current without a writer doing it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import select, text
+
+from backend.db import Database, WalCheckpointer
+from backend.models import Counter, Hall
+from backend.services import eventlog
+
+CHECKPOINT_DEADLINE_S = 10.0
+# The append runs on the driver's own cursor, so the driver's error arrives unwrapped.
+REFUSED_BY_THE_DATABASE = (
+    sqlalchemy.exc.IntegrityError,
+    psycopg.errors.IntegrityError,
+    sqlite3.IntegrityError,
+)
+
+
+def _hall_id(database: Database) -> int:
+    with database.reading() as session:
+        return int(session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one())
+
+
+def test_a_failed_event_append_commits_nothing(db: Database) -> None:
+    hall = _hall_id(db)
+    before = _latest(db, hall)
+    with pytest.raises(REFUSED_BY_THE_DATABASE), db.writing() as session:
+        session.add(Counter(name="probe", value=1))
+        eventlog.emit(session, hall, "ticket_called", {"ticket": "A001"})
+        # No such hall: the append fails on its foreign key, after the good event.
+        eventlog.emit(session, hall + 10_000, "ticket_called", {"ticket": "A002"})
+    with db.reading() as session:
+        assert session.get(Counter, "probe") is None
+    assert _latest(db, hall) == before
+
+
+def test_events_and_the_work_they_describe_commit_together(db: Database) -> None:
+    hall = _hall_id(db)
+    before = _latest(db, hall)
+    with db.writing() as session:
+        session.add(Counter(name="probe", value=1))
+        eventlog.emit(session, hall, "ticket_called", {"ticket": "A001"})
+        eventlog.emit(session, hall, "ticket_called", {"ticket": "A002"})
+    with db.reading() as session:
+        assert session.get(Counter, "probe") is not None
+        events = eventlog.read_events(session, hall, before)
+    assert [event.payload["ticket"] for event in events] == ["A001", "A002"]
+    assert [event.seq for event in events] == [before + 1, before + 2]
+
+
+def _latest(database: Database, hall: int) -> int:
+    with database.reading() as session:
+        return eventlog.latest_seq(session, hall)
+
+
+@pytest.fixture
+def sqlite_file(sqlite_template: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "hall.db"
+    shutil.copyfile(sqlite_template, target)
+    return target
+
+
+def test_sqlite_readers_are_woken_after_the_write_lock_is_released(sqlite_file: Path) -> None:
+    lock_path = f"{sqlite_file}-writer.lock"
+    lock_free_when_woken: list[bool] = []
+
+    def wake(halls: Iterable[int]) -> None:
+        # Another process's writer must be able to take the lock right now.
+        descriptor = os.open(lock_path, os.O_RDWR)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            lock_free_when_woken.append(True)
+        except BlockingIOError:
+            lock_free_when_woken.append(False)
+        finally:
+            os.close(descriptor)
+
+    database = Database(f"sqlite:///{sqlite_file}", on_committed=wake)
+    try:
+        hall = _hall_id(database)
+        with database.writing() as session:
+            eventlog.emit(session, hall, "window_paused", {"window": "101"})
+    finally:
+        database.dispose()
+    assert lock_free_when_woken == [True]
+
+
+def test_background_checkpoint_keeps_the_database_file_current(
+    sqlite_file: Path, tmp_path: Path
+) -> None:
+    database = Database(f"sqlite:///{sqlite_file}", background_checkpoints=True)
+    try:
+        with database.writing() as session:
+            threshold = session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+            # Far above what this test writes: no commit checkpoints by itself.
+            assert threshold == WalCheckpointer.BACKSTOP_PAGES
+            session.add(Counter(name="checkpointed", value=42))
+        deadline = time.monotonic() + CHECKPOINT_DEADLINE_S
+        while not _in_main_file(sqlite_file, tmp_path / "copy.db"):
+            assert time.monotonic() < deadline, "the WAL was never copied into the database"
+            time.sleep(0.05)
+    finally:
+        database.dispose()
+
+
+def _in_main_file(database_file: Path, copy: Path) -> bool:
+    """Read the database file alone: a copy without its -wal shows only what
+    has been checkpointed."""
+    shutil.copyfile(database_file, copy)
+    connection = sqlite3.connect(copy)
+    try:
+        row = connection.execute(
+            "SELECT value FROM counters WHERE name = 'checkpointed'"
+        ).fetchone()
+        return row is not None and row[0] == 42
+    except sqlite3.DatabaseError:
+        return False  # copied halfway through a checkpoint write
+    finally:
+        connection.close()
+        copy.unlink(missing_ok=True)
+        Path(f"{copy}-wal").unlink(missing_ok=True)
+        Path(f"{copy}-shm").unlink(missing_ok=True)
