@@ -4,6 +4,10 @@ generator, so the client is not the bottleneck).
     .venv/bin/python bench/call_next.py --db sqlite --clerks 8 --seconds 20
     .venv/bin/python bench/call_next.py --db postgres --clerks 8 --seconds 20
 
+It runs --rounds measured rounds (3 by default) against one server and quotes
+the median round; bench/baseline_bare.py measures, the same way, what a bare
+Flask endpoint reaches on the same machine.
+
 Each wrk thread is one clerk signed in at its own window; all windows serve the
 same category, so every call competes for the head of one queue. Afterwards the
 database is checked: every call returned a distinct ticket, none was skipped.
@@ -17,6 +21,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +41,7 @@ from sqlalchemy import func, select
 from backend.models import Ticket, TicketState
 
 
-def run(args: argparse.Namespace) -> dict[str, float]:
+def run(args: argparse.Namespace) -> dict[str, Any]:
     require_wrk()
     with bench_database(args.db) as database:
         db = prepare_hall(database, windows=args.clerks)
@@ -56,7 +61,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 env=env,
             )
             wrk(seconds=2)  # a short warm-up fills connection pools and imports
-            result = wrk(seconds=args.seconds)
+            # This machine's speed drifts by a third from minute to minute:
+            # several rounds, the median quoted, every round shown.
+            rounds = [wrk(seconds=args.seconds) for _ in range(args.rounds)]
+            result: dict[str, Any] = dict(sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2])
+            result["rounds"] = rounds
         from backend.db import Database
 
         check = Database(database.url)
@@ -91,9 +100,16 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=120_000)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs; the median is quoted")
     args = parser.parse_args()
     result = run(args)
+    rounds: list[dict[str, float]] = result["rounds"]
     print(f"command: {' '.join(sys.argv)}")
+    for number, round_result in enumerate(rounds, 1):
+        print(
+            f"round {number}: {round_result['rps']:.0f}/s p50 {round_result['p50_ms']:.2f} ms"
+            f" p99 {round_result['p99_ms']:.2f} ms"
+        )
     print(
         f"| call-next | {args.db} | {args.clerks} clerks | {args.workers}x{args.threads} | "
         f"{result['rps']:.0f}/s | p50 {result['p50_ms']:.2f} ms | p99 {result['p99_ms']:.2f} ms | "

@@ -1,0 +1,132 @@
+"""What this machine gives a bare Flask endpoint doing the core of call-next
+(bench/bare_app.py), under the same load as bench/call_next.py: the reference
+point the call-next targets were set against, measured here and now.
+
+    .venv/bin/python bench/baseline_bare.py --db sqlite --seconds 20
+    .venv/bin/python bench/baseline_bare.py --db postgres --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    ROOT,
+    BenchDatabase,
+    bench_database,
+    free_port,
+    preissue_tickets,
+    prepare_hall,
+    require_wrk,
+    run_wrk,
+    window_numbers,
+)
+from sqlalchemy import select
+
+from backend.db import Database
+from backend.models import QueueCategory, Ticket
+from backend.server import stop_server, wait_until_serving
+
+
+@contextlib.contextmanager
+def bare_server(database: BenchDatabase, category_id: int, day: str, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        BARE_DATABASE_URL=database.url,
+        BARE_CATEGORY_ID=str(category_id),
+        BARE_DAY=day,
+        PYTHONPATH=str(ROOT / "bench"),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "sync",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "bare_app:app",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT / "bench", env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base, process, timeout=30, poll=0.1)
+        yield base
+    finally:
+        stop_server(process, grace=15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--clerks", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=5)
+    args = parser.parse_args()
+    require_wrk()
+    with bench_database(args.db) as database:
+        db = prepare_hall(database, windows=args.clerks)
+        preissue_tickets(db, 150_000)
+        windows = window_numbers(db, args.clerks)
+        with db.reading() as session:
+            category_id = session.execute(
+                select(QueueCategory.id).where(QueueCategory.prefix == "A")
+            ).scalar_one()
+        day = _service_day(db)
+        db.dispose()
+        env = dict(os.environ, CLERKS=",".join(f"{w}=unused" for w in windows))
+        with bare_server(database, category_id, day, args.workers) as base:
+            run_wrk(
+                "call_next.lua",
+                base,
+                threads=args.clerks,
+                connections=args.clerks,
+                seconds=2,
+                env=env,
+            )
+            rounds = [
+                run_wrk(
+                    "call_next.lua",
+                    base,
+                    threads=args.clerks,
+                    connections=args.clerks,
+                    seconds=args.seconds,
+                    env=env,
+                )
+                for _ in range(args.rounds)
+            ]
+    print(f"command: {' '.join(sys.argv)}")
+    for number, result in enumerate(rounds, 1):
+        print(
+            f"round {number}: {result['rps']:.0f}/s p50 {result['p50_ms']:.2f} ms"
+            f" p99 {result['p99_ms']:.2f} ms errors {int(result['errors'])}"
+        )
+    median = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+    print(
+        f"| bare call-next | {args.db} | {args.clerks} clerks | {args.workers} sync workers | "
+        f"{median['rps']:.0f}/s | p50 {median['p50_ms']:.2f} ms | p99 {median['p99_ms']:.2f} ms |"
+    )
+
+
+def _service_day(db: Database) -> str:
+    with db.reading() as session:
+        day = session.execute(select(Ticket.service_day).limit(1)).scalar_one()
+    return str(day)
+
+
+if __name__ == "__main__":
+    main()
