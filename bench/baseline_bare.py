@@ -32,7 +32,7 @@ from common import (
 from sqlalchemy import select
 
 from backend.db import Database
-from backend.models import QueueCategory, Ticket
+from backend.models import Hall, QueueCategory, Ticket
 from backend.server import stop_server, wait_until_serving
 
 
@@ -84,7 +84,9 @@ def main() -> None:
         windows = window_numbers(db, args.clerks)
         with db.reading() as session:
             category_id = session.execute(
-                select(QueueCategory.id).where(QueueCategory.prefix == "A")
+                select(QueueCategory.id)
+                .join(Hall, Hall.id == QueueCategory.hall_id)
+                .where(Hall.code == "BH", QueueCategory.prefix == "A")
             ).scalar_one()
         day = _service_day(db)
         db.dispose()
