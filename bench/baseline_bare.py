@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +20,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     ROOT,
     BenchDatabase,
+    add_call_next_arguments,
     bench_database,
+    call_next_rounds,
     free_port,
+    median_round,
     preissue_tickets,
     prepare_hall,
+    print_rounds,
     require_wrk,
-    run_wrk,
+    serving,
     window_numbers,
 )
 from sqlalchemy import select
 
 from backend.db import Database
 from backend.models import Hall, QueueCategory, Ticket
-from backend.server import stop_server, wait_until_serving
 
 
 @contextlib.contextmanager
@@ -60,21 +62,13 @@ def bare_server(database: BenchDatabase, category_id: int, day: str, workers: in
         "warning",
         "bare_app:app",
     ]
-    process = subprocess.Popen(command, cwd=ROOT / "bench", env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base, process, timeout=30, poll=0.1)
+    with serving(command, port, cwd=ROOT / "bench", env=env) as base:
         yield base
-    finally:
-        stop_server(process, grace=15)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--clerks", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    add_call_next_arguments(parser)
     parser.add_argument("--workers", type=int, default=5)
     args = parser.parse_args()
     require_wrk()
@@ -90,34 +84,12 @@ def main() -> None:
             ).scalar_one()
         day = _service_day(db)
         db.dispose()
-        env = dict(os.environ, CLERKS=",".join(f"{w}=unused" for w in windows))
+        clerk_tokens = dict.fromkeys(windows, "unused")  # the bare endpoint checks no token
         with bare_server(database, category_id, day, args.workers) as base:
-            run_wrk(
-                "call_next.lua",
-                base,
-                threads=args.clerks,
-                connections=args.clerks,
-                seconds=2,
-                env=env,
-            )
-            rounds = [
-                run_wrk(
-                    "call_next.lua",
-                    base,
-                    threads=args.clerks,
-                    connections=args.clerks,
-                    seconds=args.seconds,
-                    env=env,
-                )
-                for _ in range(args.rounds)
-            ]
+            rounds = call_next_rounds(base, args, clerk_tokens)
     print(f"command: {' '.join(sys.argv)}")
-    for number, result in enumerate(rounds, 1):
-        print(
-            f"round {number}: {result['rps']:.0f}/s p50 {result['p50_ms']:.2f} ms"
-            f" p99 {result['p99_ms']:.2f} ms errors {int(result['errors'])}"
-        )
-    median = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+    print_rounds(rounds)
+    median = median_round(rounds)
     print(
         f"| bare call-next | {args.db} | {args.clerks} clerks | {args.workers} sync workers | "
         f"{median['rps']:.0f}/s | p50 {median['p50_ms']:.2f} ms | p99 {median['p99_ms']:.2f} ms |"

@@ -16,8 +16,6 @@ database is checked: every call returned a distinct ticket, none was skipped.
 from __future__ import annotations
 
 import argparse
-import functools
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,12 +24,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    add_call_next_arguments,
     bench_database,
+    call_next_rounds,
     clerk_of,
+    median_round,
     preissue_tickets,
     prepare_hall,
+    print_rounds,
     require_wrk,
-    run_wrk,
     running_server,
     sign_in,
     window_numbers,
@@ -51,20 +52,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         db.dispose()
         with running_server(database, workers=args.workers, threads=args.threads) as base:
             tokens = {w: sign_in(base, clerks[w], w) for w in windows}
-            env = dict(os.environ, CLERKS=",".join(f"{w}={t}" for w, t in tokens.items()))
-            wrk = functools.partial(
-                run_wrk,
-                "call_next.lua",
-                base,
-                threads=args.clerks,
-                connections=args.clerks,
-                env=env,
-            )
-            wrk(seconds=2)  # a short warm-up fills connection pools and imports
-            # This machine's speed drifts by a third from minute to minute:
-            # several rounds, the median quoted, every round shown.
-            rounds = [wrk(seconds=args.seconds) for _ in range(args.rounds)]
-            result: dict[str, Any] = dict(sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2])
+            clerk_tokens = tokens
+            rounds = call_next_rounds(base, args, clerk_tokens)
+            result: dict[str, Any] = dict(median_round(rounds))
             result["rounds"] = rounds
         from backend.db import Database
 
@@ -94,22 +84,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--clerks", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=20)
+    add_call_next_arguments(parser)
     parser.add_argument("--tickets", type=int, default=120_000)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3, help="measured runs; the median is quoted")
     args = parser.parse_args()
     result = run(args)
     rounds: list[dict[str, float]] = result["rounds"]
     print(f"command: {' '.join(sys.argv)}")
-    for number, round_result in enumerate(rounds, 1):
-        print(
-            f"round {number}: {round_result['rps']:.0f}/s p50 {round_result['p50_ms']:.2f} ms"
-            f" p99 {round_result['p99_ms']:.2f} ms"
-        )
+    print_rounds(rounds)
     print(
         f"| call-next | {args.db} | {args.clerks} clerks | {args.workers}x{args.threads} | "
         f"{result['rps']:.0f}/s | p50 {result['p50_ms']:.2f} ms | p99 {result['p99_ms']:.2f} ms | "

@@ -4,7 +4,9 @@ gunicorn server on a free loopback port that is always stopped afterwards."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -206,23 +208,27 @@ def running_server(database: BenchDatabase, *, workers: int, threads: int) -> It
         HALLKIT_VAR_DIR=str(database.var_dir),
         HALLKIT_SECRET_KEY="bench-secret-" + "x" * 32,
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "backend.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    with serving(command, port, cwd=ROOT, env=env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, *, cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """Start an HTTP server on 127.0.0.1:`port`, wait for /healthz, stop it afterwards."""
+    process = subprocess.Popen(command, cwd=cwd, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(base, process, timeout=30, poll=0.1)
@@ -279,3 +285,50 @@ def run_wrk(
     match = re.search(r"RESULT (.*)", output)
     assert match, output
     return {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}
+
+
+def call_next_rounds(
+    base: str, args: argparse.Namespace, clerk_tokens: dict[str, str]
+) -> list[dict[str, float]]:
+    """wrk plays one clerk per connection pressing call-next at its window
+    (bench/call_next.lua); `args` as set by add_call_next_arguments."""
+    env = dict(os.environ, CLERKS=",".join(f"{w}={t}" for w, t in clerk_tokens.items()))
+    wrk = functools.partial(
+        run_wrk,
+        "call_next.lua",
+        base,
+        threads=args.clerks,
+        connections=args.clerks,
+        env=env,
+    )
+    return measure_rounds(wrk, args.seconds, args.rounds)
+
+
+def measure_rounds(
+    wrk: Callable[..., dict[str, float]], seconds: int, rounds: int
+) -> list[dict[str, float]]:
+    """A short warm-up (connection pools, imports), then `rounds` measured runs.
+    This machine's speed drifts by a third from minute to minute, so one run
+    proves little: callers quote the median round and show every round."""
+    wrk(seconds=2)
+    return [wrk(seconds=seconds) for _ in range(rounds)]
+
+
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return sorted(rounds, key=lambda result: result["rps"])[len(rounds) // 2]
+
+
+def print_rounds(rounds: list[dict[str, float]]) -> None:
+    for number, result in enumerate(rounds, 1):
+        print(
+            f"round {number}: {result['rps']:.0f}/s p50 {result['p50_ms']:.2f} ms"
+            f" p99 {result['p99_ms']:.2f} ms errors {int(result['errors'])}"
+        )
+
+
+def add_call_next_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every call-next load run takes: database, clerks, round length and count."""
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--clerks", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs; the median is quoted")
