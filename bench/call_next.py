@@ -52,8 +52,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         db.dispose()
         with running_server(database, workers=args.workers, threads=args.threads) as base:
             tokens = {w: sign_in(base, clerks[w], w) for w in windows}
-            clerk_tokens = tokens
-            rounds = call_next_rounds(base, args, clerk_tokens)
+            rounds = call_next_rounds(base, args, tokens)
             result: dict[str, Any] = dict(median_round(rounds))
             result["rounds"] = rounds
         from backend.db import Database
