@@ -4,11 +4,13 @@ Why not `id > cursor`: ids are handed out when a row is inserted, but rows
 become visible when their transaction commits. Transaction T1 may insert id 7,
 T2 insert id 8 and commit first; a reader that saw 8 and moved its cursor to 8
 never sees 7. Here every transaction that appends events first takes the row
-lock on the hall's counter (`UPDATE counters SET value = value + n … RETURNING`)
-and holds it until it commits. The next writer of that hall waits for the lock
-and reads the committed value, so sequence numbers are assigned in commit order
-and without gaps (a rolled-back transaction releases the lock without advancing
-the counter). A reader that takes `seq > cursor` therefore never misses a row.
+lock on the hall's counter (`UPDATE counters SET value = value + n … RETURNING`;
+on PostgreSQL an upsert sent together with COMMIT, see
+_append_and_commit_postgres) and holds it until it commits. The next writer of
+that hall waits for the lock and reads the committed value, so sequence numbers
+are assigned in commit order and without gaps (a rolled-back transaction
+releases the lock without advancing the counter). A reader that takes
+`seq > cursor` therefore never misses a row.
 
 The lock is taken in the session's before_commit hook, after all other work of
 the transaction, so it is held only for the insert and the commit itself.
