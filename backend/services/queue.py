@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -244,25 +244,32 @@ def estimate_minutes(ahead: int, avg_service_seconds: float, open_windows: int) 
     return math.ceil(ahead * avg_service_seconds / max(1, open_windows) / 60)
 
 
+_WAITING = text("tickets.state = 'waiting'")
+
+
 def position_of(session: Session, ticket: Ticket, category: QueueCategory) -> tuple[int, int]:
-    """How many waiting tickets of the same category would be called before this one."""
+    """How many waiting tickets of the same category would be called before this one
+    (in standing order; under an N:1 ratio a priority ticket may still wait for up
+    to N ordinary calls, which the estimate leaves out).
+
+    Those are the entries of ix_tickets_waiting (category, day, standing,
+    sort_at, id) before this ticket's: one range of the index, counted without
+    touching the rest of the day's tickets. The state is written as a literal
+    so that PostgreSQL's prepared, generic plan can still use the partial
+    index, and the hall is left out: the category implies it (with it, SQLite
+    chose the index of every ticket of the hall's day)."""
     ahead = session.execute(
         select(func.count())
         .select_from(Ticket)
         .where(
-            Ticket.hall_id == ticket.hall_id,
-            Ticket.service_day == ticket.service_day,
             Ticket.category_id == ticket.category_id,
-            Ticket.state == TicketState.WAITING,
-            Ticket.id != ticket.id,
-            or_(
-                Ticket.standing < ticket.standing,
-                and_(Ticket.standing == ticket.standing, Ticket.sort_at < ticket.sort_at),
-                and_(
-                    Ticket.standing == ticket.standing,
-                    Ticket.sort_at == ticket.sort_at,
-                    Ticket.id < ticket.id,
-                ),
+            Ticket.service_day == ticket.service_day,
+            _WAITING,
+            tuple_(Ticket.standing, Ticket.sort_at, Ticket.id)
+            < tuple_(
+                literal(ticket.standing, Ticket.standing.type),
+                literal(ticket.sort_at, Ticket.sort_at.type),
+                literal(ticket.id, Ticket.id.type),
             ),
         )
     ).scalar_one()

@@ -360,6 +360,40 @@ def test_close_day_archives_open_tickets_of_earlier_days(db: Database) -> None:
     assert states == {TicketState.CLOSED}
 
 
+def test_position_counts_exactly_the_tickets_called_before(db: Database) -> None:
+    """ "Ahead" on the kiosk receipt is the number of this category's tickets the
+    windows will call first: better standing, then earlier place, then lower id
+    for the same instant; other categories and tickets already called do not
+    count. Exact when no N:1 ratio is set; with one, the count is by standing
+    and a priority ticket may wait behind up to N ordinary calls."""
+    set_policy(db, ordinary_per_preferred=None)
+    window = open_window(db, "3")
+    issued = [
+        issue(db, "A", T0),
+        issue(db, "A", T0),  # the same instant: the lower id is called first
+        issue(db, "B", T0 + timedelta(seconds=1)),
+        issue(db, "A", T0 + timedelta(seconds=2), priority_kind="elderly", channel=Channel.STAFF),
+        issue(db, "A", T0 + timedelta(seconds=3)),
+        issue(db, "A", T0 + timedelta(seconds=3), priority_kind="pregnant", channel=Channel.STAFF),
+    ]
+    first_called = call(db, window, T0 + timedelta(seconds=4))
+    with db.reading() as session:
+        ahead = {
+            ticket.display: queue.view_of(session, ticket, with_position=True).ahead
+            for ticket in session.execute(
+                select(Ticket).where(
+                    Ticket.display.in_(issued), Ticket.state == TicketState.WAITING
+                )
+            ).scalars()
+        }
+    called = [first_called, *drain(db, window, T0 + timedelta(seconds=5))]
+    order_in_a = [number for number in called if number in ahead]
+    assert [ahead[number] for number in order_in_a] == list(range(len(order_in_a)))
+    assert set(order_in_a) == {number for number in issued if number.startswith("A")} - {
+        first_called
+    }
+
+
 def test_position_and_estimate_use_rolling_service_time(db: Database) -> None:
     open_window(db, "3")
     for i in range(3):
