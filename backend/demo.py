@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from backend.config import Settings, settings_from_env
-from backend.server import stop_server, wait_until_serving
+from backend.server import server_command, stop_server, wait_until_serving
 
 log = logging.getLogger("hallkit.demo")
 
@@ -147,19 +147,7 @@ def _backend(settings: Settings, port: int) -> Iterator[str]:
         HALLKIT_SECRET_KEY=settings.secret_key,
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-        ],
+        server_command(port, workers=2, threads=8),
         cwd=ROOT,
         env=env,
     )

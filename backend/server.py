@@ -7,6 +7,7 @@ import argparse
 import gc
 import os
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -60,6 +61,23 @@ def run_gunicorn(
             return create_app(settings)
 
     HallApplication().run()
+
+
+def server_command(port: int, *, workers: int, threads: int) -> list[str]:
+    """The command line that runs this server on 127.0.0.1:`port` in a child process."""
+    return [
+        sys.executable,
+        "-m",
+        "backend.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
 
 
 def wait_until_serving(

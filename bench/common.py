@@ -39,7 +39,7 @@ from backend.models import (  # noqa: E402
     WindowState,
 )
 from backend.seed.loader import seed_demo  # noqa: E402
-from backend.server import stop_server, wait_until_serving  # noqa: E402
+from backend.server import server_command, stop_server, wait_until_serving  # noqa: E402
 from backend.services.auth import issue_device_token  # noqa: E402
 from backend.services.queue import insert_ticket_rows, local_day  # noqa: E402
 
@@ -208,19 +208,7 @@ def running_server(database: BenchDatabase, *, workers: int, threads: int) -> It
         HALLKIT_VAR_DIR=str(database.var_dir),
         HALLKIT_SECRET_KEY="bench-secret-" + "x" * 32,
     )
-    command = [
-        sys.executable,
-        "-m",
-        "backend.server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-    ]
+    command = server_command(port, workers=workers, threads=threads)
     with serving(command, port, cwd=ROOT, env=env) as base:
         yield base
 
