@@ -116,6 +116,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A Database on the test's own copy, without an app (service-level tests)."""
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 

@@ -5,7 +5,6 @@ is idempotent, today stays live, and late changes to old days are folded in."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,13 +43,6 @@ FIRST_DAY = date(2026, 10, 20)
 DAYS = [FIRST_DAY + timedelta(days=offset) for offset in range(38)]  # to 2026-11-26 (today)
 P90_BOUND = float(BUCKET_SECONDS)  # docs/supervision.md: below one bucket under 60 min
 P90_FIELDS = ("p90_wait_seconds", "p90_service_seconds")
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.dispose()
 
 
 def _posts(session: Any, hall_id: int) -> list[tuple[int, int, int]]:

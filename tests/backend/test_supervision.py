@@ -55,13 +55,6 @@ def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI).astimezone(UTC)
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.dispose()
-
-
 def _staff(session: Any, department: str, role: Role) -> Staff:
     members = session.execute(
         select(Staff)

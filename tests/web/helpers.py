@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask.testing import FlaskClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -27,6 +28,16 @@ def resident_id(birth: date = date(1985, 6, 15), serial: str = "123", area: str 
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     total = sum(int(digit) * weight for digit, weight in zip(body, weights, strict=True))
     return body + "10X98765432"[total % 11]
+
+
+def sign_in_page(page: Page, employee_no: str, window: str = "") -> None:
+    """Sign in through the real sign-in page of a Playwright page."""
+    page.goto("/staff/sign-in")
+    page.fill("input[name=employee_no]", employee_no)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.fill("input[name=window]", window)
+    page.click("button[type=submit]")
+    expect(page.locator(".who-name")).to_be_visible()
 
 
 @dataclass

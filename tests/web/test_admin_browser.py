@@ -4,53 +4,24 @@ dry run shows the bad row before anything is written."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from backend.models import Matter, MatterVersion
-from backend.web.testing import CHROMIUM, CHROMIUM_ARGS, RunningServer, running_server
-from tests.conftest import DEMO_PASSWORD, FakeClock
+from backend.web.testing import CHROMIUM, RunningServer
+from tests.web.helpers import sign_in_page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 
-@pytest.fixture(scope="module")
-def server(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    directory = tmp_path_factory.mktemp("admin-browser")
-    shutil.copyfile(sqlite_template, directory / "hall.db")
-    with running_server(
-        f"sqlite:///{directory / 'hall.db'}", directory / "var", clock=FakeClock()
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(chromium: Browser, server: RunningServer) -> Iterator[Page]:
-    context = chromium.new_context(base_url=server.url, locale="zh-CN")
-    context.set_default_timeout(10_000)
+def page(context: BrowserContext) -> Page:
     page = context.new_page()
-    page.goto("/staff/sign-in")
-    page.fill("input[name=employee_no]", "BH9101")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".who-name")).to_be_visible()
-    yield page
-    context.close()
+    sign_in_page(page, "BH9101")
+    return page
 
 
 def test_admin_edits_a_matter_and_the_new_version_is_shown(

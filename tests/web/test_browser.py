@@ -3,65 +3,26 @@ SQLite database and one server for the whole module."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
 from backend.db import Database
 from backend.models import Case, Hall, Staff
 from backend.services import cases as case_service
-from backend.web.testing import CHROMIUM, CHROMIUM_ARGS, RunningServer, running_server
-from tests.conftest import DEFAULT_NOW, DEMO_PASSWORD, FakeClock
-from tests.web.helpers import issue, resident_id
+from backend.web.testing import CHROMIUM, RunningServer
+from tests.conftest import DEFAULT_NOW, FakeClock
+from tests.web.helpers import issue, resident_id, sign_in_page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:  # one clock for the module's server
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def server(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, clock: FakeClock
-) -> Iterator[RunningServer]:
-    directory = tmp_path_factory.mktemp("browser")
-    shutil.copyfile(sqlite_template, directory / "hall.db")
-    with running_server(
-        f"sqlite:///{directory / 'hall.db'}", directory / "var", clock=clock
-    ) as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
-def _reset_clock(clock: FakeClock) -> None:
-    clock.now = DEFAULT_NOW
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        yield browser
-        browser.close()
-
-
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-@pytest.fixture
-def context(chromium: Browser, server: RunningServer) -> Iterator[BrowserContext]:
-    context = chromium.new_context(base_url=server.url, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
+def _reset_clock(server_clock: FakeClock) -> None:
+    server_clock.now = DEFAULT_NOW
 
 
 def db_of(server: RunningServer) -> Database:
@@ -69,16 +30,7 @@ def db_of(server: RunningServer) -> Database:
     return database
 
 
-def sign_in(page: Page, employee_no: str, window: str = "") -> None:
-    page.goto("/staff/sign-in")
-    page.fill("input[name=employee_no]", employee_no)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.fill("input[name=window]", window)
-    page.click("button[type=submit]")
-    expect(page.locator(".who-name")).to_be_visible()
-
-
-def make_case(server: RunningServer, clock: FakeClock, handler: str = "BH0101") -> Case:
+def make_case(server: RunningServer, server_clock: FakeClock, handler: str = "BH0101") -> Case:
     with db_of(server).writing() as session:
         staff = session.execute(select(Staff).where(Staff.employee_no == handler)).scalar_one()
         hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
@@ -96,19 +48,19 @@ def make_case(server: RunningServer, clock: FakeClock, handler: str = "BH0101") 
             actor=case_service.Actor(
                 label=f"staff:{handler}", staff_id=staff.id, department_id=staff.department_id
             ),
-            now=clock(),
+            now=server_clock(),
         )
 
 
 def test_clerk_calls_serves_registers_and_prints(
-    context: BrowserContext, server: RunningServer, clock: FakeClock
+    context: BrowserContext, server: RunningServer, server_clock: FakeClock
 ) -> None:
     page = context.new_page()
-    sign_in(page, "BH0101", "1")
+    sign_in_page(page, "BH0101", "1")
     expect(page).to_have_url(f"{server.url}/console")
     expect(page.locator("[data-current-ticket]")).to_have_attribute("data-current-ticket", "")
     # A ticket issued at the kiosk appears without a reload (live stream).
-    issue(db_of(server), "A", clock=clock)
+    issue(db_of(server), "A", clock=server_clock)
     expect(page.locator('[data-waiting-number="A001"]')).to_be_visible()
     page.keyboard.press("n")
     expect(page.locator("#current-number")).to_have_text("A001")
@@ -140,11 +92,11 @@ def test_clerk_calls_serves_registers_and_prints(
 
 
 def test_other_department_case_is_hidden_by_url_and_api(
-    context: BrowserContext, server: RunningServer, clock: FakeClock
+    context: BrowserContext, server: RunningServer, server_clock: FakeClock
 ) -> None:
-    case = make_case(server, clock)
+    case = make_case(server, server_clock)
     page = context.new_page()
-    sign_in(page, "BH0401", "4")  # a 国税 window; the case is 工商's
+    sign_in_page(page, "BH0401", "4")  # a 国税 window; the case is 工商's
     response = page.goto(f"/cases/{case.id}")
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text("404")
@@ -154,7 +106,7 @@ def test_other_department_case_is_hidden_by_url_and_api(
 
 def test_csrf_token_is_required(context: BrowserContext) -> None:
     page = context.new_page()
-    sign_in(page, "BH0501", "5")
+    sign_in_page(page, "BH0501", "5")
     page.evaluate(
         """() => {
             const form = document.querySelector('form[action$="/console/call-next"]');
@@ -167,20 +119,20 @@ def test_csrf_token_is_required(context: BrowserContext) -> None:
 
 
 def test_delegation_starts_and_ends(
-    context: BrowserContext, chromium: Browser, server: RunningServer, clock: FakeClock
+    context: BrowserContext, chromium: Browser, server: RunningServer, server_clock: FakeClock
 ) -> None:
-    case = make_case(server, clock, handler="BH0102")
+    case = make_case(server, server_clock, handler="BH0102")
     delegator = context.new_page()
-    sign_in(delegator, "BH0102")
+    sign_in_page(delegator, "BH0102")
     expect(delegator).to_have_url(f"{server.url}/workbench")
     other = chromium.new_context(base_url=server.url)
     delegate = other.new_page()
-    sign_in(delegate, "BH0601", "6")  # 地税 window
+    sign_in_page(delegate, "BH0601", "6")  # 地税 window
     assert delegate.goto(f"/cases/{case.id}").status == 404
 
     delegator.click("#delegations summary")
     delegator.fill("input[name=delegate_other]", "BH0601")
-    ends = (clock() + timedelta(hours=3)).astimezone(
+    ends = (server_clock() + timedelta(hours=3)).astimezone(
         __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
     )
     delegator.fill("input[name=ends_at]", ends.strftime("%Y-%m-%dT%H:%M"))
@@ -196,7 +148,7 @@ def test_delegation_starts_and_ends(
     delegate.goto("/workbench")
     expect(delegate.locator(f'#delegated-cases [data-case-id="{case.id}"]')).to_be_visible()
 
-    clock.advance(hours=3, minutes=1)  # the period is over: nothing has to run
+    server_clock.advance(hours=3, minutes=1)  # the period is over: nothing has to run
     assert delegate.goto(f"/cases/{case.id}").status == 404
     delegator.reload()
     expect(delegator.locator("[data-delegation]").first).to_contain_text("已到期")
@@ -204,16 +156,16 @@ def test_delegation_starts_and_ends(
 
 
 def test_phone_ticket_page_follows_the_queue(
-    context: BrowserContext, server: RunningServer, clock: FakeClock
+    context: BrowserContext, server: RunningServer, server_clock: FakeClock
 ) -> None:
-    first = issue(db_of(server), "F", clock=clock)
-    mine = issue(db_of(server), "F", clock=clock)
+    first = issue(db_of(server), "F", clock=server_clock)
+    mine = issue(db_of(server), "F", clock=server_clock)
     phone = context.new_page()
     phone.set_viewport_size({"width": 390, "height": 800})
     phone.goto(f"/m/t/{mine.public_token}")
     expect(phone.locator("[data-ahead]")).to_have_attribute("data-ahead", "1")
     clerk = context.new_page()
-    sign_in(clerk, "BH1301", "13")
+    sign_in_page(clerk, "BH1301", "13")
     clerk.keyboard.press("n")  # calls the first F ticket
     expect(clerk.locator("#current-number")).to_have_text(first.number)
     expect(phone.locator("[data-ahead]")).to_have_attribute("data-ahead", "0")

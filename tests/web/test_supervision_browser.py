@@ -9,63 +9,20 @@ clock that far would sign the supervisor out, which is not what is tested."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, expect
 
 from backend.db import Database
 from backend.models.supervision import Alert
 from backend.services import supervision as sv
-from backend.web.testing import CHROMIUM, CHROMIUM_ARGS, RunningServer, running_server
-from tests.conftest import DEMO_PASSWORD, FakeClock
+from backend.web.testing import CHROMIUM, RunningServer
+from tests.web.helpers import sign_in_page
 from tests.web.test_supervision_pages import SUPERVISOR, at, register
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-
-
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def server(
-    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, clock: FakeClock
-) -> Iterator[RunningServer]:
-    directory = tmp_path_factory.mktemp("supervision-browser")
-    shutil.copyfile(sqlite_template, directory / "hall.db")
-    with running_server(
-        f"sqlite:///{directory / 'hall.db'}", directory / "var", clock=clock
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(chromium: Browser, server: RunningServer) -> Iterator[BrowserContext]:
-    context = chromium.new_context(base_url=server.url, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def sign_in(page: Page, employee_no: str) -> None:
-    page.goto("/staff/sign-in")
-    page.fill("input[name=employee_no]", employee_no)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".who-name")).to_be_visible()
 
 
 def test_supervisor_sees_an_overdue_case_turn_yellow_then_red(
@@ -74,7 +31,7 @@ def test_supervisor_sees_an_overdue_case_turn_yellow_then_red(
     db: Database = server.app.extensions["hallkit"].db
     case_id = register(db, at(date(2026, 9, 22)))  # due Wed 30 Sep 2026
     page = context.new_page()
-    sign_in(page, SUPERVISOR)
+    sign_in_page(page, SUPERVISOR)
     page.goto("/supervision/alerts")
     board = page.locator("#alert-board")
     case_rows = board.locator(f'tr[data-case="{case_id}"]')
