@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from psycopg import ClientCursor
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -56,8 +57,6 @@ class RawSql:
 
     def execute_and_commit(self, sql: str, params: tuple[Any, ...]) -> None:
         """PostgreSQL only: `sql` (one or more statements) and COMMIT in one message."""
-        from psycopg import ClientCursor
-
         with ClientCursor(self._dbapi) as cursor:
             cursor.execute(sql + ";COMMIT", params)
 
