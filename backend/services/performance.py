@@ -666,6 +666,20 @@ class RatingCounts:
     bad_called_back: int = 0
     bad_rectified: int = 0
 
+    @classmethod
+    def from_columns(cls, values: Sequence[Any]) -> RatingCounts:
+        """From the ten count columns, in field order, that the raw and the
+        roll-up queries both select."""
+        numbers = [int(value) for value in values]
+        return cls(
+            levels=numbers[0:5],
+            voided=numbers[5],
+            rectifications=numbers[6],
+            rectified=numbers[7],
+            bad_called_back=numbers[8],
+            bad_rectified=numbers[9],
+        )
+
     def add(self, other: RatingCounts) -> None:
         for index in range(5):
             self.levels[index] += other.levels[index]
@@ -899,15 +913,7 @@ def raw_rating_counts(
     width = len(keys)
     result: dict[tuple[Any, ...], RatingCounts] = {}
     for row in session.execute(statement):
-        numbers = [int(value) for value in row[width:]]
-        result[tuple(row[:width])] = RatingCounts(
-            levels=numbers[0:5],
-            voided=numbers[5],
-            rectifications=numbers[6],
-            rectified=numbers[7],
-            bad_called_back=numbers[8],
-            bad_rectified=numbers[9],
-        )
+        result[tuple(row[:width])] = RatingCounts.from_columns(row[width:])
     return result
 
 
@@ -1056,15 +1062,7 @@ def _rolled_rating_counts(
     for row in session.execute(statement):
         if row[width] is None:
             continue
-        numbers = [int(value) for value in row[width:]]
-        result[_norm(tuple(row[:width]))] = RatingCounts(
-            levels=numbers[0:5],
-            voided=numbers[5],
-            rectifications=numbers[6],
-            rectified=numbers[7],
-            bad_called_back=numbers[8],
-            bad_rectified=numbers[9],
-        )
+        result[_norm(tuple(row[:width]))] = RatingCounts.from_columns(row[width:])
     return result
 
 
