@@ -25,11 +25,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import Database
 from backend.migrate import upgrade
+from backend.models import Case, Hall, Staff
+from backend.privacy import IdentityProtector
 from backend.seed.loader import seed_demo
 from backend.services.auth import issue_device_token
 
@@ -241,3 +245,27 @@ def clerk_for_window(db: Database, window: str, hall: str = "BH", post: str = "A
             .join(Hall, Hall.id == Window.hall_id)
             .where(Hall.code == hall, Window.number == window, StaffPost.post == post)
         ).scalar_one()
+
+
+def register_restaurant_case(
+    session: Session, *, matter_code: str, handler: Staff, now: datetime
+) -> Case:
+    """A case of the demo's seafood restaurant (an organisation applicant, so
+    its credit code is protected like an ID number), registered in hall BH by
+    `handler`."""
+    from backend.services import cases as case_service
+
+    return case_service.register_case(
+        session,
+        hall_id=session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one(),
+        matter_code=matter_code,
+        applicant=case_service.Applicant(
+            kind=case_service.ApplicantKind.ORGANISATION,
+            name="锦州海鲜餐饮有限公司",
+            id_number="91210700MA0U6KXX2J",
+            phone="04163331234",
+        ),
+        protector=IdentityProtector.from_secret(SECRET),
+        actor=case_service.Actor(f"staff:{handler.employee_no}", handler.id, handler.department_id),
+        now=now,
+    )

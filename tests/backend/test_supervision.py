@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from backend.db import Database
 from backend.models import (
-    ApplicantKind,
     Case,
     CaseEvent,
     Department,
@@ -37,12 +36,11 @@ from backend.models.supervision import (
     DisciplineContact,
     StaffContact,
 )
-from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import notify
 from backend.services import supervision as sv
 from backend.services.auth import Principal
-from tests.conftest import SECRET, Api, FakeClock
+from tests.conftest import Api, FakeClock, register_restaurant_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MATTER = "SYJ-001"  # 食品经营许可（新办）, 5 working days, department SYJ
@@ -68,23 +66,8 @@ def _staff(session: Any, department: str, role: Role) -> Staff:
 def register_case(database: Database, accepted_at: datetime, matter: str = MATTER) -> int:
     with database.writing() as session:
         handler = _staff(session, "SYJ", Role.CLERK)
-        case = case_service.register_case(
-            session,
-            hall_id=session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one(),
-            matter_code=matter,
-            applicant=case_service.Applicant(
-                kind=ApplicantKind.ORGANISATION,
-                name="锦州海鲜餐饮有限公司",
-                id_number="91210700MA0U6KXX2J",
-                phone="04163331234",
-            ),
-            protector=IdentityProtector.from_secret(SECRET),
-            actor=case_service.Actor(
-                label=f"staff:{handler.employee_no}",
-                staff_id=handler.id,
-                department_id=handler.department_id,
-            ),
-            now=accepted_at,
+        case = register_restaurant_case(
+            session, matter_code=matter, handler=handler, now=accepted_at
         )
         return case.id
 

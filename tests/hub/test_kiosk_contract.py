@@ -29,7 +29,7 @@ from backend.models import (
     Staff,
     Ticket,
 )
-from backend.models.cases import ApplicantKind, Case
+from backend.models.cases import Case
 from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import eventlog
@@ -38,7 +38,7 @@ from hallbus.errors import ErrorCode
 from hallbus.idlookup import id_lookup_hash, parse_lookup_key
 from hallbus.messages import RatingAccepted, SubmitRating, TakeTicket, TicketIssued
 from hallbus.topics import Component
-from tests.conftest import SECRET
+from tests.conftest import SECRET, register_restaurant_case
 from tests.hub.conftest import WAIT_S, new_id, wait_until
 from tests.hub.conftest import Hall as HubHall
 
@@ -91,19 +91,8 @@ def register_case(hall: HubHall, matter_code: str = "SYJ-001") -> tuple[int, str
     try:
         with database.writing() as session:
             staff = session.execute(select(Staff).where(Staff.employee_no == CLERK)).scalar_one()
-            case = case_service.register_case(
-                session,
-                hall_id=_hall_id(session),
-                matter_code=matter_code,
-                applicant=case_service.Applicant(
-                    kind=ApplicantKind.ORGANISATION,
-                    name="锦州海鲜餐饮有限公司",
-                    id_number="91210700MA0U6KXX2J",
-                    phone="04163331234",
-                ),
-                protector=IdentityProtector.from_secret(SECRET),
-                actor=case_service.Actor(f"staff:{CLERK}", staff.id, staff.department_id),
-                now=hall.clock(),
+            case = register_restaurant_case(
+                session, matter_code=matter_code, handler=staff, now=hall.clock()
             )
             return case.id, case.receipt_number
     finally:

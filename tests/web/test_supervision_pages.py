@@ -15,12 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from backend.db import Database
-from backend.models import ApplicantKind, Case, Hall, HallEvent, Staff
+from backend.models import Case, HallEvent, Staff
 from backend.models.supervision import Alert
-from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import supervision as sv
-from tests.conftest import SECRET
+from tests.conftest import register_restaurant_case
 from tests.web.helpers import FRAGMENT, Browser, issue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,20 +38,7 @@ def register(db: Database, accepted: datetime, handler: str = SYJ_CLERK) -> int:
     """SYJ-001 (5 working days): accepted Tue 22 Sep 2026 → due Wed 30 Sep."""
     with db.writing() as session:
         staff = session.execute(select(Staff).where(Staff.employee_no == handler)).scalar_one()
-        case = case_service.register_case(
-            session,
-            hall_id=session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one(),
-            matter_code="SYJ-001",
-            applicant=case_service.Applicant(
-                kind=ApplicantKind.ORGANISATION,
-                name="锦州海鲜餐饮有限公司",
-                id_number="91210700MA0U6KXX2J",
-                phone="04163331234",
-            ),
-            protector=IdentityProtector.from_secret(SECRET),
-            actor=case_service.Actor(f"staff:{handler}", staff.id, staff.department_id),
-            now=accepted,
-        )
+        case = register_restaurant_case(session, matter_code="SYJ-001", handler=staff, now=accepted)
         return case.id
 
 
