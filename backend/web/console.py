@@ -49,6 +49,7 @@ from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
 from backend.web.auth import StaffUser, current_staff, window_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
+from backend.web.live import QUEUE_EVENTS
 
 blueprint = Blueprint("console", __name__, url_prefix="/console")
 page_errors(blueprint, fallback_endpoint="console.index")
@@ -68,21 +69,7 @@ PAUSE_REASONS = (
     _l("午间轮换"),
     _l("其他"),
 )
-LIVE_KINDS = (
-    "ticket_issued",
-    "ticket_called",
-    "ticket_recalled",
-    "ticket_serving",
-    "ticket_finished",
-    "ticket_no_show",
-    "ticket_transferred",
-    "ticket_cancelled",
-    "ticket_requeued",
-    "window_state",
-    "rating_requested",
-    "rating_submitted",
-    "day_closed",
-)
+LIVE_KINDS = (*QUEUE_EVENTS, "rating_requested", "rating_submitted")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,21 @@ from backend.web.layout import page_errors
 blueprint = Blueprint("live", __name__, url_prefix="/live")
 page_errors(blueprint)
 
+# The hall events that change what a queue view shows (waiting lists, calls,
+# window states); pages that show more add their own kinds.
+QUEUE_EVENTS = (
+    "ticket_issued",
+    "ticket_called",
+    "ticket_recalled",
+    "ticket_serving",
+    "ticket_finished",
+    "ticket_no_show",
+    "ticket_transferred",
+    "ticket_cancelled",
+    "ticket_requeued",
+    "window_state",
+    "day_closed",
+)
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 

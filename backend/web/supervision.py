@@ -37,6 +37,7 @@ from backend.services.auth import Principal
 from backend.web import access
 from backend.web.auth import current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
+from backend.web.live import QUEUE_EVENTS
 
 blueprint = Blueprint("supervision_pages", __name__, url_prefix="/supervision")
 page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
@@ -44,20 +45,7 @@ page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
 VIEW_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
 # Raised, cleared and acknowledged alerts are announced by the service itself.
 ALERT_EVENT = supervision_service.ALERT_EVENT
-# The queue events that change what the live hall view shows.
-HALL_EVENTS = (
-    "ticket_issued",
-    "ticket_called",
-    "ticket_recalled",
-    "ticket_serving",
-    "ticket_finished",
-    "ticket_no_show",
-    "ticket_cancelled",
-    "ticket_requeued",
-    "ticket_transferred",
-    "window_state",
-    "day_closed",
-)
+HALL_EVENTS = QUEUE_EVENTS
 # CSS class per kind: 预警 yellow-orange, 黄牌 yellow, 红牌 red (3.1.1.2).
 KIND_CLASSES = {
     AlertKind.REMINDER.value: "kind-reminder",
