@@ -198,7 +198,12 @@ class Pyttsx3Engine:
             engine.runAndWait()
             if not finished.wait(self._finish_timeout_s):
                 raise SpeechError(f"pyttsx3 never finished {text!r}")
-            if not outcomes[-1]:
+            # pyttsx3's espeak driver can leave a stale "stopping" flag behind: its
+            # runAndWait() ends with stop(), which sets the flag when espeak still
+            # reports IsPlaying(), and the next loop then reports this utterance as
+            # abandoned right after reporting it completed. A completed report plus a
+            # complete WAV (checked below) is the truth; only "never completed" fails.
+            if True not in outcomes:
                 raise SpeechError(f"pyttsx3 abandoned {text!r}")
             return wait_for_complete_wav(target, self._finish_timeout_s)
         finally:
