@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -180,8 +181,23 @@ class Pyttsx3Engine:
             self._engine = engine
         return self._engine
 
+    def _wait_until_espeak_is_idle(self) -> None:
+        """espeak synthesises on its own thread and reports IsPlaying() for a moment
+        after the finished-utterance callback. pyttsx3's runAndWait() ends its loop
+        with stop(), which, while espeak still plays, cancels whatever comes next and
+        leaves a "stopping" flag: the new utterance is cut off (an empty WAV) or
+        reported abandoned. espeak offers no event for going idle, so poll briefly."""
+        from pyttsx3.drivers import _espeak
+
+        deadline = time.monotonic() + self._finish_timeout_s
+        while _espeak.IsPlaying():
+            if time.monotonic() >= deadline:
+                raise SpeechError("espeak is still busy with an earlier utterance")
+            time.sleep(0.002)
+
     def synthesise(self, text: str, voice: str, scratch: Path) -> Wav:
         engine = self._driver()
+        self._wait_until_espeak_is_idle()
         target = scratch / f"{voice.replace('/', '_')}.wav"
         finished = threading.Event()
         outcomes: list[bool] = []
@@ -198,12 +214,7 @@ class Pyttsx3Engine:
             engine.runAndWait()
             if not finished.wait(self._finish_timeout_s):
                 raise SpeechError(f"pyttsx3 never finished {text!r}")
-            # pyttsx3's espeak driver can leave a stale "stopping" flag behind: its
-            # runAndWait() ends with stop(), which sets the flag when espeak still
-            # reports IsPlaying(), and the next loop then reports this utterance as
-            # abandoned right after reporting it completed. A completed report plus a
-            # complete WAV (checked below) is the truth; only "never completed" fails.
-            if True not in outcomes:
+            if not outcomes[-1]:
                 raise SpeechError(f"pyttsx3 abandoned {text!r}")
             return wait_for_complete_wav(target, self._finish_timeout_s)
         finally:

@@ -56,13 +56,21 @@ def test_pyttsx3_engine_renders_a_complete_wav(tmp_path: Path) -> None:
     assert second.duration_s > first.duration_s
 
 
-def test_pyttsx3_engine_survives_the_stale_stop_flag_its_driver_leaves(tmp_path: Path) -> None:
-    # Seen under load: runAndWait() ends with stop(), which sets the espeak driver's
-    # "stopping" flag while espeak still reports IsPlaying(); the next utterance is then
-    # reported completed and, right after, abandoned. Set the flag the way that race does.
+def test_pyttsx3_engine_waits_for_espeak_to_go_idle_between_utterances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen under load: espeak still reported IsPlaying() just after an utterance
+    # finished, pyttsx3's stop() then cancelled the next one. Make espeak look busy
+    # for the next few polls, as its synthesis thread does when it is slow to go idle.
+    from pyttsx3.drivers import _espeak
+
     engine = Pyttsx3Engine()
     engine.render(call_text("A001", "5").without_english(), tmp_path / "a.wav")
-    engine._driver().proxy._driver._stopping = True
+    real_is_playing = _espeak.IsPlaying
+    busy_polls = iter(range(3))
+    monkeypatch.setattr(
+        _espeak, "IsPlaying", lambda: next(busy_polls, None) is not None or real_is_playing()
+    )
     second = read_wav(engine.render(call_text("A002", "5").without_english(), tmp_path / "b.wav"))
     assert_speech(second)
 
