@@ -49,7 +49,7 @@ from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
 from backend.web.auth import StaffUser, current_staff, window_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
-from backend.web.live import QUEUE_EVENTS
+from backend.web.live import QUEUE_EVENTS, live_cursor
 
 blueprint = Blueprint("console", __name__, url_prefix="/console")
 page_errors(blueprint, fallback_endpoint="console.index")
@@ -223,6 +223,7 @@ def counters_for(session: Session, window: Window, day: Any) -> Counters:
 
 
 def _panel_context(session: Session, user: StaffUser) -> dict[str, Any]:
+    live_cursor()  # before the data: see live_cursor
     now = _now()
     row = session.execute(
         select(Window, Hall)

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
 from backend.services import eventlog
 from backend.web.auth import current_staff, staff_required
@@ -125,10 +125,20 @@ def events() -> Response:
 
 def live_cursor() -> int:
     """The hall's latest event number, rendered into a page as `data-live-after`
-    so its stream starts exactly after what the page already shows."""
+    (and `data-live-seq`) so its stream starts exactly after what the page shows.
+
+    Read once per request, and a view that renders a live part calls this before it
+    reads the data it shows: a cursor read after the data could name an event that
+    committed in between, which the page does not show and would then never
+    refresh for. Read first, the cursor can only be older than the data (at worst
+    one needless refresh)."""
     from flask_login import current_user
 
-    if not current_user.is_authenticated or current_user.principal.hall_id is None:
-        return 0
-    with current_app.extensions["hallkit"].db.reading() as session:
-        return eventlog.latest_seq(session, current_user.principal.hall_id)
+    if "live_cursor" in g:
+        return int(g.live_cursor)
+    cursor = 0
+    if current_user.is_authenticated and current_user.principal.hall_id is not None:
+        with current_app.extensions["hallkit"].db.reading() as session:
+            cursor = eventlog.latest_seq(session, current_user.principal.hall_id)
+    g.live_cursor = cursor
+    return cursor

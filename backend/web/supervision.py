@@ -37,7 +37,7 @@ from backend.services.auth import Principal
 from backend.web import access
 from backend.web.auth import current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
-from backend.web.live import QUEUE_EVENTS
+from backend.web.live import QUEUE_EVENTS, live_cursor
 
 blueprint = Blueprint("supervision_pages", __name__, url_prefix="/supervision")
 page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
@@ -136,15 +136,14 @@ class AlertsNavLabel:
     def __html__(self) -> str:
         badge = ""
         if current_user.is_authenticated and current_user.principal.has_role(*VIEW_ROLES):
+            cursor = live_cursor()  # before the count: see live_cursor
             with _ext().db.reading() as session:
                 count = open_alert_count(session, current_user.principal)
-            from backend.web.live import live_cursor
-
             title = escape(_("待签收预警"))
             badge = (
                 f' <span class="nav-badge" id="alert-badge" title="{title}"'
                 f' data-live-refresh="{url_for("supervision_pages.badge")}"'
-                f' data-live-kinds="{ALERT_EVENT}" data-live-after="{live_cursor()}">'
+                f' data-live-kinds="{ALERT_EVENT}" data-live-after="{cursor}">'
                 f"{_badge_html(count)}</span>"
             )
         return str(escape(str(self.label))) + badge
@@ -202,6 +201,7 @@ def _hall_code(session: Session) -> str:
 
 
 def _hall_context() -> dict[str, Any]:
+    live_cursor()  # before the data: see live_cursor
     with _ext().db.reading() as session:
         snapshot = supervision_service.hall_snapshot(session, _hall_code(session), _now())
     return {"hall": snapshot, "hall_events": ",".join(HALL_EVENTS)}
@@ -334,6 +334,7 @@ def _kind_counts(session: Session, principal: Principal) -> dict[str, int]:
 def _alert_context(template_kinds: tuple[str, ...], default_state: str) -> dict[str, Any]:
     user = current_staff()
     selected = AlertFilter.from_request(default_state)
+    live_cursor()  # before the data: see live_cursor
     with _ext().db.reading() as session:
         rows = alert_rows(session, user.principal, selected, kinds=template_kinds)
         counts = _kind_counts(session, user.principal)

@@ -38,6 +38,9 @@ def sign_in_page(page: Page, employee_no: str, window: str = "") -> None:
     page.fill("input[name=window]", window)
     page.click("button[type=submit]")
     expect(page.locator(".who-name")).to_be_visible()
+    # The header shows while the page is still parsing; keys pressed before its
+    # scripts ran would go nowhere.
+    page.wait_for_load_state("load")
 
 
 @dataclass

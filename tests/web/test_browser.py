@@ -91,6 +91,22 @@ def test_clerk_calls_serves_registers_and_prints(
     expect(page.locator("[data-served]")).to_have_text("1")
 
 
+def test_console_never_swaps_in_a_response_older_than_what_it_shows(
+    context: BrowserContext, server: RunningServer
+) -> None:
+    # A refresh started before an action can be answered after it; its content then
+    # shows an older event than the action's and must not replace it.
+    page = context.new_page()
+    sign_in_page(page, "BH0101", "1")
+    live = page.locator("#console-live")
+    shown = int(live.locator("[data-live-seq]").get_attribute("data-live-seq") or "")
+    swap = "([html]) => HallLive.swap(document.getElementById('console-live'), html)"
+    page.evaluate(swap, [f'<span hidden data-live-seq="{shown - 1}"></span><p id="older">x</p>'])
+    expect(page.locator("#older")).to_have_count(0)
+    page.evaluate(swap, [f'<span hidden data-live-seq="{shown + 1}"></span><p id="newer">y</p>'])
+    expect(page.locator("#newer")).to_have_count(1)
+
+
 def test_other_department_case_is_hidden_by_url_and_api(
     context: BrowserContext, server: RunningServer, server_clock: FakeClock
 ) -> None:

@@ -107,6 +107,34 @@ def test_console_serves_a_ticket_from_call_to_finish(browser: Browser, db, clock
     assert 'data-current-ticket="A003"' in auto
 
 
+def test_console_marker_never_claims_an_event_its_data_misses(
+    browser: Browser, db, clock, monkeypatch
+) -> None:
+    # An event that commits after the panel read its data (a kiosk issues a ticket
+    # meanwhile) must stay after the panel's marker, or the page would skip the
+    # refresh that shows it.
+    from backend.web import console
+
+    assert browser.sign_in("BH0101", "1").status_code == 302
+    read_panel = console._panel_context
+
+    def panel_then_a_ticket_is_issued(session, user):
+        context = read_panel(session, user)
+        issue(db, "A", clock=clock)
+        return context
+
+    monkeypatch.setattr(console, "_panel_context", panel_then_a_ticket_is_issued)
+    page = browser.get("/console/panel", headers=FRAGMENT).get_data(as_text=True)
+    marker = re.search(r'data-live-seq="(\d+)"', page)
+    assert marker is not None
+    assert 'data-waiting-number="A001"' not in page  # the data predates the ticket
+    with db.reading() as session:
+        issued = session.execute(
+            select(HallEvent.seq).where(HallEvent.kind == "ticket_issued")
+        ).scalar_one()
+    assert int(marker.group(1)) < issued
+
+
 def test_console_pause_transfer_specific_call_and_walk_in(browser: Browser, db, clock) -> None:
     for _ in range(3):
         issue(db, "A", clock=clock)

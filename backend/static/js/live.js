@@ -9,7 +9,8 @@
  * A part may name its own stream with data-live-source (the phone pages do).
  *
  * A part whose content carries <span hidden data-live-seq="N"> (the event it already
- * includes, e.g. after an action re-rendered it) is not refreshed for events up to N.
+ * includes, e.g. after an action re-rendered it) is not refreshed for events up to N,
+ * and is never replaced by a response that shows an older event.
  *
  * Scripts can also listen: HallLive.on("ticket_called", function (event) {...}),
  * and replace a part's content: HallLive.swap(element, html).
@@ -26,7 +27,18 @@
     return meta ? meta.content : "";
   }
 
+  var SEQ = /data-live-seq="(\d+)"/;
+
+  // Responses can arrive out of order (a refresh started before an action, answered
+  // after it): never replace content with content that shows an older event.
+  function shownSeq(element) {
+    var marker = element.querySelector("[data-live-seq]");
+    return marker ? parseInt(marker.dataset.liveSeq, 10) : NaN;
+  }
+
   function swap(element, html) {
+    var incoming = SEQ.exec(html);
+    if (incoming && parseInt(incoming[1], 10) < shownSeq(element)) return;
     element.innerHTML = html;
     element.dispatchEvent(new CustomEvent("live:swapped", { bubbles: true }));
   }
@@ -86,8 +98,7 @@
       hallParts.forEach(function (part) {
         if (part.kinds.indexOf(kind) < 0) return;
         // A part re-rendered by an action already shows the events up to its marker.
-        var marker = part.element.querySelector("[data-live-seq]");
-        var shown = marker ? parseInt(marker.dataset.liveSeq, 10) : NaN;
+        var shown = shownSeq(part.element);
         if (data && typeof data.seq === "number" && !isNaN(shown) && data.seq <= shown) return;
         part.refresh();
       });
