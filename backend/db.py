@@ -13,6 +13,7 @@ sequence numbers, counters) locks the rows it depends on explicitly.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -30,6 +31,50 @@ SQLITE_BEGIN_OPTION = "hallkit_sqlite_begin"
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 
+class FifoLock:
+    """A re-entrant thread lock handed over to its waiters in arrival order.
+
+    threading.Lock wakes an arbitrary waiter; measured under the call-next load,
+    the unlucky thread of a worker then waited up to 20 ms for the write lock
+    while its siblings went ahead, and that wait was most of the tail latency."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[tuple[int, threading.Lock]] = collections.deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            baton = threading.Lock()
+            baton.acquire()
+            self._waiters.append((me, baton))
+        baton.acquire()  # released by the previous owner once it made us the owner
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if not self._waiters:
+                self._owner = None
+                return
+            self._owner, baton = self._waiters.popleft()
+            self._depth = 1
+            baton.release()
+
+
 class SqliteWriterLock:
     """One writer at a time across every thread and process using the file.
 
@@ -37,33 +82,50 @@ class SqliteWriterLock:
     locked waits in SQLite's busy handler, which sleeps in growing steps (up to
     100 ms); under load that makes the tail latency of every write seconds long.
     A blocking flock() is woken by the kernel the moment the lock is released,
-    so writers queue in order instead of sleeping. flock() is per open file, so
-    threads of one process first take a threading.Lock.
-    """
+    so writers queue instead of sleeping. flock() is per open file, so threads
+    of one process first queue on a FifoLock, in arrival order.
+
+    Taken just before BEGIN IMMEDIATE and given back when the connection returns
+    to the pool right after COMMIT or ROLLBACK (see _configure_sqlite), so
+    setting up the session and checking out a connection happen outside it."""
 
     def __init__(self, database_path: str) -> None:
         # Re-entrant, so that a nested write in one thread does not deadlock here
         # (it would still wait on SQLite's own lock); only the outermost level
         # takes and releases the file lock.
-        self._thread_lock = threading.RLock()
+        self._thread_lock = FifoLock()
         self._depth = 0
         self._path = database_path + "-writer.lock"
         self._fd: int | None = None
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread_lock:
+    def acquire(self) -> None:
+        self._thread_lock.__enter__()
+        try:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             if self._depth == 0:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except BaseException:
+            self._thread_lock.__exit__()
+            raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                assert self._fd is not None
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.__exit__()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 class WalCheckpointer:
@@ -118,7 +180,16 @@ class WalCheckpointer:
         self._pid = None
 
 
-def _configure_sqlite(engine: Engine, *, autocheckpoint_pages: int | None = None) -> None:
+# On a pooled connection's record: it took the writer lock for its transaction.
+_HOLDS_WRITER_LOCK = "hallkit_holds_writer_lock"
+
+
+def _configure_sqlite(
+    engine: Engine,
+    *,
+    autocheckpoint_pages: int | None = None,
+    writer_lock: SqliteWriterLock | None = None,
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
@@ -135,8 +206,26 @@ def _configure_sqlite(engine: Engine, *, autocheckpoint_pages: int | None = None
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        # Straight to the driver: exec_driver_sql costs several times the BEGIN itself.
-        connection.connection.driver_connection.execute(_BEGIN[mode])
+        pooled = connection.connection
+        if mode == "IMMEDIATE" and writer_lock is not None:
+            writer_lock.acquire()
+            pooled.info[_HOLDS_WRITER_LOCK] = True
+        try:
+            # Straight to the driver: exec_driver_sql costs several times the BEGIN itself.
+            pooled.driver_connection.execute(_BEGIN[mode])
+        except BaseException:
+            if pooled.info.pop(_HOLDS_WRITER_LOCK, False):
+                writer_lock.release()  # type: ignore[union-attr]
+            raise
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection goes back to the pool as soon as its transaction ended
+        # (the Session gives it back at COMMIT or ROLLBACK), also when it was
+        # invalidated by an error: the one place every write transaction passes.
+        if record.info.pop(_HOLDS_WRITER_LOCK, False):
+            assert writer_lock is not None
+            writer_lock.release()
 
 
 class Database:
@@ -172,12 +261,13 @@ class Database:
             if background_checkpoints and on_disk:
                 assert path is not None
                 self._checkpointer = WalCheckpointer(path)
+            self._writer_lock = SqliteWriterLock(path) if on_disk and path else None
             _configure_sqlite(
                 self.engine,
                 autocheckpoint_pages=WalCheckpointer.BACKSTOP_PAGES if self._checkpointer else None,
+                writer_lock=self._writer_lock,
             )
             write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            self._writer_lock = SqliteWriterLock(path) if on_disk and path else None
         else:
             # No pre-ping: it is a round trip on every checkout of the hot path;
             # connections are recycled instead, and a dropped one fails one request.
@@ -222,7 +312,8 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.ensure_running()
         woken: set[int] = set()
-        with self._writer_lock.held(), self._transaction(woken) as session:
+        # The writer lock is taken by the transaction's BEGIN (see _configure_sqlite).
+        with self._transaction(woken) as session:
             yield session
         # Readers are woken once the write lock is free: waking them is a few
         # system calls that the next writer need not wait for.

@@ -1,5 +1,6 @@
 """The Database's write path: a failed event append commits nothing, SQLite
-readers are woken only after the write lock is free, and the background WAL
+readers are woken only after the write lock is free, the write lock spans the
+transaction only and is handed over in arrival order, and the background WAL
 checkpoint keeps the database file current without a writer doing it."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import select, text
 
-from backend.db import Database, WalCheckpointer
+from backend.db import Database, FifoLock, WalCheckpointer
 from backend.models import Counter, Hall
 from backend.services import eventlog
 
@@ -74,21 +76,24 @@ def sqlite_file(sqlite_template: Path, tmp_path: Path) -> Path:
     return target
 
 
+def _writer_lock_is_free(sqlite_file: Path) -> bool:
+    """Could another process's writer take the lock right now?"""
+    descriptor = os.open(f"{sqlite_file}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+
+
 def test_sqlite_readers_are_woken_after_the_write_lock_is_released(sqlite_file: Path) -> None:
-    lock_path = f"{sqlite_file}-writer.lock"
     lock_free_when_woken: list[bool] = []
 
     def wake(halls: Iterable[int]) -> None:
-        # Another process's writer must be able to take the lock right now.
-        descriptor = os.open(lock_path, os.O_RDWR)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-            lock_free_when_woken.append(True)
-        except BlockingIOError:
-            lock_free_when_woken.append(False)
-        finally:
-            os.close(descriptor)
+        lock_free_when_woken.append(_writer_lock_is_free(sqlite_file))
 
     database = Database(f"sqlite:///{sqlite_file}", on_committed=wake)
     try:
@@ -98,6 +103,54 @@ def test_sqlite_readers_are_woken_after_the_write_lock_is_released(sqlite_file: 
     finally:
         database.dispose()
     assert lock_free_when_woken == [True]
+
+
+def test_sqlite_write_lock_spans_the_transaction_and_nothing_else(sqlite_file: Path) -> None:
+    database = Database(f"sqlite:///{sqlite_file}")
+    try:
+        with database.writing() as session:
+            assert _writer_lock_is_free(sqlite_file)  # a session alone takes nothing
+            session.execute(text("SELECT 1"))
+            assert not _writer_lock_is_free(sqlite_file)  # BEGIN IMMEDIATE took it
+        assert _writer_lock_is_free(sqlite_file)  # given back at COMMIT
+
+        with pytest.raises(REFUSED_BY_THE_DATABASE), database.writing() as session:
+            session.add(Counter(name="twice", value=1))
+            session.flush()
+            session.add(Counter(name="twice", value=2))
+            session.flush()
+        assert _writer_lock_is_free(sqlite_file)  # given back at ROLLBACK after an error
+
+        with pytest.raises(LookupError), database.writing() as session:
+            session.execute(text("SELECT 1"))
+            raise LookupError("the caller gave up")
+        assert _writer_lock_is_free(sqlite_file)
+    finally:
+        database.dispose()
+
+
+def test_fifo_lock_is_handed_over_in_arrival_order() -> None:
+    lock = FifoLock()
+    order: list[int] = []
+
+    def take(number: int) -> None:
+        with lock:
+            order.append(number)
+
+    threads = []
+    with lock, lock:  # re-entrant
+        for number in range(6):
+            thread = threading.Thread(target=take, args=(number,))
+            thread.start()
+            threads.append(thread)
+            # No event tells that a thread is blocked inside the lock: poll, bounded.
+            deadline = time.monotonic() + 5
+            while lock.waiting < number + 1:
+                assert time.monotonic() < deadline, "a thread never queued"
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order == list(range(6))
 
 
 def test_background_checkpoint_keeps_the_database_file_current(
