@@ -274,6 +274,9 @@ class Database:
             self.engine = create_engine(
                 url, echo=echo, pool_size=16, max_overflow=16, pool_recycle=1800
             )
+            from backend.services.rawsql import send_deferred_before_other_statements
+
+            send_deferred_before_other_statements(self.engine)
             write_engine = self.engine
             self._writer_lock = None
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)

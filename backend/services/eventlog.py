@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Counter, HallEvent, utcnow
-from backend.services.rawsql import RawSql
+from backend.services.rawsql import RawSql, commit_deferred
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,11 @@ def _reserve_sequence(session: Session, hall_id: int, count: int) -> int:
 def flush_pending(session: Session) -> None:
     """before_commit hook: assign sequence numbers and write the queued events.
 
-    On PostgreSQL this also commits (see _append_and_commit_postgres)."""
+    On PostgreSQL this also commits, together with the writes RawSql deferred
+    (see _append_and_commit_postgres)."""
     pending: list[tuple[int, str, dict[str, Any]]] | None = session.info.pop(PENDING_KEY, None)
     if not pending:
+        commit_deferred(session)
         return
     session.flush()  # ORM work first, so the counter lock is the last lock taken
     by_hall: dict[int, list[tuple[str, dict[str, Any]]]] = {}

@@ -1033,18 +1033,18 @@ def _mark_called_core(
 ) -> None:
     raw = RawSql.of(session)
     if reason:
-        raw.run(
+        raw.defer(
             "UPDATE tickets SET state = %s, called_at = %s, window_id = %s, staff_id = %s,"
             " recall_count = 0, out_of_order_reason = %s WHERE id = %s",
             (TicketState.CALLED.value, raw.when(now), window.id, staff_id, reason[:200], row.id),
         )
     else:
-        raw.run(
+        raw.defer(
             "UPDATE tickets SET state = %s, called_at = %s, window_id = %s, staff_id = %s,"
             " recall_count = 0 WHERE id = %s",
             (TicketState.CALLED.value, raw.when(now), window.id, staff_id, row.id),
         )
-    raw.run(
+    raw.defer(
         "UPDATE windows SET current_ticket_id = %s, ordinary_streak = %s WHERE id = %s",
         (row.id, streak, window.id),
     )

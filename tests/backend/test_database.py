@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 from backend.db import Database, FifoLock, WalCheckpointer
 from backend.models import Counter, Hall
 from backend.services import eventlog
+from backend.services.rawsql import RawSql
 
 CHECKPOINT_DEADLINE_S = 10.0
 # The append runs on the driver's own cursor, so the driver's error arrives unwrapped.
@@ -62,6 +63,63 @@ def test_events_and_the_work_they_describe_commit_together(db: Database) -> None
         events = eventlog.read_events(session, hall, before)
     assert [event.payload["ticket"] for event in events] == ["A001", "A002"]
     assert [event.seq for event in events] == [before + 1, before + 2]
+
+
+def _counter(database: Database, name: str) -> int | None:
+    with database.reading() as session:
+        found = session.get(Counter, name)
+        return None if found is None else found.value
+
+
+def test_deferred_writes_keep_program_order_and_commit_with_the_transaction(
+    db: Database,
+) -> None:
+    with db.writing() as session:
+        raw = RawSql.of(session)
+        raw.defer("INSERT INTO counters (name, value) VALUES (%s, %s)", ("deferred", 1))
+        raw.defer("UPDATE counters SET value = value + 1 WHERE name = %s", ("deferred",))
+        # A later statement of either kind sees them, in order.
+        assert raw.one("SELECT value FROM counters WHERE name = %s", ("deferred",)) == (2,)
+        raw.defer("UPDATE counters SET value = value * 10 WHERE name = %s", ("deferred",))
+        assert session.get(Counter, "deferred").value == 20  # an ORM read
+        raw.defer("UPDATE counters SET value = value + 1 WHERE name = %s", ("deferred",))
+        # No event in this transaction: the deferred write goes with COMMIT alone.
+    assert _counter(db, "deferred") == 21
+
+
+def test_deferred_writes_go_with_the_events_or_not_at_all(db: Database) -> None:
+    hall = _hall_id(db)
+    before = _latest(db, hall)
+    with db.writing() as session:
+        RawSql.of(session).defer(
+            "INSERT INTO counters (name, value) VALUES (%s, %s)", ("with-events", 7)
+        )
+        eventlog.emit(session, hall, "ticket_called", {"ticket": "A001"})
+    assert _counter(db, "with-events") == 7
+    assert _latest(db, hall) == before + 1
+
+    with pytest.raises(LookupError), db.writing() as session:
+        RawSql.of(session).defer(
+            "INSERT INTO counters (name, value) VALUES (%s, %s)", ("rolled-back", 1)
+        )
+        raise LookupError("the caller gave up")
+    assert _counter(db, "rolled-back") is None
+
+    # A deferred write that fails fails the commit: nothing of the transaction stays.
+    with pytest.raises(REFUSED_BY_THE_DATABASE), db.writing() as session:
+        session.add(Counter(name="beside-a-bad-write", value=1))
+        RawSql.of(session).defer(
+            "INSERT INTO counters (name, value) VALUES (%s, %s)", ("with-events", 8)
+        )
+        eventlog.emit(session, hall, "ticket_called", {"ticket": "A002"})
+    assert _counter(db, "beside-a-bad-write") is None
+    assert _counter(db, "with-events") == 7
+    assert _latest(db, hall) == before + 1
+
+    with db.writing() as session:  # the pooled connection carries nothing over
+        session.add(Counter(name="next-transaction", value=1))
+    assert _counter(db, "next-transaction") == 1
+    assert _counter(db, "rolled-back") is None
 
 
 def _latest(database: Database, hall: int) -> int:
