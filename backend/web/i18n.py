@@ -19,6 +19,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
+from flask.sessions import NullSession
 from flask_babel import Babel
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
@@ -49,7 +50,8 @@ def compile_catalogs(target_dir: Path) -> Path:
 def select_locale() -> str:
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
-        session["lang"] = chosen
+        if not isinstance(session, NullSession):  # the API has no session to remember it in
+            session["lang"] = chosen
         return chosen
     remembered = session.get("lang")
     if remembered in LANGUAGES:

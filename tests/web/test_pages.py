@@ -85,6 +85,15 @@ def test_csrf_is_enforced_on_pages_but_not_on_the_bearer_api(browser: Browser, a
     assert api.sign_in("BH0401", window="4")
 
 
+def test_the_api_neither_reads_nor_sets_the_page_session(browser: Browser) -> None:
+    assert browser.sign_in("BH0101", "1").status_code == 302
+    # The browser's session cookie goes along, but an API call is not signed in by it.
+    answer = browser.client.post("/api/v1/halls/BH/windows/1/call-next?lang=en")
+    assert answer.status_code == 401
+    assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
+    assert browser.get("/console").status_code == 200  # the page session is untouched
+
+
 def test_console_serves_a_ticket_from_call_to_finish(browser: Browser, db, clock) -> None:
     issue(db, "A", clock=clock)
     issue(db, "A", priority="elderly", clock=clock)
