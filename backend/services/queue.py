@@ -1002,15 +1002,18 @@ def call_next(
 ) -> CallResult:
     window = _lock_window_row(session, window_id)
     _require_open(window)
+    # Who is next is settled before the current ticket is finished: finishing
+    # changes neither the waiting tickets nor the window's ratio, and the queries
+    # that choose then come before the writes RawSql defers (finishing's rating
+    # invitation), so they run prepared and the deferred writes go with COMMIT.
+    row, as_ordinary = _choose(session, window, local_day(now, window.timezone), now)
     finished = None
     if window.current_ticket_id is not None:
         finished = _finish_ticket(session, window.current_ticket_id, window, now, actor)
-    day = local_day(now, window.timezone)
-    row, as_ordinary = _choose(session, window, day, now)
     if row is None:
         if window.current_ticket_id is not None:
-            session.connection().execute(
-                update(Window).where(Window.id == window.id).values(current_ticket_id=None)
+            RawSql.of(session).defer(
+                "UPDATE windows SET current_ticket_id = NULL WHERE id = %s", (window.id,)
             )
         return CallResult(ticket=None, finished=finished)
     streak = min((window.ordinary_streak or 0) + 1, 1000) if as_ordinary else 0
@@ -1158,7 +1161,9 @@ def finish_service(session: Session, *, window_id: int, now: datetime, actor: st
     view = _finish_ticket(session, window.current_ticket_id, window, now, actor)
     if view is None:
         raise InvalidTransition("当前号票已结束 / the current ticket is not being served")
-    session.execute(update(Window).where(Window.id == window.id).values(current_ticket_id=None))
+    RawSql.of(session).defer(
+        "UPDATE windows SET current_ticket_id = NULL WHERE id = %s", (window.id,)
+    )
     return view
 
 

@@ -60,11 +60,12 @@ def request_rating_for(
 ) -> str:
     """Ask the window's evaluator to rate this service ("rate now"); returns the
     request id. Called when a service ends, on the hot path of call-next, so it
-    is one INSERT and one event."""
+    is one INSERT (deferred: on PostgreSQL it goes with the next statement or the
+    COMMIT) and one event."""
     request_uid = uuid.uuid4().hex
     expires_at = now + timedelta(seconds=timeout_seconds)
     raw = RawSql.of(session)
-    raw.run(
+    raw.defer(
         "INSERT INTO rating_requests (request_uid, hall_id, ticket_id, window_id, staff_id,"
         " requested_at, expires_at, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (

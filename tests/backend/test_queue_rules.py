@@ -17,12 +17,13 @@ from backend.models import (
     Channel,
     Hall,
     QueueCategory,
+    RatingRequest,
     Ticket,
     TicketState,
     Window,
     WindowState,
 )
-from backend.services import queue
+from backend.services import eventlog, queue
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in the hall
 
@@ -281,12 +282,35 @@ def test_no_show_without_requeue_ends_the_ticket(db: Database) -> None:
 def test_call_next_finishes_the_current_ticket(db: Database) -> None:
     window = open_window(db, "3")
     first = issue(db, "A", T0)
-    issue(db, "A", T0)
-    call(db, window, T0 + timedelta(minutes=1))
-    call(db, window, T0 + timedelta(minutes=6))
+    second = issue(db, "A", T0)
     with db.reading() as session:
-        state = session.execute(select(Ticket.state).where(Ticket.display == first)).scalar_one()
-    assert state is TicketState.DONE
+        before = eventlog.latest_seq(session, hall_id(db))
+    assert call(db, window, T0 + timedelta(minutes=1)) == first
+    assert call(db, window, T0 + timedelta(minutes=6)) == second
+    assert call(db, window, T0 + timedelta(minutes=9)) is None  # nobody waits: just finish
+    with db.reading() as session:
+        states = {
+            row.display: row.state for row in session.execute(select(Ticket.display, Ticket.state))
+        }
+        current = session.get(Window, window)
+        assert current is not None and current.current_ticket_id is None
+        invited = session.execute(
+            select(Ticket.display)
+            .join(RatingRequest, RatingRequest.ticket_id == Ticket.id)
+            .order_by(RatingRequest.id)
+        ).scalars()
+        assert list(invited) == [first, second]
+        events = eventlog.read_events(session, hall_id(db), before)
+    assert states[first] is TicketState.DONE and states[second] is TicketState.DONE
+    # Each press: the current ticket finished and its rating invited, then the next called.
+    assert [(e.kind, e.payload.get("ticket")) for e in events] == [
+        ("ticket_called", first),
+        ("ticket_finished", first),
+        ("rating_requested", first),
+        ("ticket_called", second),
+        ("ticket_finished", second),
+        ("rating_requested", second),
+    ]
 
 
 def test_paused_window_cannot_call_and_pause_needs_a_reason(db: Database) -> None:
