@@ -39,8 +39,6 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 _SESSION_KEY = "hallkit_raw_sql"
 # On the pooled connection's info: the deferred writes of its current transaction.
 _DEFERRED_KEY = "hallkit_deferred_writes"
-# On the pooled connection's info (cleared with the connection): names PREPAREd on it.
-_PREPARED_KEY = "hallkit_prepared_statements"
 
 
 @lru_cache(maxsize=256)
@@ -84,23 +82,6 @@ class RawSql:
         if not self._deferred:
             self._connection_info[_DEFERRED_KEY] = self
         self._deferred.append((sql, params))
-
-    def prepare(self, name: str, sql: str) -> None:
-        """PostgreSQL: PREPARE `sql` as `name` on this connection, once, so that a
-        multi-statement message (which psycopg cannot prepare) can EXECUTE it
-        without the server planning it again. PREPARE is not undone by a rollback
-        and lasts as long as the connection, as does the note that it was done
-        (pooled connection info is cleared when the connection is closed). It is
-        sent on its own, so a failure leaves no statement half-registered. Not for
-        use behind a pooler that shares server connections between clients."""
-        prepared: set[str] = self._connection_info.setdefault(_PREPARED_KEY, set())
-        if name in prepared:
-            return
-        numbered = sql
-        for number in range(1, sql.count("%s") + 1):
-            numbered = numbered.replace("%s", f"${number}", 1)
-        self._dbapi.execute(f"PREPARE {name} AS {numbered}")
-        prepared.add(name)
 
     def flush_deferred(self) -> None:
         """Send the deferred writes now (before a statement that bypasses this object)."""

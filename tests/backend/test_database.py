@@ -51,20 +51,6 @@ def test_a_failed_event_append_commits_nothing(db: Database) -> None:
     assert _latest(db, hall) == before
 
 
-def test_event_appends_go_on_after_failed_ones_on_every_connection(db: Database) -> None:
-    # On PostgreSQL the append is PREPAREd once per connection, and PREPARE is not
-    # undone by a rollback: a failed transaction must not leave a connection that
-    # fails every later append.
-    hall = _hall_id(db)
-    before = _latest(db, hall)
-    for attempt in range(4):
-        with pytest.raises(REFUSED_BY_THE_DATABASE), db.writing() as session:
-            eventlog.emit(session, hall + 10_000, "ticket_called", {"attempt": attempt})
-        with db.writing() as session:
-            eventlog.emit(session, hall, "ticket_called", {"attempt": attempt})
-    assert _latest(db, hall) == before + 4
-
-
 def test_events_and_the_work_they_describe_commit_together(db: Database) -> None:
     hall = _hall_id(db)
     before = _latest(db, hall)
