@@ -279,7 +279,14 @@ class Database:
             send_deferred_before_other_statements(self.engine)
             write_engine = self.engine
             self._writer_lock = None
-        self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in READ ONLY transactions and end with COMMIT (see
+        # reading()); SQLite's read sessions never take the write lock anyway.
+        read_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(postgresql_readonly=True)
+        )
+        self._read_factory = sessionmaker(read_engine, expire_on_commit=False)
         self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
         from backend.services import eventlog  # imports the models, which import this module
 
@@ -300,6 +307,13 @@ class Database:
         session = self._read_factory()
         try:
             yield session
+            if not self.is_sqlite and session.in_transaction():
+                # psycopg answers a ROLLBACK with DEALLOCATE ALL once it has prepared
+                # statements, so ending every read with one (what close() does) threw
+                # away the prepared statements of the write path sharing the pooled
+                # connection. The transaction is READ ONLY: its COMMIT ends the same
+                # nothing, and a write slipped into a read session fails loudly.
+                session.commit()
         finally:
             # close() ends the transaction without expiring what was loaded, so
             # objects read here stay usable (detached) by the caller.

@@ -51,6 +51,27 @@ def test_a_failed_event_append_commits_nothing(db: Database) -> None:
     assert _latest(db, hall) == before
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgres_read_sessions_keep_prepared_statements_and_refuse_writes(
+    database: Database,
+) -> None:
+    # psycopg prepares a statement on its fifth run and, after any ROLLBACK, sends
+    # DEALLOCATE ALL: read sessions must not end with one.
+    code = select(Hall.id).where(Hall.code == "BH")
+    for _ in range(6):  # one pooled connection: this thread never holds two
+        with database.writing() as session:
+            session.execute(code)
+    with database.reading() as session:
+        session.execute(code)
+    with database.writing() as session:
+        prepared = session.execute(text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared.scalar_one() >= 1
+    refused = pytest.raises(sqlalchemy.exc.InternalError, match="read-only")
+    with refused, database.reading() as session:
+        session.add(Counter(name="written-in-a-read", value=1))
+        session.flush()
+
+
 def test_events_and_the_work_they_describe_commit_together(db: Database) -> None:
     hall = _hall_id(db)
     before = _latest(db, hall)
