@@ -593,6 +593,8 @@ class WindowRow:
     # Whether any waiting ticket was transferred to this very window: rare, and
     # when there is none call-next skips asking for them (one query fewer).
     has_transfers: bool = True
+    # The current ticket while it is called or served (locked with the window).
+    current: TicketRow | None = None
 
 
 @dataclass(frozen=True)
@@ -694,39 +696,6 @@ def _staff_brief(session: Session, staff_id: int | None) -> dict[str, str] | Non
     return brief
 
 
-# The EXISTS probes ix_tickets_waiting_for_window. It is a hint read with the lock:
-# a transfer committed just after it is served on the next call, as if it had
-# arrived a moment later; one of an earlier day only costs the usual query.
-_LOCK_WINDOW_SQL = (
-    "SELECT w.id, w.hall_id, w.number, w.state, w.current_ticket_id, w.ordinary_streak,"
-    " h.call_policy, h.timezone,"
-    " EXISTS (SELECT 1 FROM tickets t WHERE t.target_window_id = w.id"
-    " AND t.state = 'waiting')"
-    " FROM windows w JOIN halls h ON h.id = w.hall_id WHERE w.id = %s"
-)
-
-
-def _lock_window_row(session: Session, window_id: int) -> WindowRow:
-    raw = RawSql.of(session)
-    # SQLite serialises writers already (BEGIN IMMEDIATE); PostgreSQL locks the row.
-    sql = _LOCK_WINDOW_SQL if raw.sqlite else _LOCK_WINDOW_SQL + " FOR UPDATE OF w"
-    row = raw.one(sql, (window_id,))
-    if row is None:
-        raise NotFound("窗口不存在 / window not found", window_id=window_id)
-    policy = row[6] if isinstance(row[6], dict) else json.loads(row[6] or "{}")
-    return WindowRow(
-        id=row[0],
-        hall_id=row[1],
-        number=row[2],
-        state=WindowState(row[3]),
-        current_ticket_id=row[4],
-        ordinary_streak=row[5],
-        policy=_policy(json.dumps(policy, sort_keys=True)),
-        timezone=row[7],
-        has_transfers=bool(row[8]),
-    )
-
-
 @lru_cache(maxsize=64)
 def _policy(serialised: str) -> HallPolicy:
     """Validating the policy is cheap but not free; halls change it rarely."""
@@ -804,6 +773,61 @@ def _ticket_row(raw: RawSql, values: tuple[Any, ...] | None) -> TicketRow | None
     return TicketRow(*row)
 
 
+# The window row with its hall, and the window's current ticket if it is being
+# called or served. The EXISTS probes ix_tickets_waiting_for_window; it is a hint
+# read with the lock: a transfer committed just after it is served on the next
+# call, as if it had arrived a moment later.
+_WINDOW_COLUMNS = (
+    "w.id, w.hall_id, w.number, w.state, w.current_ticket_id, w.ordinary_streak,"
+    " h.call_policy, h.timezone,"
+    " EXISTS (SELECT 1 FROM tickets x WHERE x.target_window_id = w.id"
+    " AND x.state = 'waiting') AS has_transfers"
+)
+_CURRENT_STATES = "('called', 'serving')"
+_CURRENT_COLUMNS = ", ".join(f"t.{name.strip()}" for name in _TICKET_SQL_COLUMNS.split(","))
+# SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to lock row by row.
+_LOCK_WINDOW_SQLITE = (
+    f"SELECT {_WINDOW_COLUMNS}, {_CURRENT_COLUMNS}"
+    " FROM windows w JOIN halls h ON h.id = w.hall_id"
+    f" LEFT JOIN tickets t ON t.id = w.current_ticket_id AND t.state IN {_CURRENT_STATES}"
+    " WHERE w.id = %s"
+)
+# PostgreSQL locks the window row, then (the second CTE reads the first) the
+# current ticket: the same order as every other window action, so no deadlock;
+# a ticket changed meanwhile is re-checked against the states once its lock is
+# granted.
+_LOCK_WINDOW_POSTGRES = (
+    f"WITH w AS (SELECT {_WINDOW_COLUMNS} FROM windows w JOIN halls h ON h.id = w.hall_id"
+    " WHERE w.id = %s FOR UPDATE OF w),"
+    f" t AS (SELECT {_TICKET_SQL_COLUMNS} FROM tickets"
+    " WHERE id = (SELECT current_ticket_id FROM w)"
+    f" AND state IN {_CURRENT_STATES} FOR UPDATE)"
+    " SELECT w.id, w.hall_id, w.number, w.state, w.current_ticket_id, w.ordinary_streak,"
+    f" w.call_policy, w.timezone, w.has_transfers, {_CURRENT_COLUMNS}"
+    " FROM w LEFT JOIN t ON true"
+)
+
+
+def _lock_window_row(session: Session, window_id: int) -> WindowRow:
+    raw = RawSql.of(session)
+    row = raw.one(_LOCK_WINDOW_SQLITE if raw.sqlite else _LOCK_WINDOW_POSTGRES, (window_id,))
+    if row is None:
+        raise NotFound("窗口不存在 / window not found", window_id=window_id)
+    policy = row[6] if isinstance(row[6], dict) else json.loads(row[6] or "{}")
+    return WindowRow(
+        id=row[0],
+        hall_id=row[1],
+        number=row[2],
+        state=WindowState(row[3]),
+        current_ticket_id=row[4],
+        ordinary_streak=row[5],
+        policy=_policy(json.dumps(policy, sort_keys=True)),
+        timezone=row[7],
+        has_transfers=bool(row[8]),
+        current=_ticket_row(raw, row[9:]) if row[9] is not None else None,
+    )
+
+
 def _view_from_row(
     session: Session,
     row: Any,
@@ -832,27 +856,19 @@ def _view_from_row(
 
 
 def _finish_ticket(
-    session: Session,
-    ticket_id: int,
-    window: WindowRow,
-    now: datetime,
-    actor: str,
-    from_states: tuple[TicketState, ...] = (TicketState.CALLED, TicketState.SERVING),
+    session: Session, window: WindowRow, now: datetime, actor: str
 ) -> TicketView | None:
-    """Mark a called/serving ticket done, emit the event, and invite a rating."""
-    raw = RawSql.of(session)
-    states = tuple(state.value for state in from_states)
-    marks = ", ".join(["%s"] * len(states))
-    row = _ticket_row(
-        raw,
-        raw.one(
-            f"UPDATE tickets SET state = %s, finished_at = %s WHERE id = %s AND state IN ({marks})"
-            f" RETURNING {_TICKET_SQL_COLUMNS}",
-            (TicketState.DONE.value, raw.when(now), ticket_id, *states),
-        ),
-    )
+    """Mark the window's called/serving ticket done, emit the event, and invite a
+    rating. The ticket was read and locked with the window, so the UPDATE cannot
+    miss and nothing reads it back: it is a deferred write."""
+    row = window.current
     if row is None:
         return None
+    raw = RawSql.of(session)
+    raw.defer(
+        "UPDATE tickets SET state = %s, finished_at = %s WHERE id = %s",
+        (TicketState.DONE.value, raw.when(now), row.id),
+    )
     eventlog.emit(
         session,
         window.hall_id,
@@ -1020,7 +1036,7 @@ def call_next(
     row, as_ordinary = _choose(session, window, local_day(now, window.timezone), now)
     finished = None
     if window.current_ticket_id is not None:
-        finished = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+        finished = _finish_ticket(session, window, now, actor)
     if row is None:
         if window.current_ticket_id is not None:
             RawSql.of(session).defer(
@@ -1102,7 +1118,7 @@ def call_specific(
         )
     finished = None
     if window.current_ticket_id is not None:
-        finished = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+        finished = _finish_ticket(session, window, now, actor)
     _mark_called_core(
         session, row, window, staff_id, now, actor, window.ordinary_streak, reason=reason.strip()
     )
@@ -1169,7 +1185,7 @@ def finish_service(session: Session, *, window_id: int, now: datetime, actor: st
     window = _lock_window_row(session, window_id)
     if window.current_ticket_id is None:
         raise InvalidTransition(f"{window.number}号窗口当前没有呼叫中的号票 / no current ticket")
-    view = _finish_ticket(session, window.current_ticket_id, window, now, actor)
+    view = _finish_ticket(session, window, now, actor)
     if view is None:
         raise InvalidTransition("当前号票已结束 / the current ticket is not being served")
     RawSql.of(session).defer(
