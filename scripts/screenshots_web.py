@@ -33,6 +33,7 @@ from backend.web.testing import (  # noqa: E402
     RunningServer,
     running_server,
     seed_database,
+    sign_in_page,
 )
 
 PASSWORD = "demo-pass-2026"
@@ -41,12 +42,7 @@ NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
 def sign_in(page: Page, employee_no: str, window: str = "") -> None:
-    page.goto("/staff/sign-in")
-    page.fill("input[name=employee_no]", employee_no)
-    page.fill("input[name=password]", PASSWORD)
-    page.fill("input[name=window]", window)
-    page.click("button[type=submit]")
-    page.wait_for_selector(".who-name")
+    sign_in_page(page, employee_no, PASSWORD, window)
 
 
 def populate(server: RunningServer) -> dict[str, str]:

@@ -14,12 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from backend.app import create_app
 from backend.config import Settings
+
+if TYPE_CHECKING:  # Playwright is only needed where a browser runs
+    from playwright.sync_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -82,3 +86,16 @@ def running_server(
         server.server_close()
         thread.join(timeout=5)
         app.extensions["hallkit"].close()
+
+
+def sign_in_page(page: Page, employee_no: str, password: str, window: str = "") -> None:
+    """Sign in through the real sign-in page of a Playwright page, and wait until
+    the page's scripts have run: the header shows while the page is still
+    parsing, and a key pressed before its scripts ran would go nowhere."""
+    page.goto("/staff/sign-in")
+    page.fill("input[name=employee_no]", employee_no)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=window]", window)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".who-name")
+    page.wait_for_load_state("load")

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask.testing import FlaskClient
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -16,6 +16,7 @@ from backend.db import Database
 from backend.models import Hall
 from backend.services import queue as queue_service
 from backend.services.queue import TicketView
+from backend.web.testing import sign_in_page as sign_in_with_password
 from tests.conftest import DEMO_PASSWORD
 
 CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -31,16 +32,8 @@ def resident_id(birth: date = date(1985, 6, 15), serial: str = "123", area: str 
 
 
 def sign_in_page(page: Page, employee_no: str, window: str = "") -> None:
-    """Sign in through the real sign-in page of a Playwright page."""
-    page.goto("/staff/sign-in")
-    page.fill("input[name=employee_no]", employee_no)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.fill("input[name=window]", window)
-    page.click("button[type=submit]")
-    expect(page.locator(".who-name")).to_be_visible()
-    # The header shows while the page is still parsing; keys pressed before its
-    # scripts ran would go nowhere.
-    page.wait_for_load_state("load")
+    """Sign in a Playwright page as a demo staff member."""
+    sign_in_with_password(page, employee_no, DEMO_PASSWORD, window)
 
 
 @dataclass
