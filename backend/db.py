@@ -119,14 +119,6 @@ class SqliteWriterLock:
         finally:
             self._thread_lock.__exit__()
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
-
 
 class WalCheckpointer:
     """Copies the WAL back into the database file from a background thread.

@@ -855,6 +855,12 @@ def _view_from_row(
     )
 
 
+def _clear_current_ticket(session: Session, window: WindowRow) -> None:
+    RawSql.of(session).defer(
+        "UPDATE windows SET current_ticket_id = NULL WHERE id = %s", (window.id,)
+    )
+
+
 def _finish_ticket(
     session: Session, window: WindowRow, now: datetime, actor: str
 ) -> TicketView | None:
@@ -1031,17 +1037,13 @@ def call_next(
     _require_open(window)
     # Who is next is settled before the current ticket is finished: finishing
     # changes neither the waiting tickets nor the window's ratio, and the queries
-    # that choose then come before the writes RawSql defers (finishing's rating
-    # invitation), so they run prepared and the deferred writes go with COMMIT.
+    # that choose then come before the writes RawSql defers (finishing and its
+    # rating invitation), so they run prepared and the deferred writes go with COMMIT.
     row, as_ordinary = _choose(session, window, local_day(now, window.timezone), now)
-    finished = None
-    if window.current_ticket_id is not None:
-        finished = _finish_ticket(session, window, now, actor)
+    finished = _finish_ticket(session, window, now, actor)
     if row is None:
         if window.current_ticket_id is not None:
-            RawSql.of(session).defer(
-                "UPDATE windows SET current_ticket_id = NULL WHERE id = %s", (window.id,)
-            )
+            _clear_current_ticket(session, window)
         return CallResult(ticket=None, finished=finished)
     streak = min((window.ordinary_streak or 0) + 1, 1000) if as_ordinary else 0
     _mark_called_core(session, row, window, staff_id, now, actor, streak)
@@ -1188,9 +1190,7 @@ def finish_service(session: Session, *, window_id: int, now: datetime, actor: st
     view = _finish_ticket(session, window, now, actor)
     if view is None:
         raise InvalidTransition("当前号票已结束 / the current ticket is not being served")
-    RawSql.of(session).defer(
-        "UPDATE windows SET current_ticket_id = NULL WHERE id = %s", (window.id,)
-    )
+    _clear_current_ticket(session, window)
     return view
 
 
