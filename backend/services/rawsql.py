@@ -15,8 +15,9 @@ statement on the connection, ORM ones included, sends them first, so program
 order is kept. A rollback drops them unsent, as it would have undone them.
 Defer the last writes of a transaction: a statement that carries deferred
 writes goes unprepared (planned afresh), which for a query costs more than the
-round trip saved. Call-next defers its two final UPDATEs: 9 round trips became
-7, and the worker's CPU per call fell by 7 %.
+round trip saved. Call-next defers finishing the current ticket, its rating
+invitation and marking the next ticket called: 9 round trips per press became 4
+(with the other changes in queue.call_next; docs/benchmarks.md has the numbers).
 
 The SQL is written once with %s placeholders; SQLite gets "?" instead. Values are
 converted to what SQLAlchemy itself stores, so both paths read and write the
