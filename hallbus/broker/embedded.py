@@ -14,6 +14,16 @@ reconnect. `stop()` therefore closes the listener first, gives amqtt's shutdown 
 bounded time, then closes every client connection itself and cancels what is
 left, so that when it returns the port is free and every client has seen its
 connection end.
+
+Two defects of amqtt 0.12's broker are mended in `_TrackingBroker`, both seen
+in the demo hall: (1) it walks its table of subscriptions with awaits inside the
+loop (when a session starts, and for every broadcast), so a client subscribing
+at that moment ended the walk with "dictionary changed size during iteration",
+which dropped the other client's connection; the table now hands out a snapshot
+to every walk. (2) When a client connects it is sent the retained messages of
+*every* subscription in the broker, also the ones other clients made; a device
+then received topics it never subscribed to. It now gets only the retained
+messages of its own subscriptions.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Final
 
@@ -44,12 +55,39 @@ def free_loopback_port() -> int:
         return port
 
 
+class SnapshotSubscriptions(dict[str, list[Any]]):
+    """amqtt's topic filter → subscribers table, safe to change while it is walked.
+
+    Every walk (`for topic in table`, `table.items()`) goes over a copy taken when
+    it starts, subscriber lists included, so a subscription added or removed
+    while amqtt awaits inside the walk neither breaks it nor shifts it."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> list[tuple[str, list[Any]]]:  # type: ignore[override]
+        return [(topic, list(subscribers)) for topic, subscribers in super().items()]
+
+
 class _TrackingBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints
-    """amqtt's Broker, remembering its client connections so stop() can close them."""
+    """amqtt's Broker, remembering its client connections so stop() can close them,
+    with the two amqtt defects the module docstring describes mended."""
 
     def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(config, loop=loop)
         self.connections: set[asyncio.StreamWriter] = set()
+        self._subscriptions = SnapshotSubscriptions()
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Any
+    ) -> None:
+        # amqtt calls this for a new subscription (made just before, so it is in
+        # the table) and, when a session starts, for every filter in the table,
+        # whoever subscribed to it: the session's own filters pass, the others not.
+        topic_filter = subscription[0]
+        subscribers = self._subscriptions.get(topic_filter, [])
+        if any(subscriber.client_id == session.client_id for subscriber, _qos in subscribers):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
