@@ -73,11 +73,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             newest_called = session.execute(
                 select(func.max(Ticket.number)).where(Ticket.called_at.is_not(None))
             ).scalar_one()
+            calls_per_clerk = sorted(
+                session.execute(
+                    select(func.count())
+                    .where(Ticket.called_at.is_not(None))
+                    .group_by(Ticket.window_id)
+                ).scalars()
+            )
         check.dispose()
         assert not [d for d, c in Counter(displays).items() if c > 1], "a ticket was called twice"
         # FCFS: everything before the newest called ticket was called (nothing skipped).
         assert oldest_waiting is None or oldest_waiting > newest_called, "a ticket was skipped"
         result["tickets_called"] = called
+        # A keep-alive connection stays with the worker that accepted it, so
+        # clerks sharing a busy worker get fewer calls: the spread shows it.
+        result["calls_per_clerk"] = calls_per_clerk
         return result
 
 
@@ -92,6 +102,8 @@ def main() -> None:
     rounds: list[dict[str, float]] = result["rounds"]
     print(f"command: {' '.join(sys.argv)}")
     print_rounds(rounds)
+    spread = result["calls_per_clerk"]
+    print(f"calls per clerk, all rounds: {spread} (max/min {spread[-1] / spread[0]:.2f})")
     print(
         f"| call-next | {args.db} | {args.clerks} clerks | {args.workers}x{args.threads} | "
         f"{result['rps']:.0f}/s | p50 {result['p50_ms']:.2f} ms | p99 {result['p99_ms']:.2f} ms | "

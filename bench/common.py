@@ -269,10 +269,27 @@ def run_wrk(
         str(ROOT / "bench" / script),
         url,
     ]
+    busy_before, total_before = machine_cpu_ticks()
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    busy_after, total_after = machine_cpu_ticks()
     match = re.search(r"RESULT (.*)", output)
     assert match, output
-    return {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}
+    result = {k: float(v) for k, v in (item.split("=") for item in match.group(1).split())}
+    # Machine-wide, so it counts every process a request passes through (workers,
+    # the database, wrk). Far steadier than calls/s here, whose machine drifts:
+    # it tells "less work per call" apart from "the machine was faster".
+    busy_seconds = (busy_after - busy_before) / os.sysconf("SC_CLK_TCK")
+    result["cpu_ms_per_request"] = 1000 * busy_seconds / max(result["requests"], 1)
+    result["cpu_utilisation"] = (busy_after - busy_before) / max(total_after - total_before, 1)
+    return result
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def call_next_rounds(
@@ -311,6 +328,8 @@ def print_rounds(rounds: list[dict[str, float]]) -> None:
         print(
             f"round {number}: {result['rps']:.0f}/s p50 {result['p50_ms']:.2f} ms"
             f" p99 {result['p99_ms']:.2f} ms errors {int(result['errors'])}"
+            f" cpu {result['cpu_ms_per_request']:.2f} ms/request"
+            f" (machine {100 * result['cpu_utilisation']:.0f} % busy)"
         )
 
 
