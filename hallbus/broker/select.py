@@ -78,9 +78,11 @@ def pick_broker(
             "started Mosquitto on 127.0.0.1:%s with generated config in %s", chosen_port, conf_dir
         )
         return SelectedBroker("mosquitto", "127.0.0.1", chosen_port, running=process)
+    reason = "Mosquitto not found" if allow_mosquitto else "the embedded broker was asked for"
     log.warning(
-        "no broker configured and Mosquitto not found: starting the embedded broker on "
+        "no broker configured and %s: starting the embedded broker on "
         "127.0.0.1:%s (no passwords, no ACL; for demos only)",
+        reason,
         chosen_port,
     )
     embedded = EmbeddedBroker(chosen_port)

@@ -25,11 +25,16 @@ def test_configured_url_is_used_as_is(tmp_path: Path) -> None:
         parse_broker_url("http://x")
 
 
-def test_embedded_broker_when_no_mosquitto(tmp_path: Path) -> None:
+def test_embedded_broker_when_no_mosquitto(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with pick_broker(
         None, devices=REGISTRY, passwords={}, conf_dir=tmp_path, allow_mosquitto=False
     ) as chosen:
         assert chosen.kind == "embedded" and chosen.host == "127.0.0.1"
+        # Asked for (the demo's --broker embedded): the log must not claim Mosquitto is missing.
+        assert "the embedded broker was asked for" in caplog.text
+        assert "Mosquitto not found" not in caplog.text
         client = DeviceClient(KIOSK_1, ConnectionSettings(port=chosen.port))
         client.start()
         try:
