@@ -103,7 +103,8 @@ def main() -> None:
     print(f"command: {' '.join(sys.argv)}")
     print_rounds(rounds)
     spread = result["calls_per_clerk"]
-    print(f"calls per clerk, all rounds: {spread} (max/min {spread[-1] / spread[0]:.2f})")
+    if spread:
+        print(f"calls per clerk, all rounds: {spread} (max/min {spread[-1] / spread[0]:.2f})")
     print(
         f"| call-next | {args.db} | {args.clerks} clerks | {args.workers}x{args.threads} | "
         f"{result['rps']:.0f}/s | p50 {result['p50_ms']:.2f} ms | p99 {result['p99_ms']:.2f} ms | "
