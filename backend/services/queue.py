@@ -592,9 +592,9 @@ class WindowRow:
     timezone: str
     # Whether any waiting ticket was transferred to this very window: rare, and
     # when there is none call-next skips asking for them (one query fewer).
-    has_transfers: bool = True
+    has_transfers: bool
     # The current ticket while it is called or served (locked with the window).
-    current: TicketRow | None = None
+    current: TicketRow | None
 
 
 @dataclass(frozen=True)
@@ -802,9 +802,7 @@ _LOCK_WINDOW_POSTGRES = (
     f" t AS (SELECT {_TICKET_SQL_COLUMNS} FROM tickets"
     " WHERE id = (SELECT current_ticket_id FROM w)"
     f" AND state IN {_CURRENT_STATES} FOR UPDATE)"
-    " SELECT w.id, w.hall_id, w.number, w.state, w.current_ticket_id, w.ordinary_streak,"
-    f" w.call_policy, w.timezone, w.has_transfers, {_CURRENT_COLUMNS}"
-    " FROM w LEFT JOIN t ON true"
+    f" SELECT w.*, {_CURRENT_COLUMNS} FROM w LEFT JOIN t ON true"
 )
 
 
@@ -813,7 +811,9 @@ def _lock_window_row(session: Session, window_id: int) -> WindowRow:
     row = raw.one(_LOCK_WINDOW_SQLITE if raw.sqlite else _LOCK_WINDOW_POSTGRES, (window_id,))
     if row is None:
         raise NotFound("窗口不存在 / window not found", window_id=window_id)
-    policy = row[6] if isinstance(row[6], dict) else json.loads(row[6] or "{}")
+    # SQLite returns the stored JSON text, which keys the cache as it is; psycopg
+    # returns a dict, serialised only to key the cache.
+    policy = row[6] if isinstance(row[6], str) else json.dumps(row[6] or {}, sort_keys=True)
     return WindowRow(
         id=row[0],
         hall_id=row[1],
@@ -821,7 +821,7 @@ def _lock_window_row(session: Session, window_id: int) -> WindowRow:
         state=WindowState(row[3]),
         current_ticket_id=row[4],
         ordinary_streak=row[5],
-        policy=_policy(json.dumps(policy, sort_keys=True)),
+        policy=_policy(policy or "{}"),
         timezone=row[7],
         has_transfers=bool(row[8]),
         current=_ticket_row(raw, row[9:]) if row[9] is not None else None,
@@ -1118,9 +1118,7 @@ def call_specific(
             f"号票 {found.display} 当前状态为 {found.state.value}，不能呼叫",
             state=found.state.value,
         )
-    finished = None
-    if window.current_ticket_id is not None:
-        finished = _finish_ticket(session, window, now, actor)
+    finished = _finish_ticket(session, window, now, actor)
     _mark_called_core(
         session, row, window, staff_id, now, actor, window.ordinary_streak, reason=reason.strip()
     )
