@@ -99,15 +99,17 @@ def ensure_demo_database(settings: Settings, password: str = "demo-pass-2026") -
 # --------------------------------------------------------------------------- serving
 
 
-@main.command("serve", help="启动后端服务 / run the backend (gunicorn)")
+@main.command("serve", help="启动后端服务 / run the backend (granian)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=None, type=int, help="默认：CPU 核数 + 1")
+@click.option(
+    "--workers", default=None, type=int, help="默认：CPU 核数 / default: the number of CPU cores"
+)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
-    from backend.server import run_gunicorn
+    from backend.server import run_server
 
-    run_gunicorn(_settings(), host=host, port=port, workers=workers, threads=threads)
+    run_server(_settings(), host=host, port=port, workers=workers, threads=threads)
 
 
 @main.command("demo", help="一条命令运行演示大厅 / run the whole demo hall")

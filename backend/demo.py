@@ -6,7 +6,7 @@ Starts, in order, and stops in reverse on Ctrl-C (or after --seconds):
   2. an MQTT broker on 127.0.0.1:1884 — Mosquitto with the generated
      per-device passwords and ACL when it is installed, otherwise the embedded
      pure-Python broker — unless HALLKIT_BROKER_URL names one;
-  3. the backend (gunicorn, 127.0.0.1:<port>);
+  3. the backend (granian, 127.0.0.1:<port>);
   4. the hub of hall "bh";
   5. simulated kiosks, window displays, hall displays and evaluators speaking the
      real contract, and simulated clerks calling through the API, playing a

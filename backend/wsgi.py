@@ -1,4 +1,4 @@
-"""WSGI entry point for any WSGI server: `gunicorn backend.wsgi:app`."""
+"""WSGI entry point for any WSGI server, e.g. `granian --interface wsgi backend.wsgi:app`."""
 
 from backend.app import create_app
 

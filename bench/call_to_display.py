@@ -4,7 +4,7 @@
     .venv/bin/python bench/call_to_display.py --db postgres --calls 300
 
 The whole production path on loopback: a clerk signed in at window 1 sends
-POST /windows/1/call-next (keep-alive HTTP) to the backend under gunicorn
+POST /windows/1/call-next (keep-alive HTTP) to the backend under granian
 (bench/common.running_server; SQLite or PostgreSQL); the backend commits the
 ticket_called event and wakes the hub's long-poll (datagram / NOTIFY); the hub
 (in this process, as `python -m hub` would run it) publishes the window's

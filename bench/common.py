@@ -1,6 +1,6 @@
 """Shared set-up for the backend benchmarks: a seeded database on SQLite or
 PostgreSQL, tuned for load (caps lifted, windows open), staff tokens, and a
-gunicorn server on a free loopback port that is always stopped afterwards."""
+backend server (granian) on a free loopback port that is always stopped afterwards."""
 
 from __future__ import annotations
 

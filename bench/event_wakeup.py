@@ -3,7 +3,7 @@
     .venv/bin/python bench/event_wakeup.py --db sqlite --events 300
     .venv/bin/python bench/event_wakeup.py --db postgres --events 300
 
-The backend runs under gunicorn (bench/common.running_server, 2 workers). A
+The backend runs under granian (bench/common.running_server, 2 workers). A
 reader thread long-polls GET /api/v1/halls/BH/events?after=<cursor>&wait=20
 over one keep-alive connection with the hub's token, exactly as the hub does.
 The writer (this process, through the backend's services: Database.with_wakeups

@@ -6,7 +6,7 @@ A device registry of --devices devices (10 kiosks, --hall-displays hall
 displays, the rest window displays and evaluators spread over the hall's
 windows) is generated in a temporary directory; Mosquitto runs with the
 generated passwords and ACL on a free loopback port; the backend runs under
-gunicorn on SQLite; the hub runs as its own process (`python -m hub`), so its
+granian on SQLite; the hub runs as its own process (`python -m hub`), so its
 RSS is its own. The devices whose reception is timed (the called window's
 display and evaluator, and every hall display) are simulated in this process;
 the rest are spread over worker processes of --per-process devices each, as

@@ -7,7 +7,7 @@ A SimKiosk (hallbus.DeviceClient, TCP_NODELAY) asks for a ticket in category A
 N times, one after the other; each request goes through a Mosquitto started
 here with the generated config (set_tcp_nodelay, ACL, free loopback port) to
 the hub (in this process), which calls POST /tickets on the backend under
-gunicorn (bench/common.running_server) and replies. Latency = request
+granian (bench/common.running_server) and replies. Latency = request
 published → reply received, as the kiosk's caller sees it.
 """
 

@@ -23,7 +23,7 @@ from urllib3.exceptions import HTTPError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# Statuses a proxy or a restarting gunicorn gives while the backend is away.
+# Statuses a proxy or a restarting server gives while the backend is away.
 _UNAVAILABLE_STATUSES: Final = frozenset({502, 503, 504})
 # A long-poll asks the backend to wait this long; the read timeout adds slack.
 LONG_POLL_SLACK_S: Final = 5.0

@@ -5,7 +5,7 @@ private ports and in a temporary directory: a device registry (one YAML file
 per device, as in `device-configs/`), a Mosquitto with the generated password
 file and ACL on a free loopback port, the hub reading that registry, and
 simulated devices connecting with the same files. The backend (database,
-gunicorn) is the caller's: `HallRig` only needs its URL and a hub token.
+granian) is the caller's: `HallRig` only needs its URL and a hub token.
 
 Everything binds 127.0.0.1; `HallRig` is a context manager that stops what it
 started, in reverse order.

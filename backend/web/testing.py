@@ -75,7 +75,7 @@ def running_server(
     app = create_app(settings)
     if clock is not None:
         app.extensions["hallkit"].clock = clock
-    # Threaded: each open live stream holds a thread, as under gunicorn's gthread.
+    # Threaded: each open live stream holds a thread, as under granian's thread pool.
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="web-test-server", daemon=True)
     thread.start()

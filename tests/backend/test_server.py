@@ -1,21 +1,166 @@
-"""The gunicorn settings the backend runs with."""
+"""The production server (granian) that `hall serve` and the demo run."""
 
 from __future__ import annotations
 
 import gc
+import http.client
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from backend.server import freeze_startup_objects, gunicorn_options
+import pytest
+from sqlalchemy import select
+
+from backend.config import settings_from_env
+from backend.db import Database
+from backend.models import Hall
+from backend.server import (
+    WORKER_KILL_TIMEOUT,
+    _WaitingThreadsAdvice,
+    freeze_startup_objects,
+    pin_settings_for_workers,
+    server_command,
+    stop_server,
+    wait_until_serving,
+    worker_app,
+)
+from backend.services.auth import issue_device_token
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_workers_freeze_what_loading_the_app_created() -> None:
-    options = gunicorn_options("127.0.0.1", 8000, workers=2, threads=4)
-    assert options["post_worker_init"] is freeze_startup_objects
-    assert options["bind"] == "127.0.0.1:8000"
+@pytest.fixture
+def hall_files(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A var directory holding a copy of the seeded demo database."""
+    var = tmp_path / "var"
+    var.mkdir()
+    shutil.copyfile(sqlite_template, var / "hall.db")
+    return var
+
+
+def test_freezing_puts_everything_alive_out_of_the_collectors_reach() -> None:
     before = gc.get_freeze_count()
     try:
         freeze_startup_objects()
-        # Everything alive now is out of reach of a full collection.
         assert gc.get_freeze_count() > before
         assert gc.get_objects(generation=2) == []
     finally:
         gc.unfreeze()
+
+
+def test_a_worker_builds_the_app_from_the_pinned_settings_and_freezes_it(
+    hall_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{hall_files / 'hall.db'}")
+    monkeypatch.setenv("HALLKIT_VAR_DIR", str(hall_files))
+    monkeypatch.setenv("HALLKIT_SECRET_KEY", "a-secret-for-this-test-only-" + "x" * 20)
+    before = gc.get_freeze_count()
+    try:
+        app = worker_app()
+        assert gc.get_freeze_count() > before
+        assert app.extensions["hallkit"].db.url == f"sqlite:///{hall_files / 'hall.db'}"
+        app.extensions["hallkit"].db.dispose()
+        # The server copies its environment into every request's environ.
+        assert "DATABASE_URL" not in os.environ
+        assert "HALLKIT_SECRET_KEY" not in os.environ
+    finally:
+        gc.unfreeze()
+
+
+def test_every_worker_sees_the_servers_settings_wherever_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative var directory and the secret created on first start must mean
+    the same in every worker: a worker with a secret of its own could not read
+    the ID numbers another worker encrypted."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("HALLKIT_SECRET_KEY", raising=False)
+    monkeypatch.setenv("HALLKIT_VAR_DIR", "var")
+    server = settings_from_env()
+    pin_settings_for_workers(server)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    worker = settings_from_env()
+    assert worker.database_url == server.database_url
+    assert worker.var_dir == (tmp_path / "var").resolve()
+    assert worker.secret_key == server.secret_key
+    assert not (elsewhere / "var").exists()
+
+
+def _warning(message: str) -> logging.LogRecord:
+    return logging.LogRecord("_granian", logging.WARNING, __file__, 1, message, None, None)
+
+
+def test_only_the_thread_count_advice_is_dropped_from_the_servers_log() -> None:
+    advice = _WaitingThreadsAdvice()
+    assert not advice.filter(
+        _warning("Configuration allows spawning up to 8 Python threads, which seems quite high")
+    )
+    assert advice.filter(_warning("Killing worker-1 after it refused to gracefully stop"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def running(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{hall_files / 'hall.db'}",
+        HALLKIT_VAR_DIR=str(hall_files),
+    )
+    env.pop("HALLKIT_SECRET_KEY", None)
+    process = subprocess.Popen(
+        server_command(port, workers=2, threads=2), cwd=ROOT, env=env, stdin=subprocess.DEVNULL
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process, timeout=30, poll=0.1)
+        yield process, port, hall_files
+    finally:
+        stop_server(process, grace=WORKER_KILL_TIMEOUT + 10)
+
+
+def _hub_token(var: Path) -> str:
+    database = Database(f"sqlite:///{var / 'hall.db'}")
+    try:
+        with database.writing() as session:
+            hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+            return issue_device_token(
+                session, hall_id=hall_id, device_id="hub-bh", device_type="hub", actor="test"
+            )
+    finally:
+        database.dispose()
+
+
+def test_the_server_streams_events_and_stops_with_a_stream_open(
+    running: tuple[subprocess.Popen[bytes], int, Path],
+) -> None:
+    process, port, var = running
+    token = _hub_token(var)
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    stream.request(
+        "GET", "/api/v1/halls/BH/events/stream", headers={"Authorization": f"Bearer {token}"}
+    )
+    response = stream.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type", "").startswith("text/event-stream")
+    # The stream never ends by itself: this line arriving shows the server
+    # sends a response while its body is still being produced.
+    assert response.readline() == b"retry: 1000\n"
+    started = time.monotonic()
+    process.terminate()
+    assert process.wait(timeout=WORKER_KILL_TIMEOUT + 10) == 0
+    assert time.monotonic() - started < WORKER_KILL_TIMEOUT + 5
+    stream.close()
