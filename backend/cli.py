@@ -107,9 +107,12 @@ def ensure_demo_database(settings: Settings, password: str = "demo-pass-2026") -
 )
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
-    from backend.server import run_server
+    from backend.server import PortInUse, run_server
 
-    run_server(_settings(), host=host, port=port, workers=workers, threads=threads)
+    try:
+        run_server(_settings(), host=host, port=port, workers=workers, threads=threads)
+    except PortInUse as error:
+        raise click.ClickException(str(error)) from error
 
 
 @main.command("demo", help="一条命令运行演示大厅 / run the whole demo hall")

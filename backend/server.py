@@ -14,6 +14,7 @@ import argparse
 import gc
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -90,6 +91,31 @@ class _WaitingThreadsAdvice(logging.Filter):
         return "Python threads" not in record.getMessage()
 
 
+class PortInUse(RuntimeError):
+    pass
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse to start on a port something already listens on.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port starts
+    without complaint and the kernel splits the connections between the two:
+    two backends of one hall, or a test talking to another test's server. A
+    plain bind (no SO_REUSEPORT) fails when any socket holds the port, so it
+    is tried first and let go just before granian binds."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR only lets us bind over connections still in TIME_WAIT,
+        # as every server does; a listening socket still makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUse(
+                f"端口 {host}:{port} 已被占用 / port {host}:{port} is in use: {error.strerror}"
+            ) from None
+
+
 def run_server(
     settings: Settings, *, host: str, port: int, workers: int | None, threads: int
 ) -> None:
@@ -98,6 +124,7 @@ def run_server(
     from granian.log import logger as granian_logger
     from granian.server import Server
 
+    ensure_port_free(host, port)
     pin_settings_for_workers(settings)
     server = Server(
         "backend.server:worker_app",
@@ -181,13 +208,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    run_server(
-        settings_from_env(),
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        threads=args.threads,
-    )
+    try:
+        run_server(
+            settings_from_env(),
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+        )
+    except PortInUse as error:
+        raise SystemExit(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from backend.db import Database
 from backend.models import Hall
 from backend.server import (
     WORKER_KILL_TIMEOUT,
+    PortInUse,
     _WaitingThreadsAdvice,
+    ensure_port_free,
     freeze_startup_objects,
     pin_settings_for_workers,
     server_command,
@@ -164,3 +167,35 @@ def test_the_server_streams_events_and_stops_with_a_stream_open(
     assert process.wait(timeout=WORKER_KILL_TIMEOUT + 10) == 0
     assert time.monotonic() - started < WORKER_KILL_TIMEOUT + 5
     stream.close()
+
+
+def test_a_port_something_listens_on_is_refused() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"127.0.0.1:{port} is in use"):
+            ensure_port_free("127.0.0.1", port)
+    ensure_port_free("127.0.0.1", port)  # free again once the listener closed
+
+
+def test_a_second_server_on_the_same_port_refuses_to_start(
+    running: tuple[subprocess.Popen[bytes], int, Path],
+) -> None:
+    """granian shares ports (SO_REUSEPORT): without the check, the second server
+    would start and take half of the first one's connections."""
+    _process, port, var = running
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{var / 'hall.db'}", HALLKIT_VAR_DIR=str(var))
+    second = subprocess.run(
+        server_command(port, workers=1, threads=1),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert second.returncode != 0
+    assert f"port 127.0.0.1:{port} is in use" in second.stderr
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert response.status == 200
