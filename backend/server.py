@@ -133,6 +133,11 @@ def run_server(
         port=port,
         interface=Interfaces.WSGI,
         workers=workers or default_workers(),
+        # Each event stream and long-poll keeps one of these for its whole life.
+        # granian 2.6.0 grew this pool only when more requests queued than it
+        # had threads, busy ones included (its issue 873, fixed mid-2026), so
+        # one open stream held up the next request of its worker. pyproject
+        # asks for 2.8.9, with which tests/backend/test_server.py passes.
         blocking_threads=threads,
         websockets=False,
         # A worker that dies (out of memory, a crash in a driver) is started

@@ -33,6 +33,7 @@ from backend.server import (
     worker_app,
 )
 from backend.services.auth import issue_device_token
+from hallbus.broker.embedded import free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,16 +110,20 @@ def test_only_the_thread_count_advice_is_dropped_from_the_servers_log() -> None:
     assert advice.filter(_warning("Killing worker-1 after it refused to gracefully stop"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@pytest.fixture
+def running(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    yield from _serve(hall_files, workers=2)
 
 
 @pytest.fixture
-def running(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    port = _free_port()
+def one_worker(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    yield from _serve(hall_files, workers=1)
+
+
+def _serve(
+    hall_files: Path, *, workers: int
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    port = free_loopback_port()
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{hall_files / 'hall.db'}",
@@ -126,7 +131,10 @@ def running(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Pa
     )
     env.pop("HALLKIT_SECRET_KEY", None)
     process = subprocess.Popen(
-        server_command(port, workers=2, threads=2), cwd=ROOT, env=env, stdin=subprocess.DEVNULL
+        server_command(port, workers=workers, threads=4),
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}", process, timeout=30, poll=0.1)
@@ -145,6 +153,38 @@ def _hub_token(var: Path) -> str:
             )
     finally:
         database.dispose()
+
+
+def _open_event_stream(port: int, token: str) -> http.client.HTTPConnection:
+    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    stream.request(
+        "GET", "/api/v1/halls/BH/events/stream", headers={"Authorization": f"Bearer {token}"}
+    )
+    response = stream.getresponse()
+    assert response.status == 200
+    assert response.readline() == b"retry: 1000\n"
+    return stream
+
+
+def test_an_open_event_stream_does_not_hold_up_other_requests(
+    one_worker: tuple[subprocess.Popen[bytes], int, Path],
+) -> None:
+    """Every stream and long-poll holds a thread for its whole life. granian
+    2.6 grew its thread pool only when more requests queued than it had
+    threads, busy ones included: with one stream open, the next request
+    waited for the stream to end (seen as a clerk's sign-in timing out in the
+    demo, one start in five)."""
+    _process, port, var = one_worker
+    streams = [_open_event_stream(port, _hub_token(var)) for _ in range(2)]
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+                assert reply.status == 200
+            assert time.monotonic() - started < 2
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def test_the_server_streams_events_and_stops_with_a_stream_open(
