@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,14 @@ from backend.seed.loader import seed_demo  # noqa: E402
 from backend.server import server_command, stop_server, wait_until_serving  # noqa: E402
 from backend.services.auth import issue_device_token  # noqa: E402
 from backend.services.queue import insert_ticket_rows, local_day  # noqa: E402
+from hallbus.broker.embedded import free_loopback_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("HALLKIT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-pass-2026"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_loopback_port()
 
 
 @dataclass

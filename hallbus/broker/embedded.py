@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -47,12 +49,48 @@ SHUTDOWN_GRACE_S: Final = 2.0
 CANCEL_GRACE_S: Final = 1.0
 
 
+# Ports below the kernel's ephemeral range (Linux: 32768 and up) that
+# free_loopback_port chooses from.
+_LOWEST_CHOSEN_PORT: Final = 20000
+_EPHEMERAL_RANGE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    """A TCP port free on 127.0.0.1 right now, for a server started moments later.
+
+    Chosen below the kernel's ephemeral range on purpose. A port the OS hands
+    out for bind(0) comes from that range, and so does the local port of every
+    outgoing connection: in the gap before the server binds it, a connection
+    could take it, and the server then failed with "Address already in use"
+    (seen once in a full test run, where the hub tests open hundreds of
+    connections)."""
+    ephemeral_low = _ephemeral_range_start()
+    chooser = random.SystemRandom()
+    for _ in range(200):
+        port = chooser.randrange(_LOWEST_CHOSEN_PORT, ephemeral_low)
+        if _can_bind(port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        probe.bind(("127.0.0.1", 0))  # all tried were taken: let the OS pick
+        chosen: int = probe.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default; other systems use higher ranges still
+    return max(low, _LOWEST_CHOSEN_PORT + 1000)
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 class SnapshotSubscriptions(dict[str, list[Any]]):

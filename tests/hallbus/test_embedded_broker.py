@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hallbus.broker.embedded import SnapshotSubscriptions
+import socket
+from pathlib import Path
+
+from hallbus.broker.embedded import SnapshotSubscriptions, free_loopback_port
 
 from .conftest import RunningBroker, Watcher
 
@@ -47,3 +50,14 @@ def test_the_subscription_table_may_change_while_amqtt_walks_it() -> None:
         seen.append((topic, subscribers))
     assert seen == [("bh/a", ["s1"]), ("bh/b", ["s2"]), ("bh/a/new", ["s3"]), ("bh/b/new", ["s3"])]
     assert table == {"bh/a": ["s1", "s4"], "bh/a/new": ["s3"], "bh/b/new": ["s3"]}
+
+
+def test_a_free_port_is_chosen_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their local ports from the ephemeral range; a
+    port chosen there could be taken before the server binds it."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(20):
+        port = free_loopback_port()
+        assert 20000 <= port < ephemeral_low
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", port))
