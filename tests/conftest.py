@@ -215,18 +215,25 @@ def api(client: FlaskClient) -> Api:
     return Api(client)
 
 
+def issue_test_device_token(
+    db: Database, device_id: str = "kiosk-1", device_type: str = "kiosk", hall: str = "BH"
+) -> str:
+    """A device token for a device of the seeded hall `hall`."""
+    from sqlalchemy import select
+
+    from backend.models import Hall
+
+    with db.writing() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == hall)).scalar_one()
+        return issue_device_token(
+            session, hall_id=hall_id, device_id=device_id, device_type=device_type, actor="test"
+        )
+
+
 @pytest.fixture
 def device_token(db: Database) -> Any:
     def make(device_id: str = "kiosk-1", device_type: str = "kiosk", hall: str = "BH") -> str:
-        from sqlalchemy import select
-
-        from backend.models import Hall
-
-        with db.writing() as session:
-            hall_id = session.execute(select(Hall.id).where(Hall.code == hall)).scalar_one()
-            return issue_device_token(
-                session, hall_id=hall_id, device_id=device_id, device_type=device_type, actor="test"
-            )
+        return issue_test_device_token(db, device_id, device_type, hall)
 
     return make
 

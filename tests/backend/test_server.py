@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from backend.config import settings_from_env
 from backend.db import Database
-from backend.models import Hall
 from backend.server import (
     WORKER_KILL_TIMEOUT,
     PortInUse,
@@ -32,8 +30,8 @@ from backend.server import (
     wait_until_serving,
     worker_app,
 )
-from backend.services.auth import issue_device_token
 from hallbus.broker.embedded import free_loopback_port
+from tests.conftest import issue_test_device_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,20 +118,21 @@ def one_worker(hall_files: Path) -> Iterator[tuple[subprocess.Popen[bytes], int,
     yield from _serve(hall_files, workers=1)
 
 
+def _server_env(var: Path) -> dict[str, str]:
+    """A server on the copy in `var`, with the secret file it finds there."""
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{var / 'hall.db'}", HALLKIT_VAR_DIR=str(var))
+    env.pop("HALLKIT_SECRET_KEY", None)
+    return env
+
+
 def _serve(
     hall_files: Path, *, workers: int
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     port = free_loopback_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{hall_files / 'hall.db'}",
-        HALLKIT_VAR_DIR=str(hall_files),
-    )
-    env.pop("HALLKIT_SECRET_KEY", None)
     process = subprocess.Popen(
         server_command(port, workers=workers, threads=4),
         cwd=ROOT,
-        env=env,
+        env=_server_env(hall_files),
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -146,11 +145,7 @@ def _serve(
 def _hub_token(var: Path) -> str:
     database = Database(f"sqlite:///{var / 'hall.db'}")
     try:
-        with database.writing() as session:
-            hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
-            return issue_device_token(
-                session, hall_id=hall_id, device_id="hub-bh", device_type="hub", actor="test"
-            )
+        return issue_test_device_token(database, "hub-bh", "hub")
     finally:
         database.dispose()
 
@@ -162,6 +157,9 @@ def _open_event_stream(port: int, token: str) -> http.client.HTTPConnection:
     )
     response = stream.getresponse()
     assert response.status == 200
+    assert response.getheader("Content-Type", "").startswith("text/event-stream")
+    # The stream never ends by itself: this line arriving shows the server
+    # sends a response while its body is still being produced.
     assert response.readline() == b"retry: 1000\n"
     return stream
 
@@ -191,17 +189,7 @@ def test_the_server_streams_events_and_stops_with_a_stream_open(
     running: tuple[subprocess.Popen[bytes], int, Path],
 ) -> None:
     process, port, var = running
-    token = _hub_token(var)
-    stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    stream.request(
-        "GET", "/api/v1/halls/BH/events/stream", headers={"Authorization": f"Bearer {token}"}
-    )
-    response = stream.getresponse()
-    assert response.status == 200
-    assert response.getheader("Content-Type", "").startswith("text/event-stream")
-    # The stream never ends by itself: this line arriving shows the server
-    # sends a response while its body is still being produced.
-    assert response.readline() == b"retry: 1000\n"
+    stream = _open_event_stream(port, _hub_token(var))
     started = time.monotonic()
     process.terminate()
     assert process.wait(timeout=WORKER_KILL_TIMEOUT + 10) == 0
@@ -225,11 +213,10 @@ def test_a_second_server_on_the_same_port_refuses_to_start(
     """granian shares ports (SO_REUSEPORT): without the check, the second server
     would start and take half of the first one's connections."""
     _process, port, var = running
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{var / 'hall.db'}", HALLKIT_VAR_DIR=str(var))
     second = subprocess.run(
         server_command(port, workers=1, threads=1),
         cwd=ROOT,
-        env=env,
+        env=_server_env(var),
         capture_output=True,
         text=True,
         timeout=60,

@@ -37,7 +37,7 @@ from hallbus.topics import DeviceRef, DeviceType
 from hub.service import HubService
 from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay
 from simulators.traffic import SimClerk
-from tests.conftest import DEFAULT_NOW, SECRET
+from tests.conftest import DEFAULT_NOW, SECRET, issue_test_device_token
 
 HALL = "bh"
 WAIT_S = 10.0
@@ -313,16 +313,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S, what: str
 
 
 def _issue_hub_token(database_url: str) -> str:
-    from backend.models import Hall as HallRow
-    from backend.services.auth import issue_device_token
-
     database = Database(database_url)
     try:
-        with database.writing() as session:
-            hall_id = session.execute(select(HallRow.id).where(HallRow.code == "BH")).scalar_one()
-            return issue_device_token(
-                session, hall_id=hall_id, device_id=HUB.device_id, device_type="hub", actor="test"
-            )
+        return issue_test_device_token(database, HUB.device_id, "hub")
     finally:
         database.dispose()
 
