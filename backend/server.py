@@ -5,8 +5,8 @@ so one request per process would be tied up by the hub).
 
 gunicorn's gthread worker, used before, does that HTTP work in Python on the
 same GIL as the application. Interleaved call-next runs with 8 clerks
-(docs/benchmarks.md) showed granian cheaper by about a fifth in CPU per request
-on SQLite and a twelfth on PostgreSQL, with a shorter tail on SQLite."""
+(docs/benchmarks.md) showed granian cheaper in CPU per request by a fifth or
+more on SQLite and about a sixth on PostgreSQL, with a steadier tail."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import argparse
 import gc
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -101,19 +100,11 @@ def ensure_port_free(host: str, port: int) -> None:
     granian binds with SO_REUSEPORT, so a second server on a taken port starts
     without complaint and the kernel splits the connections between the two:
     two backends of one hall, or a test talking to another test's server. A
-    plain bind (no SO_REUSEPORT) fails when any socket holds the port, so it
-    is tried first and let go just before granian binds."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # SO_REUSEADDR only lets us bind over connections still in TIME_WAIT,
-        # as every server does; a listening socket still makes the bind fail.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise PortInUse(
-                f"端口 {host}:{port} 已被占用 / port {host}:{port} is in use: {error.strerror}"
-            ) from None
+    plain bind, which fails when any socket holds the port, is tried first."""
+    from hallbus.broker.embedded import port_is_free
+
+    if not port_is_free(host, port):
+        raise PortInUse(f"端口 {host}:{port} 已被占用 / port {host}:{port} is in use")
 
 
 def run_server(

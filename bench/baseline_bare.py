@@ -23,7 +23,6 @@ from common import (
     add_call_next_arguments,
     bench_database,
     call_next_rounds,
-    free_port,
     median_round,
     preissue_tickets,
     prepare_hall,
@@ -36,11 +35,12 @@ from sqlalchemy import select
 
 from backend.db import Database
 from backend.models import Hall, QueueCategory, Ticket
+from hallbus.broker.embedded import free_loopback_port
 
 
 @contextlib.contextmanager
 def bare_server(database: BenchDatabase, category_id: int, day: str, workers: int) -> Iterator[str]:
-    port = free_port()
+    port = free_loopback_port()
     env = dict(
         os.environ,
         BARE_DATABASE_URL=database.url,

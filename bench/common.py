@@ -47,10 +47,6 @@ PG_ADMIN = os.environ.get("HALLKIT_BENCH_PG_URL", "postgresql://postgres@127.0.0
 PASSWORD = "bench-pass-2026"
 
 
-def free_port() -> int:
-    return free_loopback_port()
-
-
 @dataclass
 class BenchDatabase:
     url: str
@@ -199,7 +195,7 @@ def device_token(db: Database, device_id: str, device_type: str) -> str:
 
 @contextlib.contextmanager
 def running_server(database: BenchDatabase, *, workers: int, threads: int) -> Iterator[str]:
-    port = free_port()
+    port = free_loopback_port()
     env = dict(
         os.environ,
         DATABASE_URL=database.url,

@@ -68,7 +68,7 @@ def free_loopback_port() -> int:
     chooser = random.SystemRandom()
     for _ in range(200):
         port = chooser.randrange(_LOWEST_CHOSEN_PORT, ephemeral_low)
-        if _can_bind(port):
+        if port_is_free("127.0.0.1", port):
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))  # all tried were taken: let the OS pick
@@ -84,10 +84,16 @@ def _ephemeral_range_start() -> int:
     return max(low, _LOWEST_CHOSEN_PORT + 1000)
 
 
-def _can_bind(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could bind host:port now: nothing listens there, and no
+    connection uses it as its local port. A plain bind (no SO_REUSEPORT) fails
+    when any socket holds the port; SO_REUSEADDR only lets it pass connections
+    still in TIME_WAIT, as every server's own bind does."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             return False
         return True
