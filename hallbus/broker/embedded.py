@@ -68,7 +68,7 @@ def free_loopback_port() -> int:
     chooser = random.SystemRandom()
     for _ in range(200):
         port = chooser.randrange(_LOWEST_CHOSEN_PORT, ephemeral_low)
-        if port_is_free("127.0.0.1", port):
+        if port_is_free("127.0.0.1", port, even_of_closed_connections=True):
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))  # all tried were taken: let the OS pick
@@ -84,14 +84,21 @@ def _ephemeral_range_start() -> int:
     return max(low, _LOWEST_CHOSEN_PORT + 1000)
 
 
-def port_is_free(host: str, port: int) -> bool:
+def port_is_free(host: str, port: int, *, even_of_closed_connections: bool = False) -> bool:
     """Whether a server could bind host:port now: nothing listens there, and no
-    connection uses it as its local port. A plain bind (no SO_REUSEPORT) fails
-    when any socket holds the port; SO_REUSEADDR only lets it pass connections
-    still in TIME_WAIT, as every server's own bind does."""
+    live connection uses it as its local port.
+
+    By default the probe binds as every server does, with SO_REUSEADDR, which
+    lets it pass connections still in TIME_WAIT: a restarted server must not be
+    refused for the connections its previous run closed. A port chosen for a
+    server started moments later is asked for `even_of_closed_connections`: then
+    the probe binds without SO_REUSEADDR, so the port is free even for a server
+    that binds that way (a CI run once chose a port whose TIME_WAIT connection
+    from an earlier test refused such a bind)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if not even_of_closed_connections:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
