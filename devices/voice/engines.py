@@ -7,8 +7,9 @@
   renders a call in about 15 ms.
 * :class:`Pyttsx3Engine` drives the same espeak-ng library in-process through pyttsx3.
   pyttsx3 keeps process-wide state (one espeak callback, one engine per driver) and
-  its ``runAndWait()`` can return before the WAV is on disk, so this engine waits for
-  the finished-utterance event and then for a complete file, and serialises all use
+  its ``runAndWait()`` can return before the utterance is done, so this engine waits
+  for the finished-utterance event (sent after the file is written), checks the file
+  has audio, tries again when pyttsx3 abandoned the utterance, and serialises all use
   behind one lock. pyttsx3 2.99 also prints "Audio saved to …" on stdout per file.
 * :class:`ClipEngine` joins WAV clips a hall recorded (one per word) — for halls that
   prefer a human voice. :func:`devices.voice.clips.record_clips_with_espeak` makes a
@@ -35,11 +36,13 @@ from devices.voice.wavtools import (
     Wav,
     concatenate,
     read_wav,
-    wait_for_complete_wav,
     write_wav_atomically,
 )
 
 logger = logging.getLogger(__name__)
+
+# pyttsx3's race (see Pyttsx3Engine.synthesise) was never seen twice in a row.
+UTTERANCE_ATTEMPTS = 3
 
 PINYIN_VOICE = "cmn-latn-pinyin"
 ENGLISH_VOICE = "en"
@@ -183,10 +186,10 @@ class Pyttsx3Engine:
 
     def _wait_until_espeak_is_idle(self) -> None:
         """espeak synthesises on its own thread and reports IsPlaying() for a moment
-        after the finished-utterance callback. pyttsx3's runAndWait() ends its loop
-        with stop(), which, while espeak still plays, cancels whatever comes next and
-        leaves a "stopping" flag: the new utterance is cut off (an empty WAV) or
-        reported abandoned. espeak offers no event for going idle, so poll briefly."""
+        after the finished-utterance callback. pyttsx3's runAndWait() starts its loop
+        with stop(), which, while espeak still plays, leaves a "stopping" flag that
+        cancels the utterance about to start. espeak offers no event for going idle,
+        so poll briefly; this makes the race rare, not impossible (see synthesise)."""
         from pyttsx3.drivers import _espeak
 
         deadline = time.monotonic() + self._finish_timeout_s
@@ -196,9 +199,29 @@ class Pyttsx3Engine:
             time.sleep(0.002)
 
     def synthesise(self, text: str, voice: str, scratch: Path) -> Wav:
+        """One utterance, tried up to UTTERANCE_ATTEMPTS times.
+
+        Waiting for espeak to go idle did not close pyttsx3's race: a CI run under
+        load still had an utterance reported completed and, a moment later, from the
+        stale flag, abandoned. What counts is what we can check: a completed report
+        and a WAV with audio. An attempt without both (abandoned, or cut to an empty
+        file) is tried again; pyttsx3 clears its flag when it reports the abandon,
+        so the next attempt starts clean. A call announcement is not dropped for a
+        library race, and a genuine failure still ends in SpeechError."""
+        problems: list[str] = []
+        for attempt in range(1, UTTERANCE_ATTEMPTS + 1):
+            self._wait_until_espeak_is_idle()
+            target = scratch / f"{voice.replace('/', '_')}-{attempt}.wav"
+            result = self._attempt(text, voice, target)
+            if isinstance(result, Wav):
+                return result
+            problems.append(result)
+            logger.warning("pyttsx3 attempt %d for %r: %s", attempt, text, result)
+        raise SpeechError(f"pyttsx3 could not render {text!r}: {'; '.join(problems)}")
+
+    def _attempt(self, text: str, voice: str, target: Path) -> Wav | str:
+        """The rendered WAV, or why this attempt gave none."""
         engine = self._driver()
-        self._wait_until_espeak_is_idle()
-        target = scratch / f"{voice.replace('/', '_')}.wav"
         finished = threading.Event()
         outcomes: list[bool] = []
 
@@ -214,9 +237,13 @@ class Pyttsx3Engine:
             engine.runAndWait()
             if not finished.wait(self._finish_timeout_s):
                 raise SpeechError(f"pyttsx3 never finished {text!r}")
-            if not outcomes[-1]:
-                raise SpeechError(f"pyttsx3 abandoned {text!r}")
-            return wait_for_complete_wav(target, self._finish_timeout_s)
+            if True not in outcomes:
+                return "abandoned before it completed"
+            # The driver writes the file before it reports completion.
+            wav = read_wav(target) if target.exists() else None
+            if wav is None or wav.frame_count == 0:
+                return "reported completed with no audio"
+            return wav
         finally:
             engine.disconnect(token)
 

@@ -11,7 +11,6 @@ import array
 import os
 import sys
 import tempfile
-import time
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,19 +111,3 @@ def trim_silence(wav: Wav, *, threshold: int = 400, pad_ms: int = 30) -> Wav:
     end = min(len(samples), (loud[-1] // channels + 1) * channels + pad)
     width = wav.format.sample_width
     return Wav(wav.format, wav.frames[start * width : end * width])
-
-
-def wait_for_complete_wav(path: Path, timeout_s: float) -> Wav:
-    """Wait until ``path`` is a readable WAV with audio; engines may finish writing late."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            wav = read_wav(path)
-            if wav.frame_count > 0:
-                return wav
-            problem = "has no audio frames"
-        except (FileNotFoundError, WavFormatError) as error:
-            problem = str(error)
-        if time.monotonic() >= deadline:
-            raise WavFormatError(f"{path} incomplete after {timeout_s:.1f} s: {problem}")
-        time.sleep(0.005)  # the file system offers nothing to wait on
