@@ -49,7 +49,11 @@ CLERK = "BH0101"
 
 
 def _database(hall: HubHall) -> Database:
-    return Database(hall.backend.database_url)
+    """The database as the backend's own pages write to it: a commit wakes the
+    event readers (the hub's long-poll) at once, as it does in the backend.
+    A plain Database would leave the hub to find the change when its long-poll
+    times out, 5 s later."""
+    return Database.with_wakeups(hall.backend.database_url, hall.backend.var_dir)
 
 
 def _hall_id(session: Any) -> int:
