@@ -24,7 +24,7 @@ from pathlib import Path
 
 from devices.voice.announcer import Announcer, CallRequest
 from devices.voice.clips import record_clips_with_espeak
-from devices.voice.engines import ClipEngine, EspeakEngine, SpeechEngine
+from devices.voice.engines import ClipEngine, EspeakEngine, Pyttsx3Engine, SpeechEngine
 from hallbus.messages import CallEvent
 
 logger = logging.getLogger(__name__)
@@ -33,11 +33,13 @@ REMEMBERED_CALLS = 500  # far more than can be redelivered after one reconnect
 
 
 def build_engine(kind: str, *, clip_dir: Path | None = None) -> SpeechEngine | None:
-    """``espeak`` | ``clips`` | ``none`` (None: this device stays silent)."""
+    """``espeak`` | ``pyttsx3`` | ``clips`` | ``none`` (None: this device stays silent)."""
     if kind == "none":
         return None
     if kind == "espeak":
         return EspeakEngine()
+    if kind == "pyttsx3":
+        return Pyttsx3Engine()
     if kind == "clips":
         directory = clip_dir or Path("var/voice-clips")
         # Missing clips are filled with espeak-ng renderings; recorded ones are kept.

@@ -188,8 +188,14 @@ class WindowDisplayConfig(DeviceConfigBase):
     led: LedConfig | None = None
 
 
+# espeak: the espeak-ng program, one process per call (the default: a crash or hang
+# cannot take the announcer down). pyttsx3: the same voice in-process. clips: the
+# hall's recorded words. none: silent. See docs/displays.md.
+VoiceEngineName = Literal["espeak", "pyttsx3", "clips", "none"]
+
+
 class AnnouncerSettings(StrictModel):
-    engine: Literal["espeak", "clips", "none"] = "espeak"
+    engine: VoiceEngineName = "espeak"
     repeat: Annotated[int, Field(ge=1, le=5)] = 2
     english: bool = False
 
@@ -206,7 +212,7 @@ class HallDisplayConfig(DeviceConfigBase):
 class AnnouncerConfig(DeviceConfigBase):
     type: Literal["announcer"]
     floor: Annotated[int, Field(ge=-5, le=99)] | None = None
-    engine: Literal["espeak", "clips", "none"] = "espeak"
+    engine: VoiceEngineName = "espeak"
     repeat: Annotated[int, Field(ge=1, le=5)] = 2
     english: bool = False
 

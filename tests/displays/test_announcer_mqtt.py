@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from devices.voice.announcer import Announcer
-from devices.voice.engines import EspeakEngine
+from devices.voice.engines import EspeakEngine, Pyttsx3Engine
 from devices.voice.wavtools import read_wav
 from displays.announcer import AnnouncerService
 from displays.samples import call_event
-from displays.voice import CallVoice
+from displays.voice import CallVoice, build_engine
 from tests.displays.conftest import ANNOUNCER, HUB, Broker
 
 NOW = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
@@ -84,3 +84,30 @@ def _wait_for(predicate: object, timeout: float) -> bool:
             return True
         time.sleep(0.02)
     return bool(predicate())
+
+
+def test_announcer_speaks_with_the_pyttsx3_engine_its_config_names(
+    broker: Broker, tmp_path: Path
+) -> None:
+    engine = build_engine("pyttsx3")
+    assert isinstance(engine, Pyttsx3Engine)
+    hub = broker.client(HUB)
+    client = broker.client(ANNOUNCER, start=False)
+    announcer = Announcer(engine, repeat=1, output_dir=tmp_path, play=False)
+    service = AnnouncerService(client, "bh", CallVoice(announcer, floor=1))
+    service.subscribe()
+    subscribed = threading.Event()
+    client.subscribe(HUB.status_topic(), lambda _message: subscribed.set())
+    client.start()
+    assert subscribed.wait(5)
+    calls = [("A001", "3"), ("B002", "12"), ("A003", "3")]
+    for seq, (ticket, window) in enumerate(calls, start=1):
+        hub.publish(CALL_TOPIC, call_event(seq, ticket, window, now=NOW + timedelta(seconds=seq)))
+    try:
+        assert _wait_for(lambda: len(announcer.timeline) >= len(calls), 30.0)
+        assert announcer.wait_idle(30.0)
+    finally:
+        service.stop()
+    assert [record.ticket for record in announcer.timeline] == [ticket for ticket, _ in calls]
+    for record in announcer.timeline:
+        assert record.path is not None and read_wav(record.path).duration_s > 0.5

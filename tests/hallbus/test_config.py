@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from hallbus.config import (
+    AnnouncerConfig,
     ConfigFileError,
     HubConfig,
     KioskConfig,
@@ -17,6 +18,16 @@ from hallbus.config import (
 
 DEVICE_CONFIGS = Path(__file__).resolve().parents[2] / "device-configs"
 SHIPPED = sorted(DEVICE_CONFIGS.glob("*.yaml"))
+
+ANNOUNCER = """\
+device_id: announcer-9
+hall_id: bh
+type: announcer
+broker:
+  port: 1884
+  password_env: ANNOUNCER_9_MQTT_PASSWORD
+floor: 2
+"""
 
 KIOSK = """\
 device_id: kiosk-9
@@ -143,3 +154,20 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert check_config_main([str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"{bad}: broker.port = 99999: Input should be less than or equal to 65535" in out
+
+
+@pytest.mark.parametrize("engine", ["espeak", "pyttsx3", "clips", "none"])
+def test_announcer_engines_by_name(tmp_path: Path, engine: str) -> None:
+    config = load_device_config(
+        write(tmp_path, "announcer-9.yaml", ANNOUNCER + f"engine: {engine}\n")
+    )
+    assert isinstance(config, AnnouncerConfig) and config.engine == engine
+
+
+def test_unknown_announcer_engine_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "announcer-9.yaml", ANNOUNCER + "engine: festival\n")
+    with pytest.raises(ConfigFileError) as excinfo:
+        load_device_config(path)
+    (problem,) = [str(p) for p in excinfo.value.problems]
+    assert problem.startswith(f"{path}: engine = 'festival': ")
+    assert "'pyttsx3'" in problem
