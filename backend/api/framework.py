@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.errors import BadInput, Forbidden, NotAuthenticated
 from backend.models import Role
@@ -63,6 +64,12 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     if not request.is_json:
         raise BadInput("请求体须为 JSON（Content-Type: application/json）/ body must be JSON")
     raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body has no Content-Length to refuse up front, and Werkzeug
+        # stops reading it at the limit instead of refusing it: the handler would
+        # get the first `limit` bytes. Refuse it as a declared one would be.
+        raise RequestEntityTooLarge()
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
