@@ -16,6 +16,7 @@ from devices.voice.wavtools import read_wav
 from displays.announcer import AnnouncerService
 from displays.samples import call_event
 from displays.voice import CallVoice, build_engine
+from hallbus.client import DeviceClient
 from tests.displays.conftest import ANNOUNCER, HUB, Broker
 
 NOW = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
@@ -24,12 +25,13 @@ CALL_TOPIC = "hall/bh/all/call"
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
 
-def test_burst_of_20_calls_is_spoken_in_order_without_overlap(
-    broker: Broker, tmp_path: Path
-) -> None:
-    hub = broker.client(HUB)  # publishes its retained `online` on connect
+def _listening_announcer(
+    broker: Broker, announcer: Announcer
+) -> tuple[DeviceClient, AnnouncerService]:
+    """The hub's client (it publishes its retained `online` on connect) and an
+    announcer service for floor 1, subscribed to the hall's calls."""
+    hub = broker.client(HUB)
     client = broker.client(ANNOUNCER, start=False)
-    announcer = Announcer(EspeakEngine(), repeat=2, output_dir=tmp_path, play=False)
     service = AnnouncerService(client, "bh", CallVoice(announcer, floor=1))
     service.subscribe()
     # All filters go out in one SUBSCRIBE on connect: once the retained hub status
@@ -38,6 +40,14 @@ def test_burst_of_20_calls_is_spoken_in_order_without_overlap(
     client.subscribe(HUB.status_topic(), lambda _message: subscribed.set())
     client.start()
     assert subscribed.wait(5)
+    return hub, service
+
+
+def test_burst_of_20_calls_is_spoken_in_order_without_overlap(
+    broker: Broker, tmp_path: Path
+) -> None:
+    announcer = Announcer(EspeakEngine(), repeat=2, output_dir=tmp_path, play=False)
+    hub, service = _listening_announcer(broker, announcer)
     # Hub order deliberately not sorted by ticket: the announcer keeps call order.
     calls = [(f"{'AB'[index % 2]}{100 - index:03d}", str(index % 9 + 1)) for index in range(20)]
     for seq, (ticket, window) in enumerate(calls, start=1):
@@ -91,15 +101,8 @@ def test_announcer_speaks_with_the_pyttsx3_engine_its_config_names(
 ) -> None:
     engine = build_engine("pyttsx3")
     assert isinstance(engine, Pyttsx3Engine)
-    hub = broker.client(HUB)
-    client = broker.client(ANNOUNCER, start=False)
     announcer = Announcer(engine, repeat=1, output_dir=tmp_path, play=False)
-    service = AnnouncerService(client, "bh", CallVoice(announcer, floor=1))
-    service.subscribe()
-    subscribed = threading.Event()
-    client.subscribe(HUB.status_topic(), lambda _message: subscribed.set())
-    client.start()
-    assert subscribed.wait(5)
+    hub, service = _listening_announcer(broker, announcer)
     calls = [("A001", "3"), ("B002", "12"), ("A003", "3")]
     for seq, (ticket, window) in enumerate(calls, start=1):
         hub.publish(CALL_TOPIC, call_event(seq, ticket, window, now=NOW + timedelta(seconds=seq)))
