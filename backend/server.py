@@ -101,7 +101,7 @@ def ensure_port_free(host: str, port: int) -> None:
     without complaint and the kernel splits the connections between the two:
     two backends of one hall, or a test talking to another test's server. A
     plain bind, which fails when any socket holds the port, is tried first."""
-    from hallbus.broker.embedded import port_is_free
+    from hallbus.ports import port_is_free
 
     if not port_is_free(host, port):
         raise PortInUse(f"端口 {host}:{port} 已被占用 / port {host}:{port} is in use")

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from backend.db import Database
 from backend.models import Hall, QueueCategory, Ticket
-from hallbus.broker.embedded import free_loopback_port
+from hallbus.ports import free_loopback_port
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ from backend.seed.loader import seed_demo  # noqa: E402
 from backend.server import server_command, stop_server, wait_until_serving  # noqa: E402
 from backend.services.auth import issue_device_token  # noqa: E402
 from backend.services.queue import insert_ticket_rows, local_day  # noqa: E402
-from hallbus.broker.embedded import free_loopback_port  # noqa: E402
+from hallbus.ports import free_loopback_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("HALLKIT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-pass-2026"

@@ -53,9 +53,9 @@ from displays.guide import load_guide  # noqa: E402
 from displays.hall_app import HallDisplayApp  # noqa: E402
 from displays.samples import call_event, window_state  # noqa: E402
 from displays.window_app import WindowDisplayApp  # noqa: E402
-from hallbus.broker.embedded import free_loopback_port  # noqa: E402
 from hallbus.broker.mosquitto import start_mosquitto  # noqa: E402
 from hallbus.client import ConnectionSettings, DeviceClient  # noqa: E402
+from hallbus.ports import free_loopback_port  # noqa: E402
 from hallbus.topics import Broadcast, DeviceRef, DeviceType, broadcast_topic  # noqa: E402
 
 HUB = DeviceRef("bh", DeviceType.HUB, "hub-bh")

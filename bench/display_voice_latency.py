@@ -26,9 +26,9 @@ from devices.voice.engines import EspeakEngine
 from displays.announcer import AnnouncerService
 from displays.samples import call_event
 from displays.voice import CallVoice
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import start_mosquitto
 from hallbus.client import ConnectionSettings, DeviceClient
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 
 HUB = DeviceRef("bh", DeviceType.HUB, "hub-bh")

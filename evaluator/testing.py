@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import MosquittoProcess, start_mosquitto
 from hallbus.bus import IncomingMessage
 from hallbus.client import ConnectionSettings, DeviceClient
@@ -36,6 +35,7 @@ from hallbus.messages import (
     SubmitRating,
     WindowDisplayState,
 )
+from hallbus.ports import free_loopback_port
 from hallbus.topics import Command, DeviceRef, DeviceType, RequestKind
 
 

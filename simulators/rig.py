@@ -25,10 +25,10 @@ from typing import Any
 import yaml
 
 from hallbus.broker.credentials import ensure_device_passwords
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import MosquittoProcess, start_mosquitto
 from hallbus.client import DeviceClient
 from hallbus.config import HubConfig, connection_settings, load_device_config
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 from hub.service import HubService
 from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay

@@ -10,8 +10,9 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from hallbus.broker.embedded import EmbeddedBroker, free_loopback_port
+from hallbus.broker.embedded import EmbeddedBroker
 from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto, start_mosquitto
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from backend.server import (
     wait_until_serving,
     worker_app,
 )
-from hallbus.broker.embedded import free_loopback_port
+from hallbus.ports import free_loopback_port
 from tests.conftest import issue_test_device_token
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import find_mosquitto, start_mosquitto
 from hallbus.client import ConnectionSettings, DeviceClient
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 
 HALL = "bh"

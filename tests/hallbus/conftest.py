@@ -16,9 +16,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hallbus.broker.embedded import EmbeddedBroker, free_loopback_port
+from hallbus.broker.embedded import EmbeddedBroker
 from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto, start_mosquitto
 from hallbus.client import ConnectionSettings, DeviceClient
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 
 HALL = "bh"

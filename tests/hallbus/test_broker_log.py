@@ -8,8 +8,8 @@ import socket
 import struct
 from pathlib import Path
 
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import start_mosquitto
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 
 PIPE_BUFFER = 64 * 1024

@@ -29,10 +29,11 @@ from backend.app import create_app
 from backend.config import Settings
 from backend.db import Database
 from hallbus.broker.credentials import ensure_device_passwords
-from hallbus.broker.embedded import EmbeddedBroker, free_loopback_port
+from hallbus.broker.embedded import EmbeddedBroker
 from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto, start_mosquitto
 from hallbus.client import ConnectionSettings, DeviceClient
 from hallbus.config import HubConfig, load_device_config
+from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
 from hub.service import HubService
 from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay

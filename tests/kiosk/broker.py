@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hallbus.broker.embedded import free_loopback_port
 from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto
+from hallbus.ports import free_loopback_port
 
 
 def start_private_mosquitto(directory: Path) -> MosquittoProcess:
