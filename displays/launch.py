@@ -40,6 +40,7 @@ from hallbus.config import (
     ConfigFileError,
     DeviceConfig,
     HallDisplayConfig,
+    VoiceEngineName,
     WindowDisplayConfig,
     connection_settings,
     load_device_config,
@@ -107,7 +108,7 @@ def open_client(config: DeviceConfig) -> DeviceClient:
 
 
 def build_voice(
-    engine: str,
+    engine: VoiceEngineName,
     *,
     repeat: int,
     english: bool,

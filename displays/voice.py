@@ -25,6 +25,7 @@ from pathlib import Path
 from devices.voice.announcer import Announcer, CallRequest
 from devices.voice.clips import record_clips_with_espeak
 from devices.voice.engines import ClipEngine, EspeakEngine, Pyttsx3Engine, SpeechEngine
+from hallbus.config import VoiceEngineName
 from hallbus.messages import CallEvent
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 REMEMBERED_CALLS = 500  # far more than can be redelivered after one reconnect
 
 
-def build_engine(kind: str, *, clip_dir: Path | None = None) -> SpeechEngine | None:
+def build_engine(kind: VoiceEngineName, *, clip_dir: Path | None = None) -> SpeechEngine | None:
     """``espeak`` | ``pyttsx3`` | ``clips`` | ``none`` (None: this device stays silent)."""
     if kind == "none":
         return None
