@@ -18,6 +18,7 @@ from backend.models import Staff, utcnow
 from backend.models.supervision import DisciplineContact, StaffContact
 from backend.services import notify, rollup
 from backend.services import supervision as supervision_service
+from hallbus.localtime import DEFAULT_TIMEZONE, local_now
 
 
 def _policy(red_card_days: int, supplement_days: int) -> supervision_service.SupervisionPolicy:
@@ -86,7 +87,8 @@ def supervision_scan(
     try:
         while True:
             report, delivered = scheduler.run_once()
-            stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+            # The scanner serves the district: its log lines are on the district's clock.
+            stamp = local_now(DEFAULT_TIMEZONE).isoformat(timespec="seconds")
             click.echo(
                 f"{stamp} 扫描 scan: {report.as_json()} 发送 sent {delivered.sent}, "
                 f"retrying {delivered.retrying}, failed {delivered.failed}"

@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from sqlalchemy import select, update
 
 from backend.config import Settings, settings_from_env
 from backend.server import server_command, stop_server, wait_until_serving
+from hallbus.localtime import format_local, is_known_zone
 
 log = logging.getLogger("hallkit.demo")
 
@@ -269,6 +271,12 @@ def _clerks(settings: Settings, base: str) -> tuple[list[Any], list[str]]:
     return clerks, sorted(categories)
 
 
+def _hall_clock(status: dict[str, Any]) -> str:
+    """Now on the demo hall's wall clock (its own zone, not this machine's)."""
+    zone = status["hall"].get("timezone")
+    return format_local(datetime.now(UTC), zone if is_known_zone(zone or "") else None, "%H:%M:%S")
+
+
 def _summary(base: str, hub: Any) -> str:
     import json
 
@@ -277,7 +285,7 @@ def _summary(base: str, hub: Any) -> str:
     health = hub.health_report()
     lines = [
         "\033[2J\033[H" if sys.stdout.isatty() else "",
-        f"hallkit 演示大厅 · {status['hall']['name']} · {time.strftime('%H:%M:%S')}",
+        f"hallkit 演示大厅 · {status['hall']['name']} · {_hall_clock(status)}",
         f"设备在线 devices online: {health.get('devices_online', '?')}   "
         f"后端 backend reachable: {health.get('backend_reachable', '?')}   "
         f"离线队列 outbox: {health.get('outbox_depth', '?')}",

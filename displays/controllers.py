@@ -17,7 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -46,7 +46,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def local_now() -> datetime:
-    return datetime.now().astimezone()
+    # An instant; the view-models show it in the hall's zone, not the machine's.
+    return datetime.now(UTC)
 
 
 def hub_status_filter(hall_id: str) -> str:
@@ -190,8 +191,15 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
             self.refresh(received_at)
 
     def _on_config(self, message: IncomingMessage) -> None:
-        # Window displays have no run-time knobs yet; decoding still reports bad pushes.
-        self._decode(ConfigPush, message)
+        # Window displays have no run-time knobs; the push carries the hall's time zone.
+        config = self._decode(ConfigPush, message)
+        if config is None:
+            return
+        with self.lock:
+            if not self.gate.admit(message.topic, config.seq):
+                return
+            self.model.apply_config(config)
+            self.refresh()
 
     def _apply_link(self, status: LinkStatus) -> None:
         self.model.apply_link(status)

@@ -6,7 +6,7 @@ import displays.kivy_env  # noqa: F401  (must precede kivy)
 
 # isort: split
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
         container.add_widget(Factory.Widget(size_hint_y=0.001))
 
     def tick(self) -> None:
-        now = datetime.now().astimezone()
+        now = datetime.now(UTC)
         self._flash.update(self.view is not None and self.view.flashing(now))
         if self.show_notices and self._ticker_event is None:
             self._ticker_event = Clock.schedule_interval(self._scroll_ticker, 1 / TICKER_FPS)

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from devices.voice.text import mask_name
 from displays import style
 from displays.guide import Guide
 from displays.link import Link, LinkStatus
-from displays.timefmt import clock_text, date_text, date_text_en, minutes_text
+from displays.timefmt import clock_text, date_text, date_text_en, minutes_text, time_text
+from hallbus.localtime import pushed_zone
 from hallbus.messages import CallEvent, ConfigPush, HallCallList, RecentCall
 
 DEFAULT_HALL_NAME = "政务服务中心"
@@ -142,6 +143,11 @@ class HallDisplayViewModel:
         del self.live_calls[MAX_CALL_ROWS:]
         self._note_newest(now)
 
+    @property
+    def zone(self) -> tzinfo:
+        """The hall's zone from the hub's ConfigPush (the district's until then)."""
+        return pushed_zone(self.config.timezone if self.config else None)
+
     def apply_config(self, config: ConfigPush) -> None:
         self.config = config
         seconds = config.settings.get("page_seconds")
@@ -164,12 +170,13 @@ class HallDisplayViewModel:
         return rotating[int(now.timestamp() // self.page_seconds) % len(rotating)]
 
     def view(self, now: datetime) -> HallView:
+        zone = self.zone
         calls = self._merged()[:MAX_CALL_ROWS]
         rows = tuple(
             CallRow(
                 ticket=public_caller(call.ticket),
                 window_text=f"{call.window} 号窗口",
-                time_text=f"{call.called_at:%H:%M}",
+                time_text=time_text(call.called_at, zone),
                 recall_text="再次呼叫" if call.recall_count else "",
                 newest=index == 0,
             )
@@ -186,9 +193,9 @@ class HallDisplayViewModel:
         offline, offline_en = self._offline_texts()
         return HallView(
             hall_name=self.config.hall_name if self.config else DEFAULT_HALL_NAME,
-            date_text=date_text(now),
-            date_text_en=date_text_en(now),
-            clock_text=clock_text(now),
+            date_text=date_text(now, zone),
+            date_text_en=date_text_en(now, zone),
+            clock_text=clock_text(now, zone),
             show_calls="calls" in self.pages,
             calls=rows,
             banner=banner,
@@ -275,7 +282,7 @@ class HallDisplayViewModel:
             return "", ""
         if self.link.link is Link.CONNECTING:
             return "正在连接叫号系统…", "Connecting…"
-        since = f" {self.link.since:%H:%M} 起" if self.link.since else ""
+        since = f" {time_text(self.link.since, self.zone)} 起" if self.link.since else ""
         return (
             f"离线{since}：叫号信息可能不是最新，请留意语音广播或咨询工作人员",
             "OFFLINE — call list may be out of date",

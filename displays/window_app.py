@@ -6,7 +6,7 @@ import displays.kivy_env  # noqa: F401  (must precede kivy)
 
 # isort: split
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from displays.app_base import DisplayApp
 from displays.timefmt import clock_text
 from displays.widgets import CallFlash
 from displays.window_view import WindowView
+from hallbus.localtime import pushed_zone
 
 KV_DIR = Path(__file__).with_name("kv")
 
@@ -118,8 +119,8 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         return str(glyphs.drawn_text)
 
     def tick(self) -> None:
-        now = datetime.now().astimezone()
-        self.clock = clock_text(now)
+        now = datetime.now(UTC)
+        self.clock = clock_text(now, self.view.zone if self.view else pushed_zone(None))
         self._flash.update(self.view is not None and self.view.flashing(now))
 
 

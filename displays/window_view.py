@@ -17,14 +17,15 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from displays import style
 from displays.link import Link, LinkStatus
 from displays.style import Rgba
-from displays.timefmt import expected_back_text
-from hallbus.messages import StaffCard, WindowDisplayState
+from displays.timefmt import expected_back_text, time_text
+from hallbus.localtime import pushed_zone
+from hallbus.messages import ConfigPush, StaffCard, WindowDisplayState
 
 FULL_STAR = "★"
 EMPTY_STAR = "☆"
@@ -57,6 +58,7 @@ class WindowView:
     offline_text: str  # "" while live
     offline_text_en: str
     health_text: str  # LED bar problems, for the technician ("" when fine)
+    zone: tzinfo  # the hall's: the clock shows its wall-clock time
 
     def flashing(self, now: datetime) -> bool:
         return self.flash_until is not None and now < self.flash_until
@@ -94,13 +96,13 @@ def staff_view(staff: StaffCard | None, photo_dir: Path | None) -> StaffView | N
     )
 
 
-def _offline_texts(link: LinkStatus) -> tuple[str, str]:
+def _offline_texts(link: LinkStatus, zone: tzinfo) -> tuple[str, str]:
     if link.link is Link.LIVE:
         return "", ""
     if link.link is Link.CONNECTING:
         return "正在连接叫号系统…", "Connecting…"
-    since = f" {link.since:%H:%M} 起" if link.since else ""
-    since_en = f" since {link.since:%H:%M}" if link.since else ""
+    since = f" {time_text(link.since, zone)} 起" if link.since else ""
+    since_en = f" since {time_text(link.since, zone)}" if link.since else ""
     return (
         f"离线{since}：叫号信息可能不是最新，请以现场工作人员为准",
         f"OFFLINE{since_en} — may be out of date",
@@ -123,6 +125,7 @@ class WindowDisplayViewModel:
         self.state: WindowDisplayState | None = None
         self.link = LinkStatus(Link.CONNECTING)
         self.health_text = ""
+        self.config: ConfigPush | None = None
         self._flash_until: datetime | None = None
 
     def apply_state(self, state: WindowDisplayState, now: datetime) -> None:
@@ -148,11 +151,20 @@ class WindowDisplayViewModel:
     def apply_link(self, link: LinkStatus) -> None:
         self.link = link
 
+    @property
+    def zone(self) -> tzinfo:
+        """The hall's zone from the hub's ConfigPush (the district's until then)."""
+        return pushed_zone(self.config.timezone if self.config else None)
+
+    def apply_config(self, config: ConfigPush) -> None:
+        self.config = config
+
     def apply_health(self, ok: bool, detail: str) -> None:
         self.health_text = "" if ok else f"LED 故障：{detail}"
 
     def view(self, now: datetime) -> WindowView:
-        offline, offline_en = _offline_texts(self.link)
+        zone = self.zone
+        offline, offline_en = _offline_texts(self.link, zone)
         state = self.state
         if state is None:
             return WindowView(
@@ -172,6 +184,7 @@ class WindowDisplayViewModel:
                 offline_text=offline,
                 offline_text_en=offline_en,
                 health_text=self.health_text,
+                zone=zone,
             )
         base = WindowView(
             mode="closed",
@@ -190,6 +203,7 @@ class WindowDisplayViewModel:
             offline_text=offline,
             offline_text_en=offline_en,
             health_text=self.health_text,
+            zone=zone,
         )
         view = self._state_view(base, state, now)
         if not self.link.live and view.mode == "serving":
@@ -227,7 +241,9 @@ class WindowDisplayViewModel:
         if state.state == "paused":
             reason = f"原因：{state.pause_reason}" if state.pause_reason else ""
             back, back_en = (
-                expected_back_text(state.expected_back, now) if state.expected_back else ("", "")
+                expected_back_text(state.expected_back, now, base.zone)
+                if state.expected_back
+                else ("", "")
             )
             return replace(
                 base,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devices.buttonbox import ButtonBoxSettings
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def local_now() -> datetime:
-    return datetime.now().astimezone()
+    # An instant (stamped on ratings as UTC); shown only through the hall's zone.
+    return datetime.now(UTC)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ def rate_now_command(
     ticket: str = "A001",
     request_id: str | None = None,
 ) -> RateNow:
-    moment = now or datetime.now().astimezone()
+    moment = now or datetime.now(UTC)
     return RateNow(
         request_id=request_id or secrets.token_hex(16),
         window=window,

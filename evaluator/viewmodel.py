@@ -26,12 +26,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final, Protocol
 
 from evaluator import texts
 from evaluator.texts import BAD_LEVELS, LEVELS, Language
+from hallbus.localtime import TIME, format_local, pushed_zone
 from hallbus.messages import ConfigPush, RateNow, SubmitRating, WindowDisplayState
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,8 @@ class EvaluatorViewModel:
         self._settings = settings
         self._sink = sink
         self._clock = clock
+        # The hall's zone (ConfigPush `timezone`): times shown are its wall-clock times.
+        self._zone: tzinfo = pushed_zone(None)
         self._lock = threading.RLock()
         self._listeners: list[Callable[[ViewState], None]] = []
         self._language: Language = "zh"
@@ -242,6 +245,7 @@ class EvaluatorViewModel:
             if reasons and settings.reasons_from_hub:
                 settings = replace(settings, bad_reasons=reasons[: MAX_REASONS * 2])
             self._settings = settings
+            self._zone = pushed_zone(push.timezone)
         self._changed()
         return True
 
@@ -496,7 +500,7 @@ class EvaluatorViewModel:
         if state is not None and state.state == "paused":
             extras = [state.pause_reason or ""]
             if state.expected_back is not None:
-                back = state.expected_back.strftime("%H:%M")
+                back = format_local(state.expected_back, self._zone, TIME)
                 extras.append(texts.text("expected_back", lang, time=back))
             window_state = " · ".join(part for part in (window_state, *extras) if part)
 

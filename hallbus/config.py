@@ -31,6 +31,7 @@ from pydantic import (
 
 from hallbus.client import ConnectionSettings, TlsSettings
 from hallbus.idlookup import LookupKeyError, parse_lookup_key
+from hallbus.localtime import DEFAULT_TIMEZONE
 from hallbus.topics import DeviceRef, DeviceType
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")]
@@ -263,7 +264,7 @@ class HubConfig(DeviceConfigBase):
     health_port: Port | None = None
     # The hall's local time zone: decides the service day of offline tickets.
     timezone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] = (
-        "Asia/Shanghai"
+        DEFAULT_TIMEZONE
     )
     # Where phones reach the backend's public pages: a ticket's QR code (follow_url)
     # is <public_base_url>/m/t/<ticket token>.

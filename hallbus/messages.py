@@ -409,6 +409,11 @@ class ConfigPush(VersionedModel):
     # Device-type specific knobs, named in docs/protocol.md; unknown keys are ignored
     # by devices so the hub can roll a new knob out before every device knows it.
     settings: dict[Annotated[str, StringConstraints(max_length=64)], Scalar] = {}
+    # The hall's IANA time zone ("Asia/Shanghai"): every time the device shows a
+    # person is in it; instants on the wire stay UTC.
+    timezone: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] | None
+    ) = added_field()
 
 
 # ------------------------------------------------------------------------ kiosk state

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from hallbus.localtime import DEFAULT_TIMEZONE, is_known_zone
 from hallbus.messages import (
     CallEvent,
     CategoryInfo,
@@ -48,6 +49,15 @@ _WAITING_UNKNOWN: Final = frozenset(
 # backend keeps with its catalogue and settings) is fetched again.
 _CONFIG_EVENTS: Final = frozenset({"catalog_changed", "config_changed", "rating_reasons_changed"})
 
+
+# Devices that get a ConfigPush: those that show a person a time (in the hall's
+# zone) or take settings. Announcers and LED strips show no times.
+_CONFIG_RECEIVERS: Final = (
+    DeviceType.KIOSK,
+    DeviceType.WINDOW_DISPLAY,
+    DeviceType.HALL_DISPLAY,
+    DeviceType.EVALUATOR,
+)
 
 # Backend window states the displays know; anything else shows as closed.
 _DISPLAY_STATES: Final[dict[str, Literal["open", "paused", "resting", "closed"]]] = {
@@ -109,6 +119,9 @@ class HallDisplayModel:
     hall_name: str = ""
     category_infos: list[CategoryInfo] = field(default_factory=list)
     rating_reasons: tuple[str, ...] = ()
+    # The hall's IANA zone, pushed to every device that shows a time: the hub's
+    # config until the backend's hall record (GET /status hall.timezone) says otherwise.
+    timezone: str = DEFAULT_TIMEZONE
     # The hall's active notices as one line each ("title：body"), in display order.
     notices: list[str] = field(default_factory=list)
     # prefix -> the snapshot's category entry as the backend sent it (for KioskState).
@@ -134,6 +147,15 @@ class HallDisplayModel:
         self.load_waiting(status)
         hall = status.get("hall") or {}
         self.hall_name = str(hall.get("name") or hall.get("code") or self.hall_id)[:200]
+        zone = hall.get("timezone")
+        if isinstance(zone, str) and zone != self.timezone:
+            if is_known_zone(zone):
+                log.warning(
+                    "hall time zone is %s (backend), not %s (hub config)", zone, self.timezone
+                )
+                self.timezone = zone
+            else:
+                log.warning("backend names unknown time zone %r; keeping %s", zone, self.timezone)
         infos: list[CategoryInfo] = []
         for item in status.get("categories", []):
             try:
@@ -392,13 +414,20 @@ class HallDisplayModel:
         return out
 
     def _config_messages(self, *, force: bool) -> list[Outgoing]:
-        """Retained ConfigPush for every evaluator whose content changed (or all: force)."""
+        """Retained ConfigPush for every device that shows a time (the hall's zone) or
+        has settings, whose content changed (or all: force)."""
         if not self.hall_name:
             return []  # no snapshot yet: nothing to say about the hall
         out: list[Outgoing] = []
-        for record in self.registry.of_type(DeviceType.EVALUATOR):
+        receivers = [r for kind in _CONFIG_RECEIVERS for r in self.registry.of_type(kind)]
+        for record in receivers:
             settings = self._config_settings(record)
-            content = (self.hall_name, tuple(self.category_infos), tuple(sorted(settings.items())))
+            content = (
+                self.hall_name,
+                self.timezone,
+                tuple(self.category_infos),
+                tuple(sorted(settings.items())),
+            )
             if not force and self._pushed_config.get(record.ref.device_id) == content:
                 continue
             try:
@@ -407,6 +436,7 @@ class HallDisplayModel:
                     hall_name=self.hall_name,
                     categories=list(self.category_infos),
                     settings=dict(settings),
+                    timezone=self.timezone,
                 )
             except ValidationError as exc:
                 log.warning("configuration of %s not published: %s", record.ref.device_id, exc)
@@ -418,7 +448,7 @@ class HallDisplayModel:
     def _config_settings(self, record: DeviceRecord) -> dict[str, Scalar]:
         settings: dict[str, Scalar] = dict(record.push_settings)
         reasons = join_setting_list(self.rating_reasons)
-        if reasons:
+        if reasons and record.ref.device_type is DeviceType.EVALUATOR:
             # Without a list from the backend the evaluator keeps its built-in one.
             settings["bad_reasons"] = reasons
         return settings

@@ -108,7 +108,11 @@ class HubService:
         self._stopping = threading.Event()
         self._started_at = time.monotonic()
         self.model = HallDisplayModel(
-            hall_id=config.hall_id, registry=self.registry, next_seq=self.store.next_seq, now=clock
+            hall_id=config.hall_id,
+            registry=self.registry,
+            next_seq=self.store.next_seq,
+            now=clock,
+            timezone=config.timezone,
         )
         self.blocks = TicketBlocks(self.store, self.backend, config.reserved_block_size)
         self.block_keeper = BlockKeeper(self.blocks, self.backend, self._stopping)

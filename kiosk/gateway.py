@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -145,7 +145,7 @@ class HubGateway:
         self._requester = requester
         self._bus = bus
         self._hub = DeviceRef(device.hall_id, DeviceType.HUB, hub_id)
-        self._clock = clock or (lambda: datetime.now().astimezone())
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._last_state_seq = -1
         self._last_config_seq = -1
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from hallbus.config import KioskConfig
+from hallbus.localtime import to_local
 from hallbus.messages import MatterDetail, TicketIssued
 from kiosk.i18n import Language, text
 from kiosk.printing import (
@@ -50,7 +51,9 @@ def where_text(floor: int | None, area: str | None, language: Language) -> str:
     return area or ""
 
 
-def ticket_content(hall_name: str, ticket: TicketIssued, language: Language) -> TicketContent:
+def ticket_content(
+    hall_name: str, ticket: TicketIssued, language: Language, zone: tzinfo
+) -> TicketContent:
     # The QR opens the phone page following this ticket. Without a URL from the hub the
     # QR carries the ticket id, which the hall's phone page can also look up.
     follow = ticket.follow_url if ticket.follow_url and ticket.follow_url.isascii() else None
@@ -60,8 +63,8 @@ def ticket_content(hall_name: str, ticket: TicketIssued, language: Language) -> 
         category_name=ticket.category_name,
         ahead=ticket.ahead,
         estimated_wait_minutes=ticket.estimated_wait_minutes,
-        # Printed as the hub stamped it: the hall's own UTC offset, i.e. its wall-clock time.
-        issued_at=ticket.issued_at,
+        # The hub stamps UTC; the ticket shows the hall's wall-clock time.
+        issued_at=to_local(ticket.issued_at, zone),
         window_area=where_text(ticket.floor, ticket.window_area, language),
         follow_url=follow or ticket.ticket_id.encode("ascii", "ignore").decode() or ticket.number,
         language=language,

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Base, utcnow
+from hallbus.localtime import DEFAULT_TIMEZONE
 
 
 def enum_column(enum_class: type[enum.Enum]) -> Enum:
@@ -64,7 +65,7 @@ class Hall(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
     run_by_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     address: Mapped[str] = mapped_column(String(300), default="")
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     # The call-order policy (see backend.services.policy.py); JSON so a hall
     # can change it without a migration, validated by HallPolicy on every write.
     call_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

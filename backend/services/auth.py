@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadInput, NotAuthenticated
 from backend.models import ApiToken, Role, Staff, StaffPost, Window
 from backend.services.audit import record
+from hallbus.localtime import DEFAULT_TIMEZONE, TIME, format_local
 
 MAX_FAILURES = 5
 _hasher = PasswordHasher()
@@ -102,7 +103,7 @@ def sign_in(
         raise generic
     if staff.locked_until is not None and staff.locked_until > now:
         raise NotAuthenticated(
-            f"账号已锁定，请于 {staff.locked_until.astimezone().strftime('%H:%M')} 后再试 "
+            f"账号已锁定，请于 {format_local(staff.locked_until, DEFAULT_TIMEZONE, TIME)} 后再试 "
             "/ account locked after repeated failures",
             locked_until=staff.locked_until.isoformat(),
         )

@@ -68,9 +68,17 @@ from backend.models.rollup import (
     rollup_days,
     ticket_days,
 )
+from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
-HALL_TIMEZONE = "Asia/Shanghai"
-UTC_OFFSET_HOURS = 8  # Asia/Shanghai, no DST
+# The district's roll-ups and rankings span halls: they count days on the district's
+# clock (hallbus.localtime), the zone every hall of the district shares.
+HALL_TIMEZONE = DEFAULT_TIMEZONE
+# SQLite has no zone database: the district's fixed offset (China keeps no DST).
+UTC_OFFSET_HOURS = (
+    int(_district_offset.total_seconds() // 3600)
+    if (_district_offset := hall_zone(DEFAULT_TIMEZONE).utcoffset(datetime(2026, 1, 1)))
+    else 0
+)
 GROUPS = ("department", "window", "clerk", "hall")
 BUCKETS = ("day", "week", "month")
 

@@ -19,7 +19,7 @@ import math
 import secrets
 import time as time_module
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -51,17 +51,19 @@ from backend.services import eventlog
 from backend.services.audit import record
 from backend.services.policy import HallPolicy
 from backend.services.rawsql import RawSql
+from hallbus.localtime import hall_zone, local_date
 
 PRIORITY_KINDS = {"elderly": "老年人", "disabled": "残疾人", "military": "军人", "pregnant": "孕妇"}
 
 
-@lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    """A hall's zone (hallbus.localtime: the one rule every app formats times with)."""
+    return hall_zone(name)
 
 
-def local_day(now: datetime, timezone: str) -> date:
-    return now.astimezone(zone(timezone)).date()
+def local_day(now: datetime, timezone: str | tzinfo) -> date:
+    """The hall-local day of an instant: the service day, business day boundaries."""
+    return local_date(now, timezone)
 
 
 @dataclass(frozen=True)

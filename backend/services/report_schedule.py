@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,10 +25,11 @@ from sqlalchemy.orm import Session
 from backend.errors import BadInput
 from backend.models.report_schedule import ReportFormat, ReportFrequency, ReportSchedule
 from backend.services import notify, performance
+from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 log = logging.getLogger(__name__)
 
-HALL_TIMEZONE = ZoneInfo("Asia/Shanghai")
+HALL_TIMEZONE = hall_zone(DEFAULT_TIMEZONE)  # district reports: the district's clock
 MAX_FAILURES = 5  # per period; then that period is given up and the error stays visible
 GROUPS = ("department", "window", "clerk")
 FILE_SUFFIX = {"pdf": "pdf", "xlsx": "xlsx", "html": "html"}

@@ -49,6 +49,7 @@ from backend.models import (
     Ticket,
     Window,
 )
+from hallbus.localtime import DEFAULT_TIMEZONE
 
 GroupBy = Literal["window", "staff", "department", "matter", "hall", "day", "month"]
 GROUP_BY_VALUES: Final[tuple[str, ...]] = (
@@ -60,7 +61,6 @@ GROUP_BY_VALUES: Final[tuple[str, ...]] = (
     "day",
     "month",
 )
-DEFAULT_TIMEZONE: Final = "Asia/Shanghai"
 REGION_CODE_ENV: Final = "HALLKIT_REGION_CODE"
 # 行政区划代码: 6 digits (county level) or 12 (township/village level).
 _REGION_CODE: Final = re.compile(r"^(\d{6}|\d{12})$")

@@ -91,6 +91,7 @@ from backend.services.auth import Principal
 from backend.services.calendar import calendar_for
 from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
 from backend.workdays import SuspensionKind, WorkCalendar
+from hallbus.localtime import DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class SupervisionPolicy:
     reminder_hours_before: int = 24
     # The deadline instant is this time on the due day (the hall closes at 17:00).
     office_closes_at: time = time(17, 0)
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     abnormal_end_actions: Mapping[str, str] = field(
         default_factory=lambda: {
             "withdraw": "撤回",

@@ -49,7 +49,7 @@ from backend.services import audit
 from backend.services import cases as case_service
 from backend.web import access, materials
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.layout import add_nav, page_errors
+from backend.web.layout import add_nav, page_errors, page_zone
 from backend.web.qr import qr_svg
 from backend.workdays import SuspensionKind
 
@@ -154,7 +154,7 @@ def index() -> Any:
 def _today() -> Any:
     from backend.services.queue import local_day
 
-    return local_day(_now(), "Asia/Shanghai")
+    return local_day(_now(), page_zone())
 
 
 @blueprint.get("/new")

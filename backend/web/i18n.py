@@ -22,6 +22,8 @@ from flask import Flask, request, session
 from flask.sessions import NullSession
 from flask_babel import Babel
 
+from hallbus.localtime import DEFAULT_TIMEZONE
+
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"
@@ -69,7 +71,7 @@ def install(app: Flask) -> None:
     Babel(
         app,
         default_locale=DEFAULT_LOCALE,
-        default_timezone="Asia/Shanghai",
+        default_timezone=DEFAULT_TIMEZONE,
         default_translation_directories=str(compiled),
         locale_selector=select_locale,
     )

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Flask,
     flash,
+    g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -33,8 +34,8 @@ from werkzeug.exceptions import HTTPException
 
 from backend.errors import DomainError
 from backend.models import Role
+from hallbus.localtime import UnknownTimeZone, format_local, hall_zone
 
-HALL_ZONE = ZoneInfo("Asia/Shanghai")
 FRAGMENT_HEADER = "X-Hallkit-Fragment"
 
 
@@ -106,10 +107,50 @@ def page_errors(blueprint: Blueprint, *, fallback_endpoint: str | None = None) -
     blueprint.register_error_handler(HTTPException, _http)
 
 
+def use_hall_zone(timezone: str | None) -> None:
+    """This request shows times in this hall's zone (a page that is about one hall:
+    the admin page of the selected hall, a phone page, a slip)."""
+    try:
+        g.hall_zone = hall_zone(timezone)
+    except UnknownTimeZone:
+        g.hall_zone = hall_zone(None)
+
+
+def page_zone() -> tzinfo:
+    """The zone the page's times are shown in: the hall the page is about, else the
+    signed-in staff member's hall, else the district's."""
+    if not has_request_context():
+        return hall_zone(None)
+    zone = g.get("hall_zone")
+    if zone is None:
+        zone = _staff_hall_zone()
+        g.hall_zone = zone
+    return zone
+
+
+def _staff_hall_zone() -> tzinfo:
+    from flask import current_app
+    from sqlalchemy import select
+
+    from backend.models import Hall
+
+    if not current_user or not current_user.is_authenticated:
+        return hall_zone(None)
+    hall_id = current_user.principal.hall_id
+    if hall_id is None:
+        return hall_zone(None)
+    with current_app.extensions["hallkit"].db.reading() as session:
+        name = session.execute(select(Hall.timezone).where(Hall.id == hall_id)).scalar()
+    try:
+        return hall_zone(name)
+    except UnknownTimeZone:
+        return hall_zone(None)
+
+
 def local_time(value: datetime | None, pattern: str = "%H:%M") -> str:
     if value is None:
         return ""
-    return value.astimezone(HALL_ZONE).strftime(pattern)
+    return format_local(value, page_zone(), pattern)
 
 
 def local_datetime(value: datetime | None) -> str:

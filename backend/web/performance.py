@@ -42,7 +42,7 @@ from backend.services import audit, performance
 from backend.services import report_schedule as schedule_service
 from backend.web import reports
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.layout import HALL_ZONE, add_nav, page_errors
+from backend.web.layout import add_nav, page_errors, page_zone
 
 blueprint = Blueprint("performance_pages", __name__, url_prefix="/performance")
 page_errors(blueprint, fallback_endpoint="performance_pages.index")
@@ -86,7 +86,7 @@ def _now() -> datetime:
 
 
 def _today() -> date:
-    return _now().astimezone(HALL_ZONE).date()
+    return _now().astimezone(page_zone()).date()
 
 
 def _scope(user: StaffUser) -> performance.Scope:

@@ -34,7 +34,7 @@ from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
 from backend.web import access
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.layout import HALL_ZONE, add_nav, page_errors
+from backend.web.layout import add_nav, page_errors, page_zone
 
 blueprint = Blueprint("workbench", __name__, url_prefix="/workbench")
 page_errors(blueprint, fallback_endpoint="workbench.index")
@@ -54,7 +54,7 @@ def _now() -> datetime:
 
 def due_moment(due_on: date) -> datetime:
     """A case due on a day may be finished until that day's end (hall time)."""
-    return datetime.combine(due_on + timedelta(days=1), datetime.min.time(), HALL_ZONE)
+    return datetime.combine(due_on + timedelta(days=1), datetime.min.time(), page_zone())
 
 
 def _case_rows(session: Session, condition: Any, limit: int = 100) -> list[Any]:
@@ -77,7 +77,7 @@ def _staff_names(session: Session, ids: set[int]) -> dict[int, str]:
 
 def workbench_context(session: Session, user: StaffUser, now: datetime) -> dict[str, Any]:
     scope = access.case_scope(session, user.principal, now)
-    today = local_day(now, "Asia/Shanghai")
+    today = local_day(now, page_zone())
     open_cases = Case.state.in_(case_service.OPEN_STATES)
     mine = or_(Case.handler_staff_id == user.staff_id, Case.handler_staff_id.is_(None))
     todo = _case_rows(session, open_cases & scope.department_filter() & mine)
@@ -187,7 +187,7 @@ def work_statistics(
         )
     ).all()
     on_time = sum(
-        1 for due, done in finished if due is None or done.astimezone(HALL_ZONE).date() <= due
+        1 for due, done in finished if due is None or done.astimezone(page_zone()).date() <= due
     )
     served_by_day = dict(
         session.execute(
@@ -234,7 +234,7 @@ def index() -> Any:
 
 def _parse_local(value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=HALL_ZONE)
+        return datetime.fromisoformat(value).replace(tzinfo=page_zone())
     except ValueError as error:
         raise BadInput(_("时间格式不正确")) from error
 

@@ -173,12 +173,15 @@ class CaseFlow:
             facts.append(
                 {
                     "label": t("case.accepted_at"),
-                    "value": status.accepted_at.strftime("%Y-%m-%d %H:%M"),
+                    "value": session.local(status.accepted_at).strftime("%Y-%m-%d %H:%M"),
                 }
             )
         if status.promised_by is not None:
             facts.append(
-                {"label": t("case.promised_by"), "value": status.promised_by.strftime("%Y-%m-%d")}
+                {
+                    "label": t("case.promised_by"),
+                    "value": session.local(status.promised_by).strftime("%Y-%m-%d"),
+                }
             )
         overdue = (
             status.promised_by is not None
@@ -192,7 +195,7 @@ class CaseFlow:
             case_timeline=[
                 {
                     "title": step.name,
-                    "detail": step.at.strftime("%m-%d %H:%M"),
+                    "detail": session.local(step.at).strftime("%m-%d %H:%M"),
                     "last": index == len(status.steps) - 1,
                 }
                 for index, step in enumerate(status.steps)

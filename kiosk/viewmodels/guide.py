@@ -96,7 +96,9 @@ class GuideFlow:
         detail = self.detail
         if detail is None or self.printing:
             return
-        content = checklist_content(session.hall_name, detail, session.now(), session.language)
+        content = checklist_content(
+            session.hall_name, detail, session.local_now(), session.language
+        )
         self.printing = True
 
         def job() -> None:

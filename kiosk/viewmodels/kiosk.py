@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hallbus.messages import ConfigPush, KioskState
@@ -54,7 +54,7 @@ class KioskViewModel:
             cache=cache,
             printer=printer,
             runner=runner,
-            now=now or (lambda: datetime.now().astimezone()),
+            now=now or (lambda: datetime.now(UTC)),
             monotonic=monotonic,
             hall_name=hall_name,
             languages=languages or ["zh", "en"],
@@ -262,7 +262,7 @@ class KioskViewModel:
         session = self.session
         with session.lock:
             t = session.t
-            now = session.now()
+            now = session.local_now()
             notices = self._notices()
             if session.offline:
                 banner, banner_kind = t("offline.banner"), "offline"

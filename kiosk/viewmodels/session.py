@@ -6,11 +6,12 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from hallbus.errors import ErrorCode
+from hallbus.localtime import pushed_zone, to_local
 from hallbus.messages import CategoryInfo, ConfigPush, KioskCategory, KioskState
 from kiosk.catalog_cache import CatalogCache
 from kiosk.gateway import HubGateway, error_code, is_unreachable
@@ -112,6 +113,19 @@ class Session:
 
     def t(self, key: str, **values: object) -> str:
         return text(key, self.language, **values)
+
+    @property
+    def zone(self) -> tzinfo:
+        """The hall's time zone, from the hub's ConfigPush; the district default until
+        the first push (never the machine's own zone)."""
+        return pushed_zone(self.config.timezone if self.config is not None else None)
+
+    def local_now(self) -> datetime:
+        """Now on the hall's wall clock."""
+        return to_local(self.now(), self.zone)
+
+    def local(self, instant: datetime) -> datetime:
+        return to_local(instant, self.zone)
 
     def changed(self) -> None:
         self.on_change()

@@ -169,7 +169,7 @@ class TicketFlow:
     def _print(self, ticket: TicketIssued) -> None:
         """Print off the UI thread; the ticket is already on screen whatever happens."""
         session = self.session
-        content = ticket_content(session.hall_name, ticket, session.language)
+        content = ticket_content(session.hall_name, ticket, session.language, session.zone)
 
         def job() -> None:
             try:
@@ -303,7 +303,9 @@ class TicketFlow:
                 "ticket.done.where",
                 where=where_text(ticket.floor, ticket.window_area, session.language),
             ),
-            "ticket_time": t("ticket.done.time", time=ticket.issued_at.strftime("%H:%M")),
+            "ticket_time": t(
+                "ticket.done.time", time=session.local(ticket.issued_at).strftime("%H:%M")
+            ),
             "ticket_print_message": message,
             "ticket_print_failed": failed,
             "ticket_degraded": t("ticket.done.degraded") if ticket.degraded else "",

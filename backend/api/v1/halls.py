@@ -113,7 +113,7 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
         .all()
     )
     return {
-        "hall": {"code": hall.code, "name": hall.name},
+        "hall": {"code": hall.code, "name": hall.name, "timezone": hall.timezone},
         "service_day": day.isoformat(),
         "categories": [
             {

@@ -43,6 +43,7 @@ from backend.web.admin.common import (
     options,
     readable,
 )
+from hallbus.localtime import DEFAULT_TIMEZONE
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 HOLIDAY_NAMES = {
@@ -143,7 +144,7 @@ def _page(year: int, form: OverrideForm) -> dict[str, Any]:
 @blueprint.get("/calendar")
 @readable
 def calendar() -> str:
-    year = request.args.get("year", type=int) or local_day(now(), "Asia/Shanghai").year
+    year = request.args.get("year", type=int) or local_day(now(), DEFAULT_TIMEZONE).year
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise NotFound(_("年份须在 %(a)d–%(b)d 之间", a=FIRST_YEAR, b=LAST_YEAR))
     form = OverrideForm(formdata=None)

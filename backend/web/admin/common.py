@@ -32,6 +32,7 @@ from backend.errors import NotFound
 from backend.models import Hall, Role
 from backend.services.audit import record
 from backend.web.auth import current_staff, staff_required
+from backend.web.layout import use_hall_zone
 
 View = TypeVar("View", bound=Callable[..., Any])
 Row = TypeVar("Row")
@@ -151,6 +152,7 @@ def selected_hall(session: Session, code: str | None = None) -> Hall:
         hall = hall or session.execute(select(Hall).order_by(Hall.id).limit(1)).scalar_one()
     if hall is None:
         abort(404)
+    use_hall_zone(hall.timezone)  # the page shows this hall's times
     return hall
 
 
