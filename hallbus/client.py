@@ -44,12 +44,14 @@ from hallbus.errors import ContractError, ErrorCode
 from hallbus.messages import (
     AVAILABILITY_OFFLINE,
     AVAILABILITY_ONLINE,
+    DeviceInfo,
     ErrorDetail,
     ErrorReply,
     RequestBody,
     RequestEnvelope,
 )
 from hallbus.topics import DeviceRef
+from hallbus.version import app_version
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +404,11 @@ class DeviceClient:
             return
         self._set_state(ClientState.CONNECTED)
         client.publish(self.device.status_topic(), AVAILABILITY_ONLINE, qos=1, retain=True)
+        version = app_version()
+        if version:
+            # Retained, so the hub learns what this device runs whenever it (re)starts.
+            info = DeviceInfo(device=self.device.device_id, app_version=version[:32])
+            client.publish(self.device.info_topic(), encode(info), qos=1, retain=True)
         with self._subscriptions_lock:
             filters = {self.device.reply_topic(): 1}
             for topic_filter, _handler, qos in self._subscriptions:

@@ -465,3 +465,14 @@ class DeviceHealth(VersionedModel):
     state: Literal["ok", "paper_near_end", "paper_out", "fault", "offline", "unknown"]
     detail: LongText = ""  # for staff (the hub's health page, the backend), never visitors
     at: AwareDatetime
+
+
+# ------------------------------------------------------------------------ device info
+
+
+class DeviceInfo(VersionedModel):
+    """Retained on hall/<h>/<type>/<id>/info, device -> hub, after every connect: what
+    the device runs, for the device admin page (程序版本)."""
+
+    device: DeviceId  # must equal the topic's device id
+    app_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]

@@ -47,6 +47,7 @@ class Channel(StrEnum):
     CONFIG = "config"
     COMMAND = "cmd"
     HEALTH = "health"
+    INFO = "info"  # retained DeviceInfo: the software version the device runs
 
 
 class RequestKind(StrEnum):
@@ -134,6 +135,9 @@ class DeviceRef:
 
     def health_topic(self, component: Component) -> str:
         return f"{self.prefix}/{Channel.HEALTH.value}/{Component(component).value}"
+
+    def info_topic(self) -> str:
+        return f"{self.prefix}/{Channel.INFO.value}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -171,6 +172,35 @@ class DeviceRegistry:
         self._changed.set()
         return True
 
+    def record_app_version(self, device_id: str, version: str) -> bool:
+        """Keep the software version a device announced (DeviceInfo); False for unknown
+        devices. Queued for reporting when it changed."""
+        with self._lock:
+            record = self.records.get(device_id)
+            if record is None:
+                return False
+            if record.app_version == version:
+                return True
+            self.records[device_id] = replace(record, app_version=version)
+            log.info("device %s runs %s", device_id, version)
+            self._dirty.add(device_id)
+        self._changed.set()
+        return True
+
+    def refresh_online(self, at: datetime) -> int:
+        """Heartbeat: every device still online (its MQTT connection alive, else the
+        broker would have published its Last Will) was seen now; the hub's own record
+        among them. Queued for reporting, so the backend's 最近在线 stays current and
+        a hub that stops reporting shows as silent."""
+        with self._lock:
+            online = [d for d, r in self.records.items() if r.online]
+            for device_id in online:
+                self.records[device_id] = replace(self.records[device_id], last_seen=at)
+            self._dirty |= set(online)
+        if online:
+            self._changed.set()
+        return len(online)
+
     def record_health(self, device_id: str, health: ComponentHealth) -> bool:
         """Keep a component's health; False for unknown devices. Queued for reporting
         when it differs from what was known (a retained copy redelivered is no change)."""
@@ -222,8 +252,14 @@ class DeviceRegistry:
         self._changed.set()
 
 
+# How often the hub re-reports its online devices (and itself) as seen. Well inside
+# the backend's "silent" limit (backend.web.admin.devices.SILENT_AFTER, 3 minutes).
+HEARTBEAT_S = 60.0
+
+
 class RegistryReporter:
-    """Background thread: sends changed device records to the backend."""
+    """Background thread: sends changed device records to the backend, and every
+    `heartbeat_s` the online ones again with a fresh last_seen."""
 
     def __init__(
         self,
@@ -232,11 +268,17 @@ class RegistryReporter:
         stopping: threading.Event,
         *,
         retry_s: float = 5.0,
+        heartbeat_s: float = HEARTBEAT_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
         self._send = send
         self._stopping = stopping
         self._retry_s = retry_s
+        self._heartbeat_s = heartbeat_s
+        self._clock = clock
+        self._monotonic = monotonic
         self._thread = threading.Thread(target=self._run, name="hub-registry", daemon=True)
 
     def start(self) -> None:
@@ -247,8 +289,13 @@ class RegistryReporter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        next_beat = self._monotonic() + self._heartbeat_s
         while not self._stopping.is_set():
-            dirty = self._registry.take_dirty(self._retry_s)
+            if self._monotonic() >= next_beat:
+                self._registry.refresh_online(self._clock())
+                next_beat = self._monotonic() + self._heartbeat_s
+            wait = max(0.0, min(self._retry_s, next_beat - self._monotonic()))
+            dirty = self._registry.take_dirty(wait)
             failed: list[DeviceRecord] = []
             for record in dirty:
                 try:

@@ -47,6 +47,7 @@ from hub.validation import (
     RequestExpired,
     RequestRejected,
     validate_health,
+    validate_info,
     validate_request,
 )
 
@@ -160,7 +161,9 @@ class HubService:
         self.replayer = OutboxReplayer(
             self.store, self.backend, self.reachability, self.metrics, self._stopping
         )
-        self.reporter = RegistryReporter(self.registry, self._report_device, self._stopping)
+        self.reporter = RegistryReporter(
+            self.registry, self._report_device, self._stopping, clock=clock
+        )
         self.reachability.on_recovered(self.registry.mark_all_dirty)
         # KioskState.degraded follows the backend's reachability.
         self.reachability.on_recovered(self.kiosk_states.changed)
@@ -175,6 +178,7 @@ class HubService:
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.STATUS.value}", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.REQUEST.value}/+", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.HEALTH.value}/+", self._on_message)
+        self.client.subscribe(f"hall/{hall}/+/+/{Channel.INFO.value}", self._on_message)
         self.reader.start()
         self.kiosk_states.start()
         self.block_keeper.start()
@@ -239,6 +243,8 @@ class HubService:
                 self._on_status(message)
             elif f"/{Channel.HEALTH.value}/" in message.topic:
                 self._on_health(message)
+            elif message.topic.endswith(f"/{Channel.INFO.value}"):
+                self._on_info(message)
             else:
                 self._on_request(message)
         except Exception:
@@ -277,6 +283,17 @@ class HubService:
         self.metrics.count(f"health_{health.state}")
         entry = ComponentHealth(health.component.value, health.state, health.detail, health.at)
         self.registry.record_health(health.device, entry)
+
+    def _on_info(self, message: IncomingMessage) -> None:
+        if not message.payload:
+            return  # a retained info message being cleared
+        try:
+            info = validate_info(message.topic, message.payload, self.registry)
+        except HealthRejected as exc:
+            self.metrics.count("errors_bad_info")
+            log.warning("info message on %s ignored: %s", message.topic, exc)
+            return
+        self.registry.record_app_version(info.device, info.app_version)
 
     def _kiosk_state_changed(self) -> None:
         self.kiosk_states.changed()

@@ -22,7 +22,7 @@ from typing import Final
 from hallbus.broker.acl import COMPONENTS_BY_TYPE, REQUESTS_BY_TYPE
 from hallbus.codec import decode, decode_request
 from hallbus.errors import ContractError, ErrorCode
-from hallbus.messages import DeviceHealth, RequestBody, RequestEnvelope
+from hallbus.messages import DeviceHealth, DeviceInfo, RequestBody, RequestEnvelope
 from hallbus.topics import Channel, Component, DeviceTopic, RequestKind, TopicError, parse_topic
 from hub.registry import DeviceRegistry
 
@@ -194,3 +194,30 @@ def validate_health(topic: str, payload: bytes, registry: DeviceRegistry) -> Dev
             f"the topic {device.device_id}/{component.value}"
         )
     return health
+
+
+def validate_info(topic: str, payload: bytes, registry: DeviceRegistry) -> DeviceInfo:
+    """The DeviceInfo on `topic`: a registered device of the topic's type, a valid
+    payload naming that device (the ACL decides by topic only)."""
+    try:
+        parsed = parse_topic(topic)
+    except TopicError as exc:
+        raise HealthRejected(str(exc)) from None
+    if not isinstance(parsed, DeviceTopic) or parsed.channel is not Channel.INFO:
+        raise HealthRejected(f"{topic!r} is not an info topic")
+    device = parsed.device
+    record = registry.get(device.device_id)
+    if record is None:
+        raise HealthRejected(f"device {device.device_id!r} is not in the device registry")
+    if record.ref.device_type is not device.device_type:
+        raise HealthRejected(
+            f"{device.device_id} is registered as {record.ref.device_type.value}, "
+            f"not {device.device_type.value}"
+        )
+    try:
+        info = decode(DeviceInfo, payload)
+    except ContractError as exc:
+        raise HealthRejected(f"{exc.code.value}: {exc.message}") from None
+    if info.device != device.device_id:
+        raise HealthRejected(f"payload names {info.device}, the topic {device.device_id}")
+    return info

@@ -49,7 +49,7 @@ from backend.services import audit
 from backend.services import cases as case_service
 from backend.web import access, materials
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.layout import add_nav, page_errors, page_zone
+from backend.web.layout import add_nav, page_errors, page_zone, use_hall_zone
 from backend.web.qr import qr_svg
 from backend.workdays import SuspensionKind
 
@@ -472,6 +472,7 @@ def _print_context(case_id: int) -> dict[str, Any]:
         except ValueError:
             applicant_name = case.applicant_name_masked
     progress_url = url_for("mobile.case_progress", token=case.public_token, _external=True)
+    use_hall_zone(hall.timezone if hall else None)  # the slip shows the hall's clock
     context.update(
         hall=hall,
         clerk=clerk,

@@ -47,6 +47,7 @@ from backend.services import queue as queue_service
 from backend.web.layout import page_errors
 from backend.web.live import change_stream, sse_response
 from backend.web.qr import qr_svg
+from hallbus.localtime import format_local
 
 blueprint = Blueprint("mobile", __name__, url_prefix="/m")
 page_errors(blueprint, fallback_endpoint="mobile.book")
@@ -76,7 +77,10 @@ def ticket_snapshot(token: str) -> dict[str, Any]:
     with _ext().db.reading() as session:
         ticket = _ticket_or_404(session, token)
         view = queue_service.view_of(session, ticket, with_position=True)
+        hall = session.get(Hall, ticket.hall_id)
     return {
+        # The hall's wall-clock time, whatever zone the phone or the server is in.
+        "issued": format_local(view.issued_at, hall.timezone if hall else None),
         "number": view.number,
         "category_name": view.category_name,
         "state": view.state,

@@ -68,6 +68,7 @@ def rules_for(device: DeviceRef, hubs: Iterable[DeviceRef]) -> list[AclRule]:
         AclRule("read", device.reply_topic()),
         AclRule("read", device.state_topic()),
         AclRule("read", device.config_topic()),
+        AclRule("write", device.info_topic()),
     ]
     rules += [
         AclRule("write", device.request_topic(kind))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import UTC, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import render_template, send_file
@@ -46,10 +47,11 @@ from backend.web.admin.common import (
     readable,
     selected_hall,
 )
+from backend.web.layout import local_datetime
 from hallbus.broker.acl import render_acl_file
 from hallbus.broker.credentials import ensure_device_passwords
 from hallbus.broker.mosquitto import render_password_file
-from hallbus.topics import DeviceRef, DeviceType, TopicError
+from hallbus.topics import Component, DeviceRef, DeviceType, TopicError
 
 TYPE_LABELS = {
     DeviceType.KIOSK.value: _l("取号机"),
@@ -61,8 +63,69 @@ TYPE_LABELS = {
     DeviceType.HUB.value: _l("集线器"),
 }
 # A device the hub still lists as online but has not heard from for this long
-# is shown as "silent": the hub itself may be down.
+# is shown as "silent": the hub itself may be down. The hub re-reports its online
+# devices every minute (hub.registry.HEARTBEAT_S).
 SILENT_AFTER = timedelta(minutes=3)
+
+# The hub reports each peripheral as three flat keys (hub.registry.DeviceRecord.report):
+# <component> = state, <component>_detail, <component>_at (UTC).
+COMPONENT_LABELS = {
+    Component.PRINTER.value: _l("打印机"),
+    Component.SCANNER.value: _l("扫码器"),
+    Component.ID_READER.value: _l("身份证读卡器"),
+    Component.LED.value: _l("LED 条屏"),
+    Component.BUTTON_BOX.value: _l("评价按键盒"),
+}
+HEALTH_STATE_LABELS = {
+    "ok": _l("正常"),
+    "paper_near_end": _l("纸将用完"),
+    "paper_out": _l("缺纸"),
+    "fault": _l("故障"),
+    "offline": _l("离线"),
+    "unknown": _l("状态未知"),
+}
+
+
+@dataclass(frozen=True)
+class HealthLine:
+    """One peripheral's health as staff read it."""
+
+    component: str  # the key, for tests and styling
+    label: str
+    state: str
+    state_label: str
+    detail: str
+    at: str  # hall-local "2026-12-07 05:39", "" when not reported
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def health_lines(health: dict[str, Any]) -> list[HealthLine]:
+    """The hub's flat health map as one line per peripheral, labelled, times local."""
+    lines = []
+    for component in sorted(k for k in health if not k.endswith(("_detail", "_at"))):
+        state = str(health.get(component) or "unknown")
+        at = _parse_instant(health.get(f"{component}_at"))
+        lines.append(
+            HealthLine(
+                component=component,
+                label=str(COMPONENT_LABELS.get(component, component)),
+                state=state,
+                state_label=str(HEALTH_STATE_LABELS.get(state, state)),
+                detail=str(health.get(f"{component}_detail") or ""),
+                at=local_datetime(at) if at is not None else "",
+            )
+        )
+    return lines
+
+
+def _parse_instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 class TokenForm(AdminForm):
@@ -115,6 +178,7 @@ def _context(db: Session, hall: Hall, form: TokenForm) -> dict[str, Any]:
         "tokens": _tokens(db, hall),
         "form": form,
         "type_labels": TYPE_LABELS,
+        "health": {d.id: health_lines(d.health or {}) for d in devices},
         "online": sum(1 for d in devices if d.online),
     }
 
