@@ -85,6 +85,8 @@ class FakeHub:
     hall_id: str = "bh"
     hub_id: str = "hub-bh"
     degraded: bool = False
+    # When tickets are stamped; the real hub sends UTC ("…Z").
+    issued_at: datetime = NOW
     # Set to a code to make every request fail with it (e.g. backend_unavailable).
     fail_with: ErrorCode | None = None
     # When False the hub swallows requests (the kiosk times out).
@@ -135,13 +137,16 @@ class FakeHub:
         topic = DeviceRef(self.hall_id, DeviceType.HUB, self.hub_id).status_topic()
         self.bus.publish(topic, b"online" if online else b"offline", retain=True)
 
-    def publish_config(self, kiosk_id: str, *, idle_timeout_s: int = 90) -> None:
+    def publish_config(
+        self, kiosk_id: str, *, idle_timeout_s: int = 90, timezone: str | None = None
+    ) -> None:
         config = ConfigPush(
             seq=next(self._seq),
             hall_name=HALL_NAME,
             notice="今日下午14:00起二楼公安服务窗口暂停办理，敬请谅解",
             categories=[CategoryInfo(prefix=c["prefix"], name=c["name"]) for c in self.categories],
             settings={"idle_timeout_s": idle_timeout_s},
+            timezone=timezone,
         )
         self.bus.publish(self.kiosk(kiosk_id).config_topic(), encode(config), retain=True)
 
@@ -311,7 +316,7 @@ class FakeHub:
             category_name=category["name"],
             ahead=0 if body.get("priority_kind") else waiting,
             estimated_wait_minutes=2 if body.get("priority_kind") else waiting * 4,
-            issued_at=NOW,
+            issued_at=self.issued_at,
             window_area=self._area(prefix),
             floor=category["floor"],
             follow_url=f"https://hall.example.gov.cn/q/{ticket_id}",
