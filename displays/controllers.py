@@ -199,6 +199,7 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
             if not self.gate.admit(message.topic, config.seq):
                 return
             self.model.apply_config(config)
+            self._mirror_led(new_call=False)
             self.refresh()
 
     def _apply_link(self, status: LinkStatus) -> None:
@@ -209,7 +210,11 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
         if self.led is None:
             return
         command = led_command_for(
-            self.window, self.model.state, live=self.model.link.live, new_call=new_call
+            self.window,
+            self.model.state,
+            live=self.model.link.live,
+            new_call=new_call,
+            zone=self.model.zone,
         )
         if command != self._led_command or new_call:
             self._led_command = command

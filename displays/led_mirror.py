@@ -18,10 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 
 from devices.led import LedColour, LedDriver, LedEffect, LedSettings
 from devices.seriallink import DeviceHealth
+from displays.timefmt import time_text
 from hallbus.config import LedConfig
+from hallbus.localtime import pushed_zone
 from hallbus.messages import WindowDisplayState
 
 logger = logging.getLogger(__name__)
@@ -58,7 +61,12 @@ class LedCommand:
 
 
 def led_command_for(
-    window: str, state: WindowDisplayState | None, *, live: bool, new_call: bool = False
+    window: str,
+    state: WindowDisplayState | None,
+    *,
+    live: bool,
+    new_call: bool = False,
+    zone: tzinfo | None = None,
 ) -> LedCommand:
     """What the bar should say. Offline, it shows only the window number: a stale ticket
     on a bright LED would be trusted more than any banner on the screen."""
@@ -75,7 +83,7 @@ def led_command_for(
     if state.state == "paused":
         if state.expected_back is not None:
             return LedCommand(
-                f"暂停服务 预计{state.expected_back:%H:%M}恢复",
+                f"暂停服务 预计{time_text(state.expected_back, zone or pushed_zone(None))}恢复",
                 LedColour.RED,
                 LedEffect.SCROLL_LEFT,
                 speed=3,

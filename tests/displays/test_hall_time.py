@@ -11,10 +11,12 @@ import pytest
 
 from displays.guide import load_guide
 from displays.hall_view import HallDisplayViewModel
+from displays.led_mirror import led_command_for
 from displays.link import Link, LinkStatus
 from displays.samples import call_event, config_push, window_state
 from displays.timefmt import clock_text
 from displays.window_view import WindowDisplayViewModel
+from hallbus.localtime import hall_zone
 
 NOW = datetime(2026, 12, 6, 21, 46, tzinfo=UTC)  # 2026-12-07 05:46 in the hall
 
@@ -59,3 +61,11 @@ def test_window_display_clock_and_expected_back_are_local() -> None:
     assert clock_text(NOW, view.zone) == "05:46:00"
     model.apply_config(config_push(2).model_copy(update={"timezone": "Asia/Urumqi"}))
     assert clock_text(NOW, model.view(NOW).zone) == "03:46:00"
+
+
+def test_led_bar_says_the_expected_return_in_hall_time() -> None:
+    paused = window_state(1, now=NOW, state="paused").model_copy(
+        update={"expected_back": NOW + timedelta(minutes=30)}
+    )
+    command = led_command_for("3", paused, live=True, zone=hall_zone("Asia/Shanghai"))
+    assert command.text == "暂停服务 预计06:16恢复"
