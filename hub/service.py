@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hallbus.bus import IncomingMessage
 from hallbus.client import ClientState, DeviceClient
@@ -29,6 +28,7 @@ from hallbus.config import (
     resolve_secret,
 )
 from hallbus.errors import ContractError
+from hallbus.localtime import UnknownTimeZone, hall_zone
 from hallbus.messages import ErrorReply
 from hallbus.topics import Channel, DeviceTopic, TopicError, parse_topic
 from hub.backend import BackendClient
@@ -81,8 +81,8 @@ class HubService:
         self.config = config
         self.clock = clock
         try:
-            self.zone = ZoneInfo(config.timezone)
-        except ZoneInfoNotFoundError:
+            self.zone = hall_zone(config.timezone)
+        except UnknownTimeZone:
             raise ConfigFileError(
                 [
                     ConfigProblem(

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Date,
@@ -107,7 +106,7 @@ class Period:
     end: date  # inclusive
 
     def utc_bounds(self) -> tuple[datetime, datetime]:
-        zone = ZoneInfo(HALL_TIMEZONE)
+        zone = hall_zone(HALL_TIMEZONE)
         start = datetime.combine(self.start, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         end = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
         return start, end.astimezone(UTC)
@@ -1309,7 +1308,7 @@ def heatmap(
     ``today`` (hall-local) decides which days may come from the roll-ups; it
     defaults to the wall clock's date in the hall."""
     if today is None:
-        today = datetime.now(UTC).astimezone(ZoneInfo(HALL_TIMEZONE)).date()
+        today = datetime.now(UTC).astimezone(hall_zone(HALL_TIMEZONE)).date()
     rolled, raw = split_period(session, period, today)
     totals: dict[tuple[int, int], list[float]] = {}  # (weekday, hour) -> tickets, called, sum
     if rolled:

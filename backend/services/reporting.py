@@ -28,7 +28,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session
@@ -49,7 +48,7 @@ from backend.models import (
     Ticket,
     Window,
 )
-from hallbus.localtime import DEFAULT_TIMEZONE
+from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 GroupBy = Literal["window", "staff", "department", "matter", "hall", "day", "month"]
 GROUP_BY_VALUES: Final[tuple[str, ...]] = (
@@ -131,12 +130,12 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first_day, time(), ZoneInfo(self.timezone)).astimezone(UTC)
+        return datetime.combine(self.first_day, time(), hall_zone(self.timezone)).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
         next_day = self.last_day + timedelta(days=1)
-        return datetime.combine(next_day, time(), ZoneInfo(self.timezone)).astimezone(UTC)
+        return datetime.combine(next_day, time(), hall_zone(self.timezone)).astimezone(UTC)
 
     @classmethod
     def default(cls, today: date, timezone: str = DEFAULT_TIMEZONE) -> Period:
@@ -209,7 +208,7 @@ def _bucket(session: Session, group_by: GroupBy, period: Period) -> Expr[str]:
         return func.to_char(local, fmt_pg)
     # SQLite stores UTC without offset; the hall's zone has no daylight saving in China,
     # so one offset (taken at the period start) holds for the whole period.
-    offset = ZoneInfo(period.timezone).utcoffset(datetime.combine(period.first_day, time()))
+    offset = hall_zone(period.timezone).utcoffset(datetime.combine(period.first_day, time()))
     minutes = int(offset.total_seconds() // 60) if offset else 0
     return func.strftime(fmt_sqlite, Rating.rated_at, f"{minutes:+d} minutes")
 
@@ -331,7 +330,7 @@ def export_rows(
     session: Session, *, period: Period, scope: ReportScope, region_code: str
 ) -> Iterator[dict[str, Any]]:
     """One dict per valid rating, in the national 好差评 field set (see EXPORT_FIELDS)."""
-    zone = ZoneInfo(period.timezone)
+    zone = hall_zone(period.timezone)
     statement = (
         # Columns, not Rating objects: exports run to tens of thousands of rows.
         select(

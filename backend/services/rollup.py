@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -41,8 +40,9 @@ from backend.models.rollup import (
     ticket_days,
 )
 from backend.services import performance as perf
+from hallbus.localtime import hall_zone
 
-HALL_ZONE = ZoneInfo(perf.HALL_TIMEZONE)
+HALL_ZONE = hall_zone(perf.HALL_TIMEZONE)
 # Days are aggregated in chunks: one GROUP BY over a month of tickets is much
 # cheaper than thirty over a day each, and a chunk bounds the rows in memory.
 CHUNK_DAYS = 31

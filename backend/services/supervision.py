@@ -53,7 +53,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -91,7 +90,7 @@ from backend.services.auth import Principal
 from backend.services.calendar import calendar_for
 from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
 from backend.workdays import SuspensionKind, WorkCalendar
-from hallbus.localtime import DEFAULT_TIMEZONE
+from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +148,11 @@ DEFAULT_POLICY = SupervisionPolicy()
 
 
 def local_today(now: datetime, policy: SupervisionPolicy) -> date:
-    return now.astimezone(ZoneInfo(policy.timezone)).date()
+    return now.astimezone(hall_zone(policy.timezone)).date()
 
 
 def deadline_instant(due_on: date, policy: SupervisionPolicy) -> datetime:
-    return datetime.combine(due_on, policy.office_closes_at, tzinfo=ZoneInfo(policy.timezone))
+    return datetime.combine(due_on, policy.office_closes_at, tzinfo=hall_zone(policy.timezone))
 
 
 @dataclass
@@ -1114,7 +1113,7 @@ def hall_snapshot(session: Session, hall_code: str, now: datetime) -> dict[str, 
     hall = session.execute(select(Hall).where(Hall.code == hall_code)).scalar_one_or_none()
     if hall is None:
         raise NotFound(f"大厅 {hall_code} 不存在 / unknown hall", hall=hall_code)
-    today = now.astimezone(ZoneInfo(hall.timezone)).date()
+    today = now.astimezone(hall_zone(hall.timezone)).date()
     windows = session.execute(
         select(
             Window,

@@ -121,7 +121,7 @@ def page_zone() -> tzinfo:
     signed-in staff member's hall, else the district's."""
     if not has_request_context():
         return hall_zone(None)
-    zone = g.get("hall_zone")
+    zone: tzinfo | None = g.get("hall_zone")
     if zone is None:
         zone = _staff_hall_zone()
         g.hall_zone = zone

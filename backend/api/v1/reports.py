@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +25,7 @@ from backend.errors import Forbidden
 from backend.models import Hall, Role
 from backend.services import reporting
 from backend.services.auth import Principal
+from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -54,7 +54,7 @@ class RatingExportQuery(BaseModel):
 
 def _scope(session: Session, who: Principal, hall: str | None) -> tuple[reporting.ReportScope, str]:
     """What this caller may see, and the time zone the dates are read in."""
-    timezone = reporting.DEFAULT_TIMEZONE
+    timezone = DEFAULT_TIMEZONE
     hid = None
     if hall is not None:
         hid = hall_id(session, hall)
@@ -69,7 +69,7 @@ def _scope(session: Session, who: Principal, hall: str | None) -> tuple[reportin
 
 def _period(first: date | None, last: date | None, timezone: str) -> reporting.Period:
     """Defaults: from the first of the current month to today, in the hall's time."""
-    today = now().astimezone(ZoneInfo(timezone)).date()
+    today = now().astimezone(hall_zone(timezone)).date()
     return reporting.Period(first or today.replace(day=1), last or today, timezone)
 
 
