@@ -124,12 +124,36 @@ def admin_screenshots(browser: Any, server: RunningServer, out: Path) -> None:
                 phone_last4="8821",
             )
         )
+        # Health as the hub reports it (hub.registry.DeviceRecord.report).
+        reported = (NOW - timedelta(minutes=12)).isoformat()
         for device_id, kind, online, health in [
-            ("hub-bh", "hub", True, {"cpu": "12%", "queue": 0}),
-            ("kiosk-1", "kiosk", True, {"paper": "ok", "printer": "ok"}),
-            ("kiosk-2", "kiosk", False, {"paper": "low"}),
+            ("hub-bh", "hub", True, {}),
+            (
+                "kiosk-1",
+                "kiosk",
+                True,
+                {
+                    "printer": "paper_near_end",
+                    "printer_detail": "纸卷将尽，请备纸",
+                    "printer_at": reported,
+                    "scanner": "ok",
+                    "scanner_detail": "",
+                    "scanner_at": reported,
+                },
+            ),
+            (
+                "kiosk-2",
+                "kiosk",
+                False,
+                {"printer": "ok", "printer_detail": "", "printer_at": reported},
+            ),
             ("hall-display-1", "hall_display", True, {}),
-            ("evaluator-1", "evaluator", True, {"battery": "88%"}),
+            (
+                "evaluator-1",
+                "evaluator",
+                True,
+                {"button_box": "ok", "button_box_detail": "", "button_box_at": reported},
+            ),
         ]:
             session.add(
                 Device(
@@ -138,7 +162,7 @@ def admin_screenshots(browser: Any, server: RunningServer, out: Path) -> None:
                     device_type=kind,
                     online=online,
                     last_seen=NOW - timedelta(minutes=0 if online else 47),
-                    app_version="1.4.2",
+                    app_version="0.1.0",
                     config_version="2026-11-20",
                     health=health,
                 )
