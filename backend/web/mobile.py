@@ -44,7 +44,7 @@ from backend.models import (
 from backend.services import appointments as booking_service
 from backend.services import cases as case_service
 from backend.services import queue as queue_service
-from backend.web.layout import page_errors
+from backend.web.layout import page_errors, use_hall_zone
 from backend.web.live import change_stream, sse_response
 from backend.web.qr import qr_svg
 from hallbus.localtime import format_local
@@ -114,6 +114,8 @@ def case_progress(token: str) -> Any:
         if case is None:
             abort(404)
         view = case_service.public_view(session, case)
+        hall = session.get(Hall, case.hall_id)
+    use_hall_zone(hall.timezone if hall else None)  # the timeline on the hall's clock
     return render_template("mobile/case.html", view=view)
 
 
@@ -225,6 +227,7 @@ def _booking_context(session: Session, appointment: Appointment) -> dict[str, An
         else None
     )
     assert hall is not None
+    use_hall_zone(hall.timezone)  # the cancel deadline on the hall's clock
     deadline = booking_service.cancel_deadline(appointment, hall)
     return {
         "appointment": appointment,

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import update
 
 from backend.db import Database
-from backend.models import Hall, QueueCategory
+from backend.models import Case, Hall, QueueCategory
 from tests.conftest import Api, FakeClock
 from tests.web.helpers import Browser, issue
 from tests.web.test_pages import register_case
@@ -46,8 +47,8 @@ def test_phone_ticket_page_shows_the_local_issue_time(
     assert "21:39" not in page
 
 
-def test_acceptance_slip_prints_the_hall_local_time(
-    browser: Browser, db: Database, early: FakeClock
+def test_acceptance_slip_and_case_page_show_the_hall_local_time(
+    app: Flask, browser: Browser, db: Database, early: FakeClock
 ) -> None:
     ticket = issue(db, "A", clock=early)
     assert browser.sign_in("BH0101", "1").status_code == 302
@@ -60,6 +61,11 @@ def test_acceptance_slip_prints_the_hall_local_time(
     _hall_zone(db, "Asia/Urumqi")  # UTC+6
     slip = browser.get(f"/cases/{case_id}/slip").get_data(as_text=True)
     assert "打印时间：2026-12-07 03:39" in slip
+    # The applicant's phone page (no staff signed in there) follows the same hall.
+    with db.reading() as session:
+        token = session.get(Case, case_id).public_token  # type: ignore[union-attr]
+    progress = app.test_client().get(f"/m/c/{token}").get_data(as_text=True)
+    assert "2026-12-07 03:39" in progress and "21:39" not in progress
 
 
 def _report(api: Api, token: str, device_id: str, body: dict[str, Any]) -> None:
