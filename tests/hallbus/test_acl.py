@@ -64,6 +64,7 @@ def assert_only_sentinel_arrives(
         KIOSK_1.health_topic(Component.LED),  # a component kiosks do not have
         KIOSK_2.request_topic(RequestKind.MATTER_DETAIL),
         KIOSK_1.state_topic(),  # its own KioskState: hub only
+        KIOSK_2.info_topic(),  # another device's software version
     ],
 )
 def test_kiosk_cannot_publish_outside_its_own_topics(
@@ -84,6 +85,7 @@ def test_kiosk_cannot_publish_outside_its_own_topics(
         KIOSK_1.health_topic(Component.PRINTER),
         KIOSK_1.health_topic(Component.SCANNER),
         KIOSK_1.health_topic(Component.ID_READER),
+        KIOSK_1.info_topic(),  # its own software version (DeviceInfo)
     ],
 )
 def test_kiosk_may_ask_matter_detail_and_report_its_own_health(
