@@ -37,12 +37,19 @@ def _device_row(hall: HubHall, device_id: str) -> dict[str, Any]:
 def test_every_device_reports_its_software_version(mosquitto_hall: HubHall) -> None:
     version = app_version()
     assert version  # the package is installed: there is a version to report
-    mosquitto_hall.start_hub()
-    mosquitto_hall.kiosk()
+    hub = mosquitto_hall.start_hub()
+    kiosk = mosquitto_hall.kiosk()
     wait_until(
         lambda: _device_row(mosquitto_hall, "kiosk-1").get("app_version") == version,
         what="kiosk version at the backend",
     )
+    # A report naming another device is refused, logged and counted; nothing changes.
+    kiosk.client.publish(
+        kiosk.client.device.info_topic(), b'{"v":1,"device":"kiosk-2","app_version":"9.9"}'
+    )
+    wait_until(lambda: hub.metrics.snapshot().get("errors_bad_info", 0) >= 1, what="refused")
+    assert hub.registry.get("kiosk-2").app_version == ""  # type: ignore[union-attr]
+    assert hub.registry.get("kiosk-1").app_version == version  # type: ignore[union-attr]
     # The hub's own record too: its client announces itself like any device.
     wait_until(
         lambda: _device_row(mosquitto_hall, "hub-bh").get("app_version") == version,
