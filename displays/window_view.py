@@ -56,7 +56,6 @@ class WindowView:
     flash_until: datetime | None
     offline_text: str  # "" while live
     offline_text_en: str
-    health_text: str  # LED bar problems, for the technician ("" when fine)
 
     def flashing(self, now: datetime) -> bool:
         return self.flash_until is not None and now < self.flash_until
@@ -122,7 +121,6 @@ class WindowDisplayViewModel:
         self.flash = timedelta(seconds=flash_seconds)
         self.state: WindowDisplayState | None = None
         self.link = LinkStatus(Link.CONNECTING)
-        self.health_text = ""
         self._flash_until: datetime | None = None
 
     def apply_state(self, state: WindowDisplayState, now: datetime) -> None:
@@ -148,9 +146,6 @@ class WindowDisplayViewModel:
     def apply_link(self, link: LinkStatus) -> None:
         self.link = link
 
-    def apply_health(self, ok: bool, detail: str) -> None:
-        self.health_text = "" if ok else f"LED 故障：{detail}"
-
     def view(self, now: datetime) -> WindowView:
         offline, offline_en = _offline_texts(self.link)
         state = self.state
@@ -171,7 +166,6 @@ class WindowDisplayViewModel:
                 flash_until=None,
                 offline_text=offline,
                 offline_text_en=offline_en,
-                health_text=self.health_text,
             )
         base = WindowView(
             mode="closed",
@@ -189,7 +183,6 @@ class WindowDisplayViewModel:
             flash_until=None,
             offline_text=offline,
             offline_text_en=offline_en,
-            health_text=self.health_text,
         )
         view = self._state_view(base, state, now)
         if not self.link.live and view.mode == "serving":
