@@ -252,6 +252,15 @@ class HallDisplayController(DisplayController[HallDisplayViewModel]):
         super().subscribe()
         self.bus.subscribe(broadcast_topic(self.device.hall_id, Broadcast.CALL), self._on_call)
 
+    def set_waiting_capacity(self, rows: int) -> None:
+        """How many waiting-table rows the screen fits at the minimum type size (the
+        screen measures it after every layout change, e.g. the offline banner)."""
+        with self.lock:
+            if self.model.waiting_rows_per_page == max(1, rows):
+                return
+            self.model.set_waiting_capacity(rows)
+            self.refresh()
+
     def _on_state(self, message: IncomingMessage) -> None:
         received_at = time.perf_counter()
         call_list = self._decode(HallCallList, message)
