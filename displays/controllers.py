@@ -34,10 +34,10 @@ from displays.seqgate import SeqGate
 from displays.voice import CallVoice
 from displays.window_view import WindowDisplayViewModel
 from hallbus.bus import IncomingMessage, MessageBus
-from hallbus.codec import decode, encode, parse_availability
+from hallbus.codec import decode, parse_availability
 from hallbus.errors import ContractError
+from hallbus.health import ComponentHealthReporter
 from hallbus.messages import CallEvent, ConfigPush, HallCallList, WindowDisplayState
-from hallbus.messages import DeviceHealth as BusDeviceHealth
 from hallbus.topics import Broadcast, Component, DeviceRef, broadcast_topic
 
 logger = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
         self.window = window
         self.led: LedMirror | None = None
         self._led_command: LedCommand | None = None
-        self._led_health: tuple[bool, str] | None = None
+        self._led_health = ComponentHealthReporter(bus, device, Component.LED, now)
 
     def attach_led(self, driver: LedDriver, *, retry_s: float = 1.0) -> None:
         """Mirror this window's state to its LED bar (before subscribe())."""
@@ -171,24 +171,9 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
 
         The detail ("cannot open /dev/ttyUSB1: [Errno 2] …") is for the technician: it
         goes to the device's retained health topic (hub → backend device page) and the
-        log, never onto the public screen. Only changes are published: the driver
-        reports every reopen attempt while the bar is unplugged.
+        log, never onto the public screen.
         """
-        report = (health.ok, health.detail)
-        with self.lock:
-            if report == self._led_health:
-                return
-            self._led_health = report
-        log = logger.info if health.ok else logger.warning
-        log("LED bar %s: %s", "ok" if health.ok else "fault", health.detail)
-        message = BusDeviceHealth(
-            device=self.device.device_id,
-            component=Component.LED,
-            state="ok" if health.ok else "fault",
-            detail=health.detail[:2000],
-            at=self.now(),
-        )
-        self.bus.publish(self.device.health_topic(Component.LED), encode(message), retain=True)
+        self._led_health.report(health.ok, health.detail)
 
     def _on_state(self, message: IncomingMessage) -> None:
         received_at = time.perf_counter()
