@@ -186,12 +186,19 @@ class HallDisplayModel:
         categories: dict[str, CategoryView] = {}
         for item in status.get("categories", []):
             waiting = int(item.get("waiting") or 0)
+            open_windows = int(item.get("open_windows") or 0)
+            seconds = item.get("service_seconds")
+            if seconds is None:
+                # A backend from before the status carried the forecast's inputs: the
+                # service time its forecast implies (0 when nobody waits).
+                minutes = int(item.get("estimated_wait_minutes") or 0)
+                seconds = minutes * 60 * max(1, open_windows) / waiting if waiting else 0.0
             categories[item["prefix"]] = CategoryView(
                 item["prefix"],
                 item.get("name") or item["prefix"],
                 waiting,
-                float(item.get("service_seconds") or 0.0),
-                int(item.get("open_windows") or 0),
+                float(seconds),
+                open_windows,
             )
         self.categories = categories
         # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.

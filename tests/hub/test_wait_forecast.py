@@ -61,3 +61,15 @@ def test_waiting_changes_are_forecast_with_the_backend_inputs_not_extrapolated()
     # The offline path (hub.relay) forecasts a ticket with the same view.
     view = model.waiting_for("A")
     assert view is not None and view.forecast(view.waiting) == expected
+
+
+def test_a_status_without_the_inputs_keeps_the_backend_figure() -> None:
+    category = {
+        key: value
+        for key, value in STATUS["categories"][0].items()  # type: ignore[index]
+        if key != "service_seconds"
+    }
+    old_status = {**STATUS, "categories": [{**category, "waiting": 7, "estimated_wait_minutes": 9}]}
+    model = HallDisplayModel("bh", DeviceRegistry(), lambda: 1, lambda: NOW)
+    model.load_snapshot(old_status)
+    assert kiosk_minutes(model) == 9
