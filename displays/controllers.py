@@ -36,8 +36,9 @@ from displays.window_view import WindowDisplayViewModel
 from hallbus.bus import IncomingMessage, MessageBus
 from hallbus.codec import decode, parse_availability
 from hallbus.errors import ContractError
+from hallbus.health import ComponentHealthReporter
 from hallbus.messages import CallEvent, ConfigPush, HallCallList, WindowDisplayState
-from hallbus.topics import Broadcast, DeviceRef, broadcast_topic
+from hallbus.topics import Broadcast, Component, DeviceRef, broadcast_topic
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
         self.window = window
         self.led: LedMirror | None = None
         self._led_command: LedCommand | None = None
+        self._led_health = ComponentHealthReporter(bus, device, Component.LED, now)
 
     def attach_led(self, driver: LedDriver, *, retry_s: float = 1.0) -> None:
         """Mirror this window's state to its LED bar (before subscribe())."""
@@ -166,12 +168,13 @@ class WindowDisplayController(DisplayController[WindowDisplayViewModel]):
             self._mirror_led(new_call=False)
 
     def led_health(self, health: DeviceHealth) -> None:
-        """The LED driver's health callback (called from the driver's thread)."""
-        log = logger.info if health.ok else logger.warning
-        log("LED bar %s: %s", "ok" if health.ok else "fault", health.detail)
-        with self.lock:
-            self.model.apply_health(health.ok, health.detail)
-            self.refresh()
+        """The LED driver's health callback (called from the driver's thread).
+
+        The detail ("cannot open /dev/ttyUSB1: [Errno 2] …") is for the technician: it
+        goes to the device's retained health topic (hub → backend device page) and the
+        log, never onto the public screen.
+        """
+        self._led_health.report(health.ok, health.detail)
 
     def _on_state(self, message: IncomingMessage) -> None:
         received_at = time.perf_counter()
@@ -246,6 +249,15 @@ class HallDisplayController(DisplayController[HallDisplayViewModel]):
     def subscribe(self) -> None:
         super().subscribe()
         self.bus.subscribe(broadcast_topic(self.device.hall_id, Broadcast.CALL), self._on_call)
+
+    def set_waiting_capacity(self, rows: int) -> None:
+        """How many waiting-table rows the screen fits at the minimum type size (the
+        screen measures it after every layout change, e.g. the offline banner)."""
+        with self.lock:
+            if self.model.waiting_rows_per_page == max(1, rows):
+                return
+            self.model.set_waiting_capacity(rows)
+            self.refresh()
 
     def _on_state(self, message: IncomingMessage) -> None:
         received_at = time.perf_counter()

@@ -14,8 +14,14 @@ Layout (decided here, drawn by hall_display.kv):
   a call because a page rotated away);
 * ``waiting`` / ``guide`` rotate every ``page_seconds`` in the side panel (or fill the
   screen when there is no call list);
+* the ``waiting`` table never shrinks its type below ``style.MIN_TEXT_PX``: when the
+  categories do not fit, it is split into pages of ``waiting_rows_per_page`` rows
+  (measured by the screen from its layout) that turn every ``WAITING_PAGE_SECONDS``,
+  marked "1/3"; the waiting page stays up until every one of them was shown;
 * ``notices`` → a scrolling ticker along the bottom: the hall's active notices from
-  the HallCallList when it carries any, else the configured and bundled ones.
+  the HallCallList when it carries any, else the configured and bundled ones, cut
+  into pieces of at most ``TICKER_PIECE_CHARS`` characters (one texture each: a
+  whole day's notices in one line is wider than any GL texture and drew black).
 """
 
 from __future__ import annotations
@@ -36,11 +42,31 @@ DEFAULT_HALL_NAME = "政务服务中心"
 ROTATING_PAGES = ("waiting", "guide")
 PAGE_TITLES = {"waiting": ("等候情况", "Waiting"), "guide": ("办事指南", "Service guide")}
 MAX_CALL_ROWS = 12
+# Long enough to read a page of the waiting table twice, short enough that the page
+# with one's category comes round within a minute at 40 categories.
+WAITING_PAGE_SECONDS = 8
+# ≈ 1700 px at the ticker's 42 px: far below the 4096 px every GL driver can texture.
+TICKER_PIECE_CHARS = 40
+NOTICE_SEPARATOR = "　　◆　　"
 
 
 def public_caller(ticket: str, name: str | None = None) -> str:
     """Ticket number, plus a masked name when a hall calls by name: A001 张*三."""
     return ticket if not name else f"{ticket} {mask_name(name)}"
+
+
+def ticker_pieces(notices: Sequence[str]) -> tuple[str, ...]:
+    """The notices as the ticker draws them: each cut into pieces of at most
+    ``TICKER_PIECE_CHARS`` characters, the separator after each notice, so that the
+    pieces side by side read exactly as the notices joined by the separator."""
+    pieces: list[str] = []
+    for notice in notices:
+        text = notice.strip() + NOTICE_SEPARATOR
+        pieces.extend(
+            text[start : start + TICKER_PIECE_CHARS]
+            for start in range(0, len(text), TICKER_PIECE_CHARS)
+        )
+    return tuple(pieces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +101,14 @@ class HallView:
     page: str  # the rotating page shown now: waiting | guide | "" (none configured)
     page_title: str
     page_title_en: str
-    waiting: tuple[WaitingRow, ...]
+    waiting: tuple[WaitingRow, ...]  # the rows of the waiting page shown now
+    waiting_page_text: str  # "2/3" when the table has more than one page, else ""
     guide_floors: tuple[tuple[str, tuple[str, ...]], ...]  # (title, areas)
     guide_steps: tuple[str, ...]
     guide_steps_en: str
     show_notices: bool
     notice_text: str
+    notice_pieces: tuple[str, ...]  # notice_text cut for the ticker, in order
     offline_text: str
     offline_text_en: str
 
@@ -106,6 +134,9 @@ class HallDisplayViewModel:
         self.guide = guide
         self.floor = floor
         self.page_seconds = page_seconds
+        # Rows of the waiting table that fit the screen at the minimum type size; set by
+        # the screen once it is laid out (None: one page with every row).
+        self.waiting_rows_per_page: int | None = None
         self.flash = timedelta(seconds=flash_seconds)
         self.call_list: HallCallList | None = None
         self.live_calls: list[RecentCall] = []  # CallEvents not yet in the list
@@ -157,6 +188,9 @@ class HallDisplayViewModel:
     def apply_link(self, link: LinkStatus) -> None:
         self.link = link
 
+    def set_waiting_capacity(self, rows: int) -> None:
+        self.waiting_rows_per_page = max(1, rows)
+
     # ----------------------------------------------------------------- output
 
     @property
@@ -164,10 +198,35 @@ class HallDisplayViewModel:
         return tuple(page for page in self.pages if page in ROTATING_PAGES)
 
     def page_at(self, now: datetime) -> str:
+        return self._position(now)[0]
+
+    def _waiting_page_count(self, rows: int) -> int:
+        per_page = self.waiting_rows_per_page
+        return 1 if not per_page or rows <= per_page else -(-rows // per_page)
+
+    def _position(self, now: datetime) -> tuple[str, int]:
+        """(rotating page shown at ``now``, index of the waiting table's page).
+
+        Each rotating page is up for ``page_seconds``; the waiting page for as long as
+        its table needs to show every page for ``WAITING_PAGE_SECONDS``.
+        """
         rotating = self.rotating_pages
         if not rotating:
-            return ""
-        return rotating[int(now.timestamp() // self.page_seconds) % len(rotating)]
+            return "", 0
+        waiting_pages = self._waiting_page_count(len(self._waiting_rows()))
+        durations = [
+            max(self.page_seconds, waiting_pages * WAITING_PAGE_SECONDS)
+            if page == "waiting"
+            else self.page_seconds
+            for page in rotating
+        ]
+        elapsed = now.timestamp() % sum(durations)
+        for page, seconds in zip(rotating, durations, strict=True):
+            if elapsed < seconds:
+                per_page = seconds / waiting_pages
+                return page, min(waiting_pages - 1, int(elapsed // per_page))
+            elapsed -= seconds
+        return rotating[-1], 0  # floating-point edge of the cycle
 
     def view(self, now: datetime) -> HallView:
         zone = self.zone
@@ -189,7 +248,16 @@ class HallDisplayViewModel:
             banner = f"请 {public_caller(newest.ticket)} 号{again}到 {newest.window} 号窗口办理"
             banner_en = f"Number {newest.ticket}, please go to window {newest.window}"
         page = self.page_at(now)
+        scheduled, waiting_index = self._position(now)
+        if scheduled != page:
+            waiting_index = 0  # a page pinned from outside (screenshots) starts at its first
+        all_waiting = self._waiting_rows()
+        waiting_pages = self._waiting_page_count(len(all_waiting))
+        waiting_index = min(waiting_index, waiting_pages - 1)
+        per_page = self.waiting_rows_per_page or max(1, len(all_waiting))
+        waiting = all_waiting[waiting_index * per_page : (waiting_index + 1) * per_page]
         title, title_en = PAGE_TITLES.get(page, ("", ""))
+        notices = self._notices()
         offline, offline_en = self._offline_texts()
         return HallView(
             hall_name=self.config.hall_name if self.config else DEFAULT_HALL_NAME,
@@ -204,12 +272,14 @@ class HallDisplayViewModel:
             page=page,
             page_title=title,
             page_title_en=title_en,
-            waiting=self._waiting_rows(),
+            waiting=waiting,
+            waiting_page_text=f"{waiting_index + 1}/{waiting_pages}" if waiting_pages > 1 else "",
             guide_floors=self._guide_floors(),
             guide_steps=tuple(self.guide.steps),
             guide_steps_en=self.guide.steps_en,
             show_notices="notices" in self.pages,
-            notice_text=self._notice_text(),
+            notice_text=NOTICE_SEPARATOR.join(notices),
+            notice_pieces=ticker_pieces(notices),
             offline_text=offline,
             offline_text_en=offline_en,
         )
@@ -266,16 +336,16 @@ class HallDisplayViewModel:
             )
         return tuple(rows)
 
-    def _notice_text(self) -> str:
+    def _notices(self) -> list[str]:
         # The hub's live list (the admin's active notices, from the retained
         # HallCallList) replaces the configured and bundled ones while it has any.
         if self.call_list is not None and self.call_list.notices:
-            return "　　◆　　".join(self.call_list.notices)
+            return [notice for notice in self.call_list.notices if notice.strip()]
         notices = []
         if self.config and self.config.notice:
             notices.append(self.config.notice)
         notices.extend(self.guide.notices)
-        return "　　◆　　".join(notices)
+        return [notice for notice in notices if notice.strip()]
 
     def _offline_texts(self) -> tuple[str, str]:
         if self.link.live:

@@ -24,3 +24,12 @@ STALE: Final[Rgba] = (0.50, 0.53, 0.58, 1)  # the ticket greys out while we are 
 HIGHLIGHT: Final[Rgba] = (0.75, 0.12, 0.12, 1)  # the newest call's row on the hall display
 
 FLASH_SECONDS: Final = 6.0
+
+# The smallest type on the hall display's waiting table and ticker, in px on a 1080 px
+# high panel (scaled with the panel): on a 55-inch 1080p panel (0.63 mm pixels) a 40 px
+# Chinese character is ≈ 25 mm high — the signage rule of 1 inch of letter height per
+# 10 feet of viewing distance, i.e. readable from 3 m. docs/displays.md.
+MIN_TEXT_PX: Final = 40
+WAITING_ROW_PX: Final = 58  # one category: 44 px name and count, 40 px estimate
+WAITING_HEADER_PX: Final = 100  # column names, Chinese over English
+WAITING_ROW_SPACING_PX: Final = 4

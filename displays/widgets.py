@@ -122,7 +122,12 @@ class WaitingRowWidget(BoxLayout):  # type: ignore[misc]
     name = StringProperty("")
     waiting_text = StringProperty("")
     estimate_text = StringProperty("")
-    estimate_text_en = StringProperty("")
+
+
+class WaitingHeaderWidget(BoxLayout):  # type: ignore[misc]
+    """The waiting table's column names, Chinese over English."""
+
+    u = NumericProperty(1.0)
 
 
 class GuideLineWidget(Label):  # type: ignore[misc]
@@ -154,6 +159,13 @@ class CallFlash:
             self._event.cancel()
             self._event = None
             self._screen.flash_on = False
+
+    def pin(self, on: bool) -> None:
+        """Stop blinking and hold one phase (screenshots of the flash)."""
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        self._screen.flash_on = on
 
     def _toggle(self, _dt: float) -> None:
         self._screen.flash_on = not self._screen.flash_on

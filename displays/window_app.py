@@ -54,7 +54,6 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
     detail_en = StringProperty("")
     offline_text = StringProperty("")
     offline_text_en = StringProperty("")
-    health_text = StringProperty("")
     clock = StringProperty("")
     flash_on = BooleanProperty(False)
 
@@ -110,7 +109,6 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         self.detail_en = view.detail_en
         self.offline_text = view.offline_text
         self.offline_text_en = view.offline_text_en
-        self.health_text = view.health_text
         self.tick()
         return view.headline
 

@@ -57,7 +57,6 @@ class WindowView:
     flash_until: datetime | None
     offline_text: str  # "" while live
     offline_text_en: str
-    health_text: str  # LED bar problems, for the technician ("" when fine)
     zone: tzinfo  # the hall's: the clock shows its wall-clock time
 
     def flashing(self, now: datetime) -> bool:
@@ -124,7 +123,6 @@ class WindowDisplayViewModel:
         self.flash = timedelta(seconds=flash_seconds)
         self.state: WindowDisplayState | None = None
         self.link = LinkStatus(Link.CONNECTING)
-        self.health_text = ""
         self.config: ConfigPush | None = None
         self._flash_until: datetime | None = None
 
@@ -159,9 +157,6 @@ class WindowDisplayViewModel:
     def apply_config(self, config: ConfigPush) -> None:
         self.config = config
 
-    def apply_health(self, ok: bool, detail: str) -> None:
-        self.health_text = "" if ok else f"LED 故障：{detail}"
-
     def view(self, now: datetime) -> WindowView:
         zone = self.zone
         offline, offline_en = _offline_texts(self.link, zone)
@@ -183,7 +178,6 @@ class WindowDisplayViewModel:
                 flash_until=None,
                 offline_text=offline,
                 offline_text_en=offline_en,
-                health_text=self.health_text,
                 zone=zone,
             )
         base = WindowView(
@@ -202,7 +196,6 @@ class WindowDisplayViewModel:
             flash_until=None,
             offline_text=offline,
             offline_text_en=offline_en,
-            health_text=self.health_text,
             zone=zone,
         )
         view = self._state_view(base, state, now)

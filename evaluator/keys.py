@@ -16,13 +16,23 @@ import threading
 from devices.buttonbox import ButtonBox, ButtonBoxSettings, KeyPress
 from devices.seriallink import DeviceHealth
 from evaluator.viewmodel import EvaluatorViewModel, ViewState
+from hallbus.health import ComponentHealthReporter
 
 log = logging.getLogger(__name__)
 
 
 class KeyBoxFrontEnd:
-    def __init__(self, settings: ButtonBoxSettings, view_model: EvaluatorViewModel) -> None:
+    def __init__(
+        self,
+        settings: ButtonBoxSettings,
+        view_model: EvaluatorViewModel,
+        *,
+        health: ComponentHealthReporter | None = None,
+    ) -> None:
         self._view_model = view_model
+        # Faults go to the device's health topic (hub → backend device page), not the
+        # screen: the visitor can still rate on the touch screen.
+        self._health = health
         self._box = ButtonBox(settings, on_key=self._on_key, on_health=self._on_health)
         self._wanted_lamp: bool | None = None
         self._lamp_shown: bool | None = None
@@ -63,7 +73,9 @@ class KeyBoxFrontEnd:
 
     def _on_health(self, health: DeviceHealth) -> None:
         self.healthy = health.ok
-        if not health.ok:
+        if self._health is not None:
+            self._health.report(health.ok, health.detail)
+        elif not health.ok:
             log.warning("key box: %s", health.detail)
 
     def _lamp_loop(self) -> None:

@@ -22,6 +22,8 @@ from evaluator.texts import BUILTIN_BAD_REASONS
 from evaluator.viewmodel import EvaluatorSettings, EvaluatorViewModel
 from hallbus.client import ClientState, ConnectionSettings, DeviceClient
 from hallbus.config import EvaluatorConfig
+from hallbus.health import ComponentHealthReporter
+from hallbus.topics import Component
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ class EvaluatorRuntime:
             self.key_box = KeyBoxFrontEnd(
                 ButtonBoxSettings(port=box.port, baudrate=box.baudrate, address=box.address),
                 self.view_model,
+                health=ComponentHealthReporter(
+                    self.client, config.device_ref(), Component.BUTTON_BOX, options.clock
+                ),
             )
         self._started = False
 

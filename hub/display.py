@@ -9,7 +9,6 @@ rate-now commands) the events produced. The event reader publishes them.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from hallbus.forecast import wait_minutes
 from hallbus.localtime import DEFAULT_TIMEZONE, is_known_zone
 from hallbus.messages import (
     CallEvent,
@@ -93,14 +93,20 @@ class CategoryView:
     prefix: str
     name: str
     waiting: int = 0
-    minutes_per_ticket: float = 0.0
+    # The forecast's inputs from the backend's last status (hallbus.forecast).
+    service_seconds: float = 0.0
+    open_windows: int = 0
+
+    def forecast(self, ahead: int) -> int:
+        """Minutes for `ahead` people: the backend's rule with the backend's inputs."""
+        return wait_minutes(ahead, self.service_seconds, self.open_windows)
 
     def as_model(self) -> CategoryWaiting:
         return CategoryWaiting(
             prefix=self.prefix,
             name=self.name,
             waiting=self.waiting,
-            estimated_wait_minutes=math.ceil(self.waiting * self.minutes_per_ticket),
+            estimated_wait_minutes=self.forecast(self.waiting),
         )
 
 
@@ -202,13 +208,19 @@ class HallDisplayModel:
         categories: dict[str, CategoryView] = {}
         for item in status.get("categories", []):
             waiting = int(item.get("waiting") or 0)
-            minutes = int(item.get("estimated_wait_minutes") or 0)
-            previous = self.categories.get(item["prefix"])
-            per_ticket = minutes / waiting if waiting else 0.0
-            if not waiting and previous is not None:
-                per_ticket = previous.minutes_per_ticket
+            open_windows = int(item.get("open_windows") or 0)
+            seconds = item.get("service_seconds")
+            if seconds is None:
+                # A backend from before the status carried the forecast's inputs: the
+                # service time its forecast implies (0 when nobody waits).
+                minutes = int(item.get("estimated_wait_minutes") or 0)
+                seconds = minutes * 60 * max(1, open_windows) / waiting if waiting else 0.0
             categories[item["prefix"]] = CategoryView(
-                item["prefix"], item.get("name") or item["prefix"], waiting, per_ticket
+                item["prefix"],
+                item.get("name") or item["prefix"],
+                waiting,
+                float(seconds),
+                open_windows,
             )
         self.categories = categories
         # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.

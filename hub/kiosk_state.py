@@ -17,7 +17,6 @@ changed, unless asked to republish (after a broker restart).
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -147,7 +146,7 @@ def build_kiosk_state(
                 name=view.name,
                 enabled=enabled if isinstance(enabled, bool) else True,
                 waiting=view.waiting,
-                estimated_wait_minutes=math.ceil(view.waiting * view.minutes_per_ticket),
+                estimated_wait_minutes=view.forecast(view.waiting),
                 priority_allowed=priority if isinstance(priority, bool) else None,
                 floor=floor,
                 window_area=str(area)[:200] if area else None,

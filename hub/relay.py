@@ -329,7 +329,8 @@ class RequestRelay:
             category=category,
             category_name=view.name if view else category,
             ahead=view.waiting if view else 0,
-            minutes_per_ticket=view.minutes_per_ticket if view else 0.0,
+            # The same forecast the kiosk's confirm screen showed for this queue.
+            estimated_wait_minutes=view.forecast(view.waiting) if view else 0,
             issued_at=datetime.fromisoformat(payload["issued_at"]),
             place=place,
         )

@@ -6,7 +6,6 @@ outbox replay (a rating stored offline is sent exactly like a live one).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -109,7 +108,7 @@ def offline_ticket(
     category: str,
     category_name: str,
     ahead: int,
-    minutes_per_ticket: float,
+    estimated_wait_minutes: int,
     issued_at: datetime,
     place: CategoryPlace | None,
 ) -> TicketIssued:
@@ -119,7 +118,7 @@ def offline_ticket(
         category=category,
         category_name=category_name,
         ahead=ahead,
-        estimated_wait_minutes=math.ceil(ahead * minutes_per_ticket),
+        estimated_wait_minutes=estimated_wait_minutes,
         issued_at=issued_at,
         window_area=place.area if place and place.area else UNKNOWN_AREA,
         floor=place.floor if place else 1,

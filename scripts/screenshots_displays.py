@@ -22,7 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-LAYOUTS = ("window", "hall-landscape", "hall-guide", "hall-portrait", "hall-portrait-calls")
+LAYOUTS = (
+    "window",
+    "hall-landscape",
+    "hall-guide",
+    "hall-portrait",
+    "hall-portrait-calls",
+    "hall-busy",
+)
 Step = Callable[[], None]
 
 
@@ -45,28 +52,24 @@ def run_steps(steps: Iterator[tuple[Step, float]]) -> None:
 
 def make_photo(photo_dir: Path) -> None:
     """A neutral placeholder portrait (no real person) for the clerk card."""
+    from PIL import Image, ImageDraw
+
     photo_dir.mkdir(parents=True, exist_ok=True)
     target = photo_dir / "0107.png"
     if target.exists():
         return
-    subprocess.run(
-        [
-            "convert",
-            "-size",
-            "400x400",
-            "gradient:#5b8bd6-#1d3f7a",
-            "-fill",
-            "#f1d3b3",
-            "-draw",
-            "circle 200,160 200,80",
-            "-fill",
-            "#2c2c2c",
-            "-draw",
-            "ellipse 200,400 150,170 180,360",
-            str(target),
-        ],
-        check=True,
-    )
+    top, bottom = (0x5B, 0x8B, 0xD6), (0x1D, 0x3F, 0x7A)
+    image = Image.new("RGB", (400, 400))
+    draw = ImageDraw.Draw(image)
+    for row in range(400):  # vertical gradient
+        mix = row / 399
+        draw.line(
+            [(0, row), (399, row)],
+            fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)),
+        )
+    draw.ellipse((120, 80, 280, 240), fill="#f1d3b3")  # head
+    draw.ellipse((50, 230, 350, 590), fill="#2c2c2c")  # shoulders
+    image.save(target)
 
 
 def render_window(out: Path, scratch: Path) -> None:
@@ -101,10 +104,7 @@ def render_window(out: Path, scratch: Path) -> None:
         def take() -> None:
             screen = app.root
             if flash is not None:  # the flash toggles every 0.5 s; pin it for the picture
-                if screen._flash_event is not None:
-                    screen._flash_event.cancel()
-                    screen._flash_event = None
-                screen.flash_on = flash
+                screen._flash.pin(flash)
             # Let the next frame draw what was just set before reading the pixels.
             Clock.schedule_once(
                 lambda _dt: save_screenshot(out / f"display-window-{name}.png"), 0.2
@@ -159,7 +159,7 @@ def render_hall(out: Path, layout: str) -> None:
     from deviceui.screens import UiModel, save_screenshot
     from displays.hall_app import HallDisplayApp
     from displays.launch import Options, build_hall_controller
-    from displays.samples import call_event, call_list, config_push
+    from displays.samples import busy_hall, call_event, call_list, config_push
     from hallbus.bus import RecordingBus
     from hallbus.config import HallDisplayConfig
 
@@ -168,6 +168,8 @@ def render_hall(out: Path, layout: str) -> None:
         "hall-guide": ["calls", "guide", "notices"],
         "hall-portrait": ["guide", "waiting"],
         "hall-portrait-calls": ["calls", "waiting", "notices"],
+        # The demo hall's 19 categories and 6 notices: the waiting table pages ("1/4").
+        "hall-busy": ["calls", "waiting", "notices"],
     }[layout]
     config = HallDisplayConfig(
         device_id="hall-display-1",
@@ -191,10 +193,7 @@ def render_hall(out: Path, layout: str) -> None:
             screen = app.root
             screen.park_ticker(0.02)
             if flash is not None:
-                if screen._flash_event is not None:
-                    screen._flash_event.cancel()
-                    screen._flash_event = None
-                screen.flash_on = flash
+                screen._flash.pin(flash)
             if screen._ticker_event is not None:
                 screen._ticker_event.cancel()
                 screen._ticker_event = None
@@ -217,6 +216,13 @@ def render_hall(out: Path, layout: str) -> None:
     def steps() -> Iterator[tuple[Step, float]]:
         controller.set_device_connected(True)
         yield send(b"online", hub)
+        if layout == "hall-busy":
+            config, calls = busy_hall(1, 19, now=now)
+            yield send(config, device.config_topic())
+            yield send(calls, device.state_topic())
+            yield show_page("waiting")
+            yield shot("hall-landscape-19-categories")
+            return
         yield send(config_push(1), device.config_topic())
         yield send(call_list(1, now=now), device.state_topic())
         if layout == "hall-landscape":

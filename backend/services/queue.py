@@ -15,7 +15,6 @@ UPDATE … RETURNING, so concurrent kiosks never share a number.
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time as time_module
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from backend.services import eventlog
 from backend.services.audit import record
 from backend.services.policy import HallPolicy
 from backend.services.rawsql import RawSql
+from hallbus.forecast import wait_minutes
 from hallbus.localtime import hall_zone, local_date
 
 PRIORITY_KINDS = {"elderly": "老年人", "disabled": "残疾人", "military": "军人", "pregnant": "孕妇"}
@@ -239,13 +239,6 @@ def open_windows_serving(session: Session, category_id: int) -> int:
     )
 
 
-def estimate_minutes(ahead: int, avg_service_seconds: float, open_windows: int) -> int:
-    """People ahead divided over the open windows, at the category's rolling
-    average service time; at least 1 window is assumed so a closed hall still
-    gives an estimate for the morning."""
-    return math.ceil(ahead * avg_service_seconds / max(1, open_windows) / 60)
-
-
 _WAITING = text("tickets.state = 'waiting'")
 
 
@@ -276,7 +269,7 @@ def position_of(session: Session, ticket: Ticket, category: QueueCategory) -> tu
         )
     ).scalar_one()
     windows = open_windows_serving(session, category.id)
-    return int(ahead), estimate_minutes(int(ahead), service_seconds(session, category), windows)
+    return int(ahead), wait_minutes(int(ahead), service_seconds(session, category), windows)
 
 
 _service_time_cache: dict[int, tuple[float, float]] = {}

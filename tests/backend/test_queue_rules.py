@@ -24,6 +24,7 @@ from backend.models import (
     WindowState,
 )
 from backend.services import eventlog, queue
+from hallbus.forecast import wait_minutes
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in the hall
 
@@ -439,6 +440,6 @@ def test_position_and_estimate_use_rolling_service_time(db: Database) -> None:
             )
         ).scalar_one()
         open_windows = queue.open_windows_serving(session, category.id)
-    assert view.estimated_wait_minutes == queue.estimate_minutes(
+    assert view.estimated_wait_minutes == wait_minutes(
         3, category.avg_service_seconds, open_windows
     )

@@ -9,9 +9,24 @@ import pytest
 from deviceui.screens import UiModel
 from displays.controllers import HallDisplayController
 from displays.guide import load_guide
-from displays.hall_view import HallDisplayViewModel, HallView, public_caller
+from displays.hall_view import (
+    NOTICE_SEPARATOR,
+    TICKER_PIECE_CHARS,
+    WAITING_PAGE_SECONDS,
+    HallDisplayViewModel,
+    HallView,
+    public_caller,
+    ticker_pieces,
+)
 from displays.link import Link, LinkStatus
-from displays.samples import call_event, call_list, config_push
+from displays.samples import (
+    HALL_CATEGORY_NAMES,
+    HALL_NOTICES,
+    busy_hall,
+    call_event,
+    call_list,
+    config_push,
+)
 from hallbus.bus import RecordingBus
 from tests.displays.conftest import HALL_DISPLAY
 
@@ -132,3 +147,38 @@ def test_controller_seq_gate_and_call_events() -> None:
     bus.inject(CALL_TOPIC, call_event(3, "B006", "7", now=NOW))
     view = ui.get("view")
     assert isinstance(view, HallView) and view.calls[0].ticket == "B006"
+
+
+def test_waiting_table_pages_turn_and_every_category_is_shown() -> None:
+    vm = model(("calls", "waiting", "guide", "notices"))
+    config, calls = busy_hall(1, 19, now=NOW)
+    vm.apply_config(config)
+    vm.apply_call_list(calls, NOW)
+    vm.set_waiting_capacity(5)
+    seen: dict[str, tuple[str, ...]] = {}
+    pages = []
+    for second in range(0, 120):
+        view = vm.view(NOW + timedelta(seconds=second))
+        pages.append(view.page)
+        if view.page == "waiting":
+            assert len(view.waiting) <= 5
+            seen[view.waiting_page_text] = tuple(row.prefix for row in view.waiting)
+    assert sorted(seen) == ["1/4", "2/4", "3/4", "4/4"]
+    shown = [prefix for page in sorted(seen) for prefix in seen[page]]
+    assert shown == [prefix for prefix, _name in HALL_CATEGORY_NAMES[:19]]
+    # The waiting page stays up until all 4 pages were shown for 8 s each; the guide
+    # keeps its page_seconds (15): a cycle of 32 + 15 s.
+    cycle = pages[:47]
+    assert cycle.count("waiting") == 4 * WAITING_PAGE_SECONDS and cycle.count("guide") == 15
+    # Everything fits one page: no page number.
+    vm.set_waiting_capacity(40)
+    assert vm.view(NOW).waiting_page_text == "" and len(vm.view(NOW).waiting) == 19
+
+
+def test_ticker_pieces_are_short_and_read_as_the_notices() -> None:
+    pieces = ticker_pieces(HALL_NOTICES)
+    assert all(len(piece) <= TICKER_PIECE_CHARS for piece in pieces)
+    assert "".join(pieces) == "".join(notice + NOTICE_SEPARATOR for notice in HALL_NOTICES)
+    vm = model()
+    vm.apply_call_list(busy_hall(1, 5, now=NOW)[1], NOW)
+    assert vm.view(NOW).notice_pieces == pieces

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from devices.led import LedColour, LedEffect
+from devices.led import LedColour, LedEffect, LedSettings, open_led
 from deviceui.screens import UiModel
 from displays import style
 from displays.controllers import WindowDisplayController
@@ -13,12 +15,19 @@ from displays.led_mirror import LedCommand, led_command_for
 from displays.link import Link, LinkStatus
 from displays.samples import window_state
 from displays.window_view import WindowDisplayViewModel, WindowView, stars_text
-from hallbus.bus import RecordingBus
+from hallbus.bus import Payload, RecordingBus
+from hallbus.config import WindowDisplayConfig
+from hallbus.topics import Component
+from hub.registry import DeviceRegistry
+from hub.validation import validate_health
 from tests.displays.conftest import WINDOW_DISPLAY
 
 NOW = datetime.fromisoformat("2026-11-26T10:00:00+08:00")
 LIVE = LinkStatus(Link.LIVE)
 HUB_STATUS = "hall/bh/hub/hub-bh/status"
+WINDOW_DISPLAY_CONFIG = WindowDisplayConfig(
+    device_id="window-display-3", hall_id="bh", type="window_display", window="3"
+)
 
 
 def live_model() -> WindowDisplayViewModel:
@@ -187,3 +196,65 @@ def test_led_commands_for_each_state() -> None:
     assert command("open", live=False).text == "3号窗口"  # never a stale ticket on the bar
     assert command("resting").text == "休息中"
     assert command("closed").text == "未开放"
+
+
+class _PublishSignal(RecordingBus):
+    """A RecordingBus that lets a test await the next publish instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published_event = threading.Event()
+
+    def publish(self, topic: str, payload: Payload, *, qos: int = 1, retain: bool = False) -> None:
+        super().publish(topic, payload, qos=qos, retain=retain)
+        self.published_event.set()
+
+
+def _texts(value: object) -> list[str]:
+    """Every string a view carries, nested dataclasses included."""
+    if isinstance(value, str):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [
+            text for item in dataclasses.fields(value) for text in _texts(getattr(value, item.name))
+        ]
+    return []
+
+
+def test_led_fault_goes_to_the_device_health_never_to_the_screen(tmp_path: Path) -> None:
+    missing_port = str(tmp_path / "ttyUSB1")  # nothing there: "cannot open …: [Errno 2]"
+    bus = _PublishSignal()
+    ui = UiModel()
+    controller = WindowDisplayController(bus, WINDOW_DISPLAY, "3", ui, now=lambda: NOW)
+    driver = open_led(
+        LedSettings(port=missing_port, ack_timeout_ms=10, reconnect_initial_ms=10),
+        on_health=controller.led_health,
+    )
+    controller.attach_led(driver, retry_s=0.01)
+    controller.subscribe()
+    try:
+        controller.set_device_connected(True)
+        bus.inject(HUB_STATUS, b"online")
+        bus.inject(WINDOW_DISPLAY.state_topic(), window_state(1, now=NOW, ticket="A012"))
+        health_topic = WINDOW_DISPLAY.health_topic(Component.LED)
+        assert bus.published_event.wait(5)
+        (published,) = bus.on_topic(health_topic)[:1]
+        view = ui.get("view")
+        assert isinstance(view, WindowView) and view.headline == "A012"
+    finally:
+        controller.stop()
+    # The public screen carries nothing technical: no port, no errno, no "故障".
+    for text in _texts(view):
+        assert missing_port not in text and "Errno" not in text and "故障" not in text
+    # The technician's detail is on the retained health topic, as the hub accepts it.
+    assert published.retain
+    registry = DeviceRegistry.from_configs([WINDOW_DISPLAY_CONFIG], "bh")
+    health = validate_health(health_topic, published.payload, registry)
+    assert (health.device, health.component, health.state) == (
+        "window-display-3",
+        Component.LED,
+        "fault",
+    )
+    assert health.detail.startswith(f"cannot open {missing_port}")
+    # Unchanged reports (every reopen attempt) are not published again.
+    assert len(bus.on_topic(health_topic)) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,11 @@ from evaluator.keys import KeyBoxFrontEnd
 from evaluator.pending import PendingRatings
 from evaluator.testing import rate_now_command
 from evaluator.viewmodel import EvaluatorViewModel, Screen
+from hallbus.bus import Payload, RecordingBus
+from hallbus.codec import decode
+from hallbus.health import ComponentHealthReporter
+from hallbus.messages import DeviceHealth
+from hallbus.topics import Component, DeviceRef, DeviceType
 from tests.devices.ptypeer import PtyPeer, wait_until
 from tests.evaluator.conftest import FakeClock, Views, make_view_model
 
@@ -110,3 +117,41 @@ def test_key_for_a_bad_level_continues_on_screen(
     assert views.last.screen is Screen.ASK_LEVEL and store.all() == []
     view_model.choose_level(5)  # on screen
     assert store.all()[0].rating.level == 5
+
+
+class _PublishSignal(RecordingBus):
+    """A RecordingBus that lets a test await a publish instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published_event = threading.Event()
+
+    def publish(self, topic: str, payload: Payload, *, qos: int = 1, retain: bool = False) -> None:
+        super().publish(topic, payload, qos=qos, retain=retain)
+        self.published_event.set()
+
+
+def test_a_missing_key_box_is_reported_as_device_health(
+    tmp_path: Path, store: PendingRatings, clock: FakeClock
+) -> None:
+    view_model, views = make_view_model(store, clock)
+    evaluator = DeviceRef("bh", DeviceType.EVALUATOR, "evaluator-3")
+    bus = _PublishSignal()
+    missing = str(tmp_path / "ttyRATE9")
+    reporter = ComponentHealthReporter(
+        bus, evaluator, Component.BUTTON_BOX, lambda: datetime.now(UTC)
+    )
+    settings = ButtonBoxSettings(port=missing, address=ADDRESS, reconnect_initial_ms=5)
+    front = KeyBoxFrontEnd(settings, view_model, health=reporter)
+    front.start()
+    try:
+        assert bus.published_event.wait(5)
+    finally:
+        front.stop()
+    (published, *repeats) = bus.on_topic(evaluator.health_topic(Component.BUTTON_BOX))
+    assert not repeats  # each reopen attempt reports again; only the change is published
+    health = decode(DeviceHealth, published.payload)
+    assert (health.device, health.state) == ("evaluator-3", "fault")
+    assert health.detail.startswith(f"cannot open {missing}") and published.retain
+    # The visitor's screen never carries the fault.
+    assert all(missing not in repr(view) for view in views.seen)

@@ -19,7 +19,8 @@ from backend.models import (
     TicketState,
     Window,
 )
-from backend.services.queue import estimate_minutes, local_day
+from backend.services.queue import local_day, service_seconds
+from hallbus.forecast import wait_minutes
 
 blueprint = Blueprint("halls", __name__, url_prefix="/api/v1/halls")
 
@@ -115,14 +116,19 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
     return {
         "hall": {"code": hall.code, "name": hall.name, "timezone": hall.timezone},
         "service_day": day.isoformat(),
+        # The forecast's inputs travel with it: the hub recomputes the same figure
+        # (hallbus.forecast) as waiting counts change and for tickets it issues offline.
         "categories": [
             {
                 "prefix": c.prefix,
                 "name": c.name,
                 "waiting": int(waiting.get(c.id, 0)),
                 "open_windows": open_by_category.get(c.id, 0),
-                "estimated_wait_minutes": estimate_minutes(
-                    int(waiting.get(c.id, 0)), c.avg_service_seconds, open_by_category.get(c.id, 0)
+                "service_seconds": service_seconds(session, c),
+                "estimated_wait_minutes": wait_minutes(
+                    int(waiting.get(c.id, 0)),
+                    service_seconds(session, c),
+                    open_by_category.get(c.id, 0),
                 ),
             }
             for c in categories
