@@ -270,6 +270,7 @@ class ReminderWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        self._waiter.announce(0, None)  # wakes the loop now rather than after idle_seconds
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

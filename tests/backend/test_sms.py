@@ -475,3 +475,55 @@ def test_logs_show_neither_the_text_nor_the_number(
     assert "accepted" in logged and "attempt 1 failed" in logged
     for part_of_the_text in ("请留意叫号", "公共行政服务中心", mine["number"]):
         assert part_of_the_text not in logged
+
+
+# --------------------------------------------------------------------------- the phone page
+
+
+def test_the_phone_page_takes_a_number_for_the_reminder(
+    app: Flask, api: Api, db: Database, device_token: Any, fake: FakeAliyunSms
+) -> None:
+    from tests.web.helpers import Browser
+
+    kiosk = device_token()
+    for _ in range(4):
+        issue(api, kiosk)
+    mine = issue(api, kiosk)
+    page = f"/m/t/{mine['public_token']}"
+    visitor = Browser(app.test_client())
+    visitor.refresh_token(page)
+    assert 'name="phone"' in visitor.get(page).get_data(as_text=True)
+    refused = visitor.post(f"{page}/sms", {"phone": "1234"}, follow_redirects=True)
+    assert "11位手机号码" in refused.get_data(as_text=True)
+    with db.reading() as session:
+        assert session.execute(select(TicketContact)).first() is None
+    taken = visitor.post(f"{page}/sms", {"phone": PHONE}, follow_redirects=True)
+    shown = taken.get_data(as_text=True)
+    assert "已登记" in shown and "尾号 5678" in shown and PHONE not in shown
+    assert 'name="phone"' not in shown
+    clerk = api.sign_in(clerk_for_window(db, "1"), window="1")
+    call_next(api, clerk)  # 3 ahead
+    reminders(app).run_once()
+    assert [r.phone for r in fake.accepted] == [PHONE]
+
+
+def test_without_a_gateway_the_phone_page_offers_no_sms(
+    settings: Settings, clock: FakeClock
+) -> None:
+    from tests.conftest import issue_test_device_token
+    from tests.web.helpers import Browser
+
+    application = _app_with(settings, clock, None)
+    try:
+        api = Api(application.test_client())
+        kiosk = issue_test_device_token(application.extensions["hallkit"].db)
+        page = f"/m/t/{issue(api, kiosk)['public_token']}"
+        visitor = Browser(application.test_client())
+        visitor.refresh_token(page)
+        assert 'name="phone"' not in visitor.get(page).get_data(as_text=True)
+        refused = visitor.post(f"{page}/sms", {"phone": PHONE}, follow_redirects=True)
+        assert "短信提醒暂未开通" in refused.get_data(as_text=True)
+        with application.extensions["hallkit"].db.reading() as session:
+            assert session.execute(select(TicketContact)).first() is None
+    finally:
+        application.extensions["hallkit"].close()
