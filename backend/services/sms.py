@@ -400,9 +400,10 @@ def dispatch_due(
     with database.writing() as session:
         finished = now()
         for item, outcome in outcomes:
-            message = session.get(SmsMessage, item.message_id)
-            if message is None:  # pragma: no cover - rows are never deleted
+            stored = session.get(SmsMessage, item.message_id)
+            if stored is None:  # pragma: no cover - rows are never deleted
                 continue
+            message = stored
             message.attempts += 1
             message.claimed_at = None
             if isinstance(outcome, Accepted):
