@@ -527,3 +527,14 @@ def test_without_a_gateway_the_phone_page_offers_no_sms(
             assert session.execute(select(TicketContact)).first() is None
     finally:
         application.extensions["hallkit"].close()
+
+
+def test_the_phone_page_says_it_in_english_too(
+    app: Flask, api: Api, db: Database, device_token: Any
+) -> None:
+    kiosk = device_token()
+    issue(api, kiosk)
+    mine = issue(api, kiosk)  # 1 ahead: near
+    page = app.test_client().get(f"/m/t/{mine['public_token']}?lang=en").get_data(as_text=True)
+    assert "Your turn is near!" in page and "Text me" in page
+    assert "快到您了" not in page
