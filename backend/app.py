@@ -24,6 +24,8 @@ from backend.privacy import IdentityProtector, install_log_redaction
 from backend.services import eventlog
 from backend.services.auth import TokenCache
 from backend.services.catalog import SearchIndexCache
+from backend.services.sms import SmsGateway, gateway_from_settings
+from backend.services.turn_notice import ReminderWorker
 from backend.services.wakeup import DatagramWaiter, EventWaiter, PostgresWaiter
 
 
@@ -61,8 +63,11 @@ class Hallkit:
     lookup_limiter: RateLimiter
     search_index: SearchIndexCache = field(default_factory=SearchIndexCache)
     clock: Callable[[], datetime] = utcnow
+    # None: no gateway configured, the SMS channel is off (docs/sms.md).
+    sms_gateway: SmsGateway | None = None
     _waiter: EventWaiter | None = None
     _waiter_lock: threading.Lock = field(default_factory=threading.Lock)
+    _reminders: ReminderWorker | None = None
 
     def waiter(self) -> EventWaiter:
         """Started lazily so that each worker process (after fork) runs its own."""
@@ -82,7 +87,26 @@ class Hallkit:
                         self._waiter = listener
         return self._waiter
 
+    def reminders(self) -> ReminderWorker:
+        """The 到号提醒 / SMS worker of this process (started by the first request
+        outside tests; tests start or drive it themselves)."""
+        if self._reminders is None:
+            waiter = self.waiter()
+            with self._waiter_lock:
+                if self._reminders is None:
+                    self._reminders = ReminderWorker(
+                        self.db,
+                        waiter,
+                        clock=lambda: self.clock(),
+                        protector=self.protector,
+                        gateway=self.sms_gateway,
+                        settings=self.settings.sms,
+                    )
+        return self._reminders
+
     def close(self) -> None:
+        if self._reminders is not None:
+            self._reminders.stop()
         if self._waiter is not None:
             self._waiter.stop()
         self.db.dispose()
@@ -113,7 +137,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         tokens=TokenCache(settings.token_cache_seconds),
         protector=IdentityProtector.from_secret(settings.secret_key),
         lookup_limiter=RateLimiter(settings.public_lookup_per_minute),
+        sms_gateway=gateway_from_settings(settings.sms),
     )
+    if not settings.testing:
+        extension: Hallkit = app.extensions["hallkit"]
+
+        @app.before_request
+        def _start_reminders() -> None:
+            # In the worker process, after any fork: threads do not survive a fork.
+            if extension._reminders is None:
+                extension.reminders().start()
+
     install_log_redaction(logging.getLogger())
 
     from backend.api import errors, openapi

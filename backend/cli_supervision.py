@@ -18,6 +18,7 @@ from backend.models import Staff, utcnow
 from backend.models.supervision import DisciplineContact, StaffContact
 from backend.services import notify, rollup
 from backend.services import supervision as supervision_service
+from backend.services.sms import gateway_from_settings
 from hallbus.localtime import DEFAULT_TIMEZONE, local_now
 
 
@@ -80,7 +81,7 @@ def supervision_scan(
     scheduler = supervision_service.SupervisionScheduler(
         database,
         utcnow,
-        notify.default_channels(smtp=smtp),
+        notify.default_channels(smtp=smtp, sms_gateway=gateway_from_settings(settings.sms)),
         _policy(red_card_days, supplement_days),
         interval_seconds=interval,
     )
@@ -91,7 +92,7 @@ def supervision_scan(
             stamp = local_now(DEFAULT_TIMEZONE).isoformat(timespec="seconds")
             click.echo(
                 f"{stamp} 扫描 scan: {report.as_json()} 发送 sent {delivered.sent}, "
-                f"retrying {delivered.retrying}, failed {delivered.failed}"
+                f"retrying {delivered.retrying}, failed {delivered.failed}, off {delivered.off}"
             )
             if scheduler.last_rollup is not None:
                 click.echo(f"{stamp} 绩效汇总 roll-up: {scheduler.last_rollup.as_json()}")

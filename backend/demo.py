@@ -188,10 +188,13 @@ def _supervision(settings: Settings) -> Iterator[None]:
     supervision-scan --loop`), never one per web worker."""
     from backend.db import Database
     from backend.models import utcnow
+    from backend.services import notify
+    from backend.services.sms import gateway_from_settings
     from backend.services.supervision import SupervisionScheduler
 
     database = Database.with_wakeups(settings.database_url, settings.var_dir)
-    scheduler = SupervisionScheduler(database, utcnow, interval_seconds=60.0)
+    channels = notify.default_channels(sms_gateway=gateway_from_settings(settings.sms))
+    scheduler = SupervisionScheduler(database, utcnow, channels, interval_seconds=60.0)
     scheduler.start()
     _print("  电子监察 supervision: scan every 60 s")
     try:

@@ -36,6 +36,9 @@ Stars = Annotated[int, Field(ge=1, le=5)]
 Seq = Annotated[int, Field(ge=0)]
 Floor = Annotated[int, Field(ge=-5, le=99)]
 IdLookupHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# A mainland mobile number for the 到号提醒 SMS (docs/sms.md): relayed to the backend,
+# which keeps it sealed; never logged and never in a reply.
+MobileNumber = Annotated[str, StringConstraints(pattern=r"^1[3-9][0-9]{9}$")]
 
 
 def _is_none(value: object) -> bool:
@@ -122,6 +125,8 @@ class TakeTicket(RequestBody):
     # HMAC-SHA256 (hall key) of the normalised ID card number, the value the backend
     # stores as the lookup hash; the number itself never travels (hallbus.idlookup).
     id_lookup_hash: IdLookupHash | None = None
+    # Optional: text this number when the turn is near (a check-in uses the booking's).
+    notify_phone: MobileNumber | None = added_field()
 
     @model_validator(mode="after")
     def _one_target(self) -> TakeTicket:
@@ -134,6 +139,8 @@ class TakeTicket(RequestBody):
             raise ValueError(
                 "give category or matter_code, or appointment_code / id_lookup_hash to check in"
             )
+        if not queue and self.notify_phone is not None:
+            raise ValueError("a check-in takes the booking's number, not notify_phone")
         return self
 
     @property

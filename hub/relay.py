@@ -258,6 +258,8 @@ class RequestRelay:
                 }
                 if body.id_lookup_hash is not None:  # a real-name ticket
                     issue["id_lookup_hash"] = body.id_lookup_hash
+                if body.notify_phone is not None:  # 到号提醒 by SMS; relayed, never logged
+                    issue["notify_phone"] = body.notify_phone
                 data = self._call(
                     request,
                     lambda t: (

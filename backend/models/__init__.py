@@ -2,6 +2,7 @@
 
 from backend.models import report_schedule as report_schedule  # scheduled performance reports
 from backend.models import rollup as rollup  # daily performance roll-ups (绩效日汇总)
+from backend.models import sms as sms  # ticket contacts and the SMS outbox
 from backend.models import supervision as supervision  # registers the 电子监察 tables
 from backend.models.auth import ApiToken, AuditEntry, Device
 from backend.models.base import Base, utcnow

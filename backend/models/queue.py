@@ -71,6 +71,9 @@ class QueueCategory(Base):
     # Rolling average of service time, updated when a ticket is finished; feeds
     # the estimated wait. Seeded with a hall-typical value.
     avg_service_seconds: Mapped[float] = mapped_column(default=300.0)
+    # 到号提醒: a visitor who left a number is texted (and the phone page shows a
+    # banner) once this many people or fewer are ahead; 0 turns the reminder off.
+    turn_near_ahead: Mapped[int] = mapped_column(Integer, default=3)
 
 
 class CategoryDepartment(Base):

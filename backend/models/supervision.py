@@ -54,6 +54,7 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the retry limit
     SKIPPED = "skipped"  # no address for this channel
+    OFF = "off"  # the channel is not configured (no SMS gateway / SMTP server): not sent
 
 
 class Alert(Base):

@@ -9,9 +9,12 @@ delivery row (status, attempts, last error), which is that log.
 * :class:`SmtpEmailChannel` speaks real SMTP with smtplib (STARTTLS and login
   when configured); a message may carry :class:`Attachment` files (the
   scheduled reports of backend.services.report_schedule).
-* :class:`SmsChannel` hands the text to an :class:`SmsGateway`. The default
-  :class:`LoggingSmsGateway` only logs, and never logs a full phone number:
-  a phone number is personal data even when it is a work mobile.
+* :class:`SmsChannel` hands the alert to the SMS gateway of
+  backend.services.sms (Alibaba Cloud SMS, its ``alert`` template). Without a
+  configured gateway there is no SMS channel: the deliveries are marked
+  ``off`` and nothing pretends to have been sent. Logs never show the text or
+  a full phone number: a phone number is personal data even when it is a work
+  mobile.
 * :class:`InPageChannel` sends nothing: the alert row itself is what the pages
   show, so the delivery is complete as soon as it is stored.
 """
@@ -27,7 +30,16 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Protocol
 
+from backend.errors import BadInput
 from backend.privacy import mask_phone
+from backend.services.sms import (
+    ALERT,
+    OFF_NO_TEMPLATE,
+    SmsGateway,
+    SmsRefused,
+    SmsUnavailable,
+    mobile_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +50,12 @@ CHANNEL_NAMES = (EMAIL, SMS, IN_PAGE)
 
 
 class DeliveryError(Exception):
-    """The channel could not deliver; the message may be retried."""
+    """The channel could not deliver. ``permanent``: retrying cannot help (the
+    provider refused it, the address is unusable), so it fails at once."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -144,42 +161,30 @@ class SmtpEmailChannel:
             raise DeliveryError(f"SMTP {settings.host}:{settings.port}: {error}") from error
 
 
-class SmsGateway(Protocol):
-    """An SMS provider. Returns the provider's message id."""
-
-    def send_sms(self, phone: str, text: str) -> str: ...
-
-
-class LoggingSmsGateway:
-    """The default gateway until a provider is contracted: logs a masked line."""
-
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self._log = logger or log
-
-    def send_sms(self, phone: str, text: str) -> str:
-        message_id = uuid.uuid4().hex[:16]
-        self._log.info(
-            "SMS %s to %s (%d chars): %s", message_id, mask_phone(phone), len(text), text
-        )
-        return message_id
-
-
 class SmsChannel:
+    """Alerts by SMS: the subject and text as the ``content`` of the alert template."""
+
     name = SMS
 
-    def __init__(self, gateway: SmsGateway | None = None) -> None:
-        self._gateway: SmsGateway = gateway or LoggingSmsGateway()
+    def __init__(self, gateway: SmsGateway) -> None:
+        self._gateway = gateway
 
     def send(self, message: OutgoingMessage) -> None:
-        digits = "".join(ch for ch in message.address if ch.isdigit())
-        if len(digits) < 7:
-            raise DeliveryError("no phone number")
         try:
-            self._gateway.send_sms(message.address, f"【{message.subject}】{message.body}")
-        except DeliveryError:
-            raise
-        except Exception as error:  # a provider's SDK may raise anything
-            raise DeliveryError(f"SMS gateway: {type(error).__name__}") from error
+            phone = mobile_number(message.address)
+        except BadInput as error:
+            raise DeliveryError("no mobile number", permanent=True) from error
+        template = self._gateway.template_for(ALERT)
+        if not template:
+            raise DeliveryError(OFF_NO_TEMPLATE, permanent=True)
+        content = f"【{message.subject}】{message.body}"[:500]
+        try:
+            accepted = self._gateway.send(phone, template, {"content": content})
+        except SmsRefused as error:
+            raise DeliveryError(f"SMS gateway refused: {error}", permanent=True) from error
+        except SmsUnavailable as error:
+            raise DeliveryError(f"SMS gateway: {error}") from error
+        log.info("alert SMS to %s accepted, request %s", mask_phone(phone), accepted.request_id)
 
 
 class InPageChannel:
@@ -193,8 +198,11 @@ class InPageChannel:
 def default_channels(
     smtp: SmtpSettings | None = None, sms_gateway: SmsGateway | None = None
 ) -> dict[str, Channel]:
-    """In-page and SMS always; e-mail only when an SMTP server is configured."""
-    channels: dict[str, Channel] = {IN_PAGE: InPageChannel(), SMS: SmsChannel(sms_gateway)}
+    """In-page always; SMS only with a gateway and e-mail only with an SMTP server.
+    A channel left out is off: its deliveries are recorded as such, not sent."""
+    channels: dict[str, Channel] = {IN_PAGE: InPageChannel()}
+    if sms_gateway is not None:
+        channels[SMS] = SmsChannel(sms_gateway)
     if smtp is not None:
         channels[EMAIL] = SmtpEmailChannel(smtp)
     return channels

@@ -1511,6 +1511,9 @@ def check_in_appointment(
     )
     appointment.state = AppointmentState.CHECKED_IN
     appointment.ticket_id = view.id
+    from backend.services.turn_notice import contact_from_booking  # it imports this module
+
+    contact_from_booking(session, ticket_id=view.id, appointment=appointment)
     return view
 
 

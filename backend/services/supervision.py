@@ -745,6 +745,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     retrying: int = 0
+    off: int = 0  # the channel is not configured: recorded as off, not sent
 
 
 def deliver_pending(
@@ -799,27 +800,35 @@ def deliver_pending(
                     ),
                 )
             )
-    outcomes: list[tuple[int, str | None]] = []
+    # (delivery id, failure or None, the failure is final, the channel is off)
+    outcomes: list[tuple[int, str | None, bool, bool]] = []
     for delivery_id, channel_name, message in work:
         channel = channels.get(channel_name)
         if channel is None:
-            outcomes.append((delivery_id, f"channel {channel_name} is not configured"))
+            # Not an attempt that failed: there is nothing to send it with.
+            reason = f"通道未开通 / channel {channel_name} is not configured: not sent"
+            outcomes.append((delivery_id, reason, True, True))
             continue
         try:
             channel.send(message)
-            outcomes.append((delivery_id, None))
+            outcomes.append((delivery_id, None, False, False))
         except notify.DeliveryError as error:
             log.warning("alert delivery %s over %s failed: %s", delivery_id, channel_name, error)
-            outcomes.append((delivery_id, str(error)))
+            outcomes.append((delivery_id, str(error), error.permanent, False))
     with database.writing() as session:
         finished = now()
-        for delivery_id, failure in outcomes:
+        for delivery_id, failure, final, off in outcomes:
             stored = session.get(AlertDelivery, delivery_id)
             if stored is None:
                 continue
             delivery = stored
-            delivery.attempts += 1
             delivery.claimed_at = None
+            if off:
+                delivery.status = DeliveryStatus.OFF.value
+                delivery.last_error = (failure or "")[:500]
+                report.off += 1
+                continue
+            delivery.attempts += 1
             if failure is None:
                 delivery.status = DeliveryStatus.SENT.value
                 delivery.sent_at = finished
@@ -827,7 +836,7 @@ def deliver_pending(
                 report.sent += 1
             else:
                 delivery.last_error = failure[:500]
-                if delivery.attempts >= policy.max_delivery_attempts:
+                if final or delivery.attempts >= policy.max_delivery_attempts:
                     delivery.status = DeliveryStatus.FAILED.value
                     report.failed += 1
                 else:

@@ -41,9 +41,12 @@ from backend.models import (
     QueueCategory,
     Ticket,
 )
+from backend.models.sms import TicketContact
 from backend.services import appointments as booking_service
 from backend.services import cases as case_service
 from backend.services import queue as queue_service
+from backend.services import sms as sms_service
+from backend.services import turn_notice
 from backend.web.layout import page_errors, use_hall_zone
 from backend.web.live import change_stream, sse_response
 from backend.web.qr import qr_svg
@@ -78,6 +81,10 @@ def ticket_snapshot(token: str) -> dict[str, Any]:
         ticket = _ticket_or_404(session, token)
         view = queue_service.view_of(session, ticket, with_position=True)
         hall = session.get(Hall, ticket.hall_id)
+        category = session.get(QueueCategory, ticket.category_id)
+        assert category is not None
+        near = turn_notice.is_near(category, view.state, view.ahead)
+        contact = session.get(TicketContact, ticket.id)
     return {
         # The hall's wall-clock time, whatever zone the phone or the server is in.
         "issued": format_local(view.issued_at, hall.timezone if hall else None),
@@ -91,14 +98,52 @@ def ticket_snapshot(token: str) -> dict[str, Any]:
         "area": view.area,
         "floor": view.floor,
         "priority": view.priority_kind is not None,
+        # 到号提醒: the banner (and a browser notification, once) at N or fewer ahead.
+        "near": near,
+        "reminder_at": category.turn_near_ahead,
+        "sms_last4": contact.phone_last4 if contact is not None else None,
     }
+
+
+def _sms_reminders_on() -> bool:
+    """Offer the SMS reminder only when it can be sent (a gateway with the template)."""
+    return sms_service.off_reason(_ext().sms_gateway, sms_service.TURN_NEAR) == ""
 
 
 @blueprint.get("/t/<token>")
 def ticket(token: str) -> Any:
     snapshot = ticket_snapshot(token)
     template = "mobile/_ticket.html" if request.args.get("fragment") else "mobile/ticket.html"
-    return render_template(template, t=snapshot, token=token)
+    return render_template(template, t=snapshot, token=token, sms_on=_sms_reminders_on())
+
+
+@blueprint.post("/t/<token>/sms")
+def ticket_sms(token: str) -> Any:
+    """到号短信提醒: the visitor leaves a mobile number for the ticket they follow."""
+    extension = _ext()
+    extension.lookup_limiter.check(f"ticket-sms|{request.remote_addr or '-'}")
+    if not _sms_reminders_on():
+        flash(_("短信提醒暂未开通"), "error")
+        return redirect(url_for("mobile.ticket", token=token))
+    try:
+        with extension.db.writing() as session:
+            ticket = _ticket_or_404(session, token)
+            if ticket.state.value != "waiting":
+                flash(_("该号票已叫号或已失效，无需提醒"), "error")
+            else:
+                contact = turn_notice.leave_contact(
+                    session,
+                    ticket_id=ticket.id,
+                    phone=request.form.get("phone", ""),
+                    protector=extension.protector,
+                )
+                if contact.armed:
+                    flash(_("已登记，快到您时将发送短信提醒"), "success")
+                else:  # already within N: the message would come after the call
+                    flash(_("马上就到您了，不再发送短信，请留意叫号"), "success")
+    except DomainError as error:
+        flash(error.message, "error")
+    return redirect(url_for("mobile.ticket", token=token))
 
 
 @blueprint.get("/t/<token>/events")

@@ -1,6 +1,7 @@
 """电子监察: 提醒/预警/黄牌/红牌 across the 2026 National Day holiday, idempotency,
 clearing, 补正 stopping the clock, process and abnormal-ending checks, the
-channels (real SMTP on 127.0.0.1, masked SMS log), the scheduler and the API."""
+channels (real SMTP on 127.0.0.1; SMS through a signature-checking fake of the
+gateway's API on 127.0.0.1), the scheduler and the API."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.db import Database
 from backend.models import (
@@ -37,9 +38,15 @@ from backend.models.supervision import (
     StaffContact,
 )
 from backend.services import cases as case_service
-from backend.services import notify
+from backend.services import notify, sms
 from backend.services import supervision as sv
 from backend.services.auth import Principal
+from tests.backend.aliyun_sms_fake import (
+    TEMPLATE_ALERT,
+    FakeAliyunSms,
+    gateway_settings,
+    running_fake,
+)
 from tests.conftest import Api, FakeClock, register_restaurant_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -472,6 +479,12 @@ class _Inbox:
 
 
 @pytest.fixture
+def sms_fake() -> Iterator[FakeAliyunSms]:
+    with running_fake() as fake:
+        yield fake
+
+
+@pytest.fixture
 def smtp_server() -> Iterator[tuple[_Inbox, int]]:
     inbox = _Inbox()
     # aiosmtpd checks readiness by connecting to the port it was given, so it
@@ -491,6 +504,7 @@ def test_yellow_card_email_over_real_smtp(
     database: Database,
     national_day_case: int,
     smtp_server: tuple[_Inbox, int],
+    sms_fake: FakeAliyunSms,
 ) -> None:
     inbox, port = smtp_server
     with database.writing() as session:
@@ -508,10 +522,11 @@ def test_yellow_card_email_over_real_smtp(
     clock = FakeClock(at(date(2026, 10, 8), 9, 1))
     channels = notify.default_channels(
         smtp=notify.SmtpSettings(host="127.0.0.1", port=port),
-        sms_gateway=notify.LoggingSmsGateway(),
+        sms_gateway=sms.AliyunSmsGateway(gateway_settings(sms_fake)),
     )
     report = sv.deliver_pending(database, channels, clock)
     assert report.sent == 2 and report.failed == 0  # the lead's e-mail and SMS
+    assert [r.phone for r in sms_fake.accepted] == [LEAD_PHONE]
     assert len(inbox.messages) == 1
     _sender, recipients, raw = inbox.messages[0]
     assert recipients == ["lead.syj@example.gov.cn"]
@@ -560,9 +575,10 @@ def test_smtp_failure_is_retried_then_failed(database: Database, national_day_ca
         assert email.status == "failed" and email.attempts == 2 and "SMTP" in email.last_error
 
 
-def test_sms_log_masks_the_phone_number(
+def test_sms_goes_through_the_gateway_and_logs_mask_the_phone_number(
     database: Database,
     national_day_case: int,
+    sms_fake: FakeAliyunSms,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with database.writing() as session:
@@ -570,15 +586,51 @@ def test_sms_log_masks_the_phone_number(
         assert case is not None
         session.add(StaffContact(staff_id=case.handler_staff_id, email="", phone=HANDLER_PHONE))
     run_scan(database, at(date(2026, 9, 30), 9))
-    caplog.set_level(logging.INFO, logger="backend.services.notify")
-    report = sv.deliver_pending(
-        database, notify.default_channels(), FakeClock(at(date(2026, 9, 30)))
-    )
+    caplog.set_level(logging.INFO)
+    channels = notify.default_channels(sms_gateway=sms.AliyunSmsGateway(gateway_settings(sms_fake)))
+    report = sv.deliver_pending(database, channels, FakeClock(at(date(2026, 9, 30))))
     assert report.sent == 2  # 提醒 and 预警 by SMS to the handler
+    assert {r.template_code for r in sms_fake.accepted} == {TEMPLATE_ALERT}
+    assert [r.phone for r in sms_fake.accepted] == [HANDLER_PHONE, HANDLER_PHONE]
+    assert any("预警" in r.params["content"] for r in sms_fake.accepted)
     text = caplog.text
     assert HANDLER_PHONE not in text
     assert "139****8888" in text
-    assert "预警" in text
+    assert "预警" not in text  # the alert's text is never logged
+    sms_fake.mode = "refuse"
+    with database.writing() as session:
+        session.execute(update(AlertDelivery).values(status="pending", attempts=0))
+    refused = sv.deliver_pending(database, channels, FakeClock(at(date(2026, 9, 30))))
+    assert refused.failed == 2 and refused.retrying == 0  # a refusal is final at once
+
+
+def test_alert_sms_without_a_gateway_is_off_never_sent(
+    database: Database, national_day_case: int
+) -> None:
+    """The old logging-only gateway marked these deliveries sent."""
+    with database.writing() as session:
+        case = session.get(Case, national_day_case)
+        assert case is not None
+        session.add(StaffContact(staff_id=case.handler_staff_id, email="", phone=HANDLER_PHONE))
+    run_scan(database, at(date(2026, 9, 30), 9))
+    report = sv.deliver_pending(
+        database, notify.default_channels(), FakeClock(at(date(2026, 9, 30)))
+    )
+    assert (report.sent, report.off) == (0, 2)
+    with database.reading() as session:
+        deliveries = (
+            session.execute(select(AlertDelivery).where(AlertDelivery.channel == "sms"))
+            .scalars()
+            .all()
+        )
+    assert {d.status for d in deliveries} == {"off"}
+    assert all(d.sent_at is None and d.attempts == 0 for d in deliveries)
+    assert all("not configured" in d.last_error for d in deliveries)
+    # Off is final: a later run does not try again or count it as a failure.
+    again = sv.deliver_pending(
+        database, notify.default_channels(), FakeClock(at(date(2026, 9, 30)))
+    )
+    assert again == sv.DeliveryReport()
 
 
 def test_scheduler_runs_in_background(database: Database, national_day_case: int) -> None:

@@ -200,6 +200,10 @@ def test_availability_is_plain_text() -> None:
         ({"appointment_code": "YY 2026"}, False),
         ({}, False),
         ({"id_lookup_hash": "11010519491231002X"}, False),  # a number is never a hash
+        ({"category": "A", "notify_phone": "13912345678"}, True),  # 到号提醒 by SMS
+        ({"category": "A", "notify_phone": "1391234567"}, False),  # not a mobile number
+        ({"category": "A", "notify_phone": "010-12345678"}, False),
+        ({"appointment_code": "YY2026", "notify_phone": "13912345678"}, False),  # booking's
     ],
 )
 def test_take_ticket_check_in(body: dict[str, object], ok: bool) -> None:
@@ -231,6 +235,7 @@ def test_added_fields_are_omitted_while_unset() -> None:
     assert json.loads(encode(calls.model_copy(update={"notices": ["停电"]})))["notices"] == ["停电"]
     search = CatalogSearch(query="营业执照")
     assert "life_event" not in json.loads(encode(search))
+    assert "notify_phone" not in json.loads(encode(TakeTicket(category="A")))
     status = CaseStatus(
         receipt_number="1", matter_name="x", status="accepted", status_name="已受理"
     )

@@ -9,6 +9,7 @@ life_event search filter.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from backend.models import (
     Ticket,
 )
 from backend.models.cases import Case
+from backend.models.sms import TicketContact
 from backend.privacy import IdentityProtector
 from backend.services import cases as case_service
 from backend.services import eventlog
@@ -362,6 +364,31 @@ def test_appointment_check_in_by_id_card_and_real_name_ticket(
     assert real_name.category == "B" and not real_name.degraded
     assert _ticket_lookup_hash(hall, real_name.number) == stranger
     assert stranger not in real_name.model_dump_json()
+
+
+def test_a_number_for_the_turn_is_near_sms_reaches_the_backend(
+    hall: HubHall, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    hall.start_hub()
+    kiosk = hall.kiosk()
+    phone = "13912345678"
+    ticket = kiosk.client.request(
+        TakeTicket(category="B", notify_phone=phone), TicketIssued, timeout=5
+    )
+    assert not ticket.degraded and phone not in ticket.model_dump_json()
+    database = _database(hall)
+    try:
+        with database.reading() as session:
+            contact = session.execute(
+                select(TicketContact)
+                .join(Ticket, Ticket.id == TicketContact.ticket_id)
+                .where(Ticket.hall_id == _hall_id(session), Ticket.display == ticket.number)
+            ).scalar_one()
+            assert contact.phone_last4 == "5678" and phone not in contact.phone_cipher
+    finally:
+        database.dispose()
+    assert phone not in caplog.text
 
 
 # ------------------------------------------------------------------------- cases

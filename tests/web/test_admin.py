@@ -627,6 +627,7 @@ def category_form(**changes: Any) -> dict[str, Any]:
         "issue_until": "16:30",
         "priority_allowed": "y",
         "active": "y",
+        "turn_near_ahead": "3",
     }
     form.update(changes)
     return form
@@ -655,6 +656,28 @@ def test_queue_categories_are_validated(admin: Browser, db: Database) -> None:
     )
     assert edit.status_code == 302
     assert audits(db, "category.update")[0].detail == {"daily_cap": [100, 150]}  # prefix fixed
+
+
+def test_a_category_sets_its_turn_is_near_count(admin: Browser, db: Database) -> None:
+    for bad in ("-1", "51", ""):
+        refused = admin.post(
+            "/admin/queue/categories/new?hall=BH", category_form(turn_near_ahead=bad)
+        )
+        assert refused.status_code == 400, bad
+    assert (
+        admin.post(
+            "/admin/queue/categories/new?hall=BH", category_form(turn_near_ahead="5")
+        ).status_code
+        == 302
+    )
+    with db.reading() as session:
+        category = session.execute(
+            select(QueueCategory).where(QueueCategory.prefix == "QQ")
+        ).scalar_one()
+    assert category.turn_near_ahead == 5
+    edit = admin.post(f"/admin/queue/categories/{category.id}", category_form(turn_near_ahead="0"))
+    assert edit.status_code == 302
+    assert audits(db, "category.update")[0].detail == {"turn_near_ahead": [5, 0]}
 
 
 POLICY = {

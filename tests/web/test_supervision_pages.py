@@ -233,6 +233,25 @@ def test_case_alert_history_with_deliveries(
     assert "data-ack=" not in page  # acknowledging is for supervisors and leads
 
 
+def test_an_sms_without_a_gateway_shows_as_channel_off(
+    browser: Browser, db: Database, yellow_case: int
+) -> None:
+    from backend.models.supervision import StaffContact
+    from backend.services import notify
+    from tests.conftest import FakeClock
+
+    with db.writing() as session:
+        case = session.get(Case, yellow_case)
+        assert case is not None and case.handler_staff_id is not None
+        session.add(StaffContact(staff_id=case.handler_staff_id, email="", phone="13912348888"))
+    scan(db, at(date(2026, 10, 12)))
+    report = sv.deliver_pending(db, notify.default_channels(), FakeClock(at(date(2026, 10, 12))))
+    assert report.off >= 1 and report.sent == 0
+    browser.sign_in(SYJ_CLERK, "11")
+    page = browser.get(f"/supervision/cases/{yellow_case}/alerts").get_data(as_text=True)
+    assert "通道未开通" in page and "139****8888" in page and "13912348888" not in page
+
+
 def test_live_hall_view_and_its_fragment(browser: Browser, db: Database, clock) -> None:
     issue(db, "A", clock=clock)
     issue(db, "A", clock=clock)

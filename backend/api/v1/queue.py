@@ -44,6 +44,7 @@ from backend.errors import NotFound
 from backend.models import Channel, Hall, Role, Ticket, WindowState
 from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
+from backend.services import turn_notice
 from backend.services.auth import Principal
 from backend.services.queue import TicketView
 
@@ -83,6 +84,10 @@ def issue(hall: str, body: IssueTicket) -> Reply:
             now=now(),
             actor=actor_label(who, _on_behalf_of()),
         )
+        if body.notify_phone:
+            turn_notice.leave_contact(
+                session, ticket_id=view.id, phone=body.notify_phone, protector=ext().protector
+            )
     return view.as_json(include_token=True), 201
 
 

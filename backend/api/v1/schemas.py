@@ -41,6 +41,12 @@ class IssueTicket(Strict):
         description="实名取号：身份证号的查询哈希（64位小写十六进制）/ real-name ticket: the "
         "ID number's lookup hash (HMAC-SHA256 with the hall's lookup key); stored, never returned",
     )
+    notify_phone: str | None = Field(
+        default=None,
+        max_length=20,
+        description="到号短信提醒的手机号（可选）/ optional mobile number for the turn-is-near "
+        "SMS; stored sealed, never returned, shown masked only",
+    )
 
     @model_validator(mode="after")
     def _hash_shape(self) -> IssueTicket:

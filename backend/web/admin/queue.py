@@ -57,6 +57,7 @@ CATEGORY_FIELDS = (
     "issue_until",
     "priority_allowed",
     "active",
+    "turn_near_ahead",
 )
 
 
@@ -77,6 +78,10 @@ class CategoryForm(AdminForm):
     issue_until = TimeField(_l("取号截止"), validators=[InputRequired()])
     priority_allowed = BooleanField(_l("可取绿色通道（优先）号"))
     active = BooleanField(_l("启用"))
+    turn_near_ahead = IntegerField(
+        _l("到号提醒：前面剩几人时提醒（短信与手机页，0 = 不提醒）"),
+        validators=[InputRequired(), NumberRange(0, 50)],
+    )
 
     def cross_check(self) -> bool:
         ok = True
@@ -210,6 +215,7 @@ def _apply(category: QueueCategory, form: CategoryForm) -> None:
     category.issue_until = form.issue_until.data
     category.priority_allowed = bool(form.priority_allowed.data)
     category.active = bool(form.active.data)
+    category.turn_near_ahead = form.turn_near_ahead.data
 
 
 def _prefix_taken(db: Session, hall: Hall, prefix: str, category_id: int | None) -> bool:
@@ -234,6 +240,7 @@ def queue_category_new() -> Any:
             form.daily_cap.data, form.number_start.data, form.number_end.data = 300, 1, 999
             form.issue_from.data, form.issue_until.data = time(8, 30), time(16, 30)
             form.priority_allowed.data = form.active.data = True
+            form.turn_near_ahead.data = 3
             return render_template("admin/queue/edit.html", **context)
         if not (form.validate_on_submit() and form.cross_check()):
             return invalid("admin/queue/edit.html", **context)
