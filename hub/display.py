@@ -84,6 +84,7 @@ class CategoryView:
     name: str
     waiting: int = 0
     minutes_per_ticket: float = 0.0
+    floor: int | None = None
 
     def as_model(self) -> CategoryWaiting:
         return CategoryWaiting(
@@ -91,6 +92,7 @@ class CategoryView:
             name=self.name,
             waiting=self.waiting,
             estimated_wait_minutes=math.ceil(self.waiting * self.minutes_per_ticket),
+            floor=self.floor,
         )
 
 
@@ -153,6 +155,7 @@ class HallDisplayModel:
                         window=item["window"],
                         called_at=item["called_at"],
                         recall_count=min(5, int(item.get("recall_count") or 0)),
+                        floor=floor_of(item.get("floor")),
                     )
                 )
             except (KeyError, TypeError, ValueError, ValidationError) as exc:
@@ -186,7 +189,11 @@ class HallDisplayModel:
             if not waiting and previous is not None:
                 per_ticket = previous.minutes_per_ticket
             categories[item["prefix"]] = CategoryView(
-                item["prefix"], item.get("name") or item["prefix"], waiting, per_ticket
+                item["prefix"],
+                item.get("name") or item["prefix"],
+                waiting,
+                per_ticket,
+                floor_of(item.get("floor")),
             )
         self.categories = categories
         # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.
@@ -244,6 +251,8 @@ class HallDisplayModel:
         ticket, number = str(data["ticket"]), str(data["window"])
         called_at = datetime.fromisoformat(data["called_at"])
         recall_count = min(5, int(data.get("recall") or 0))
+        floor = floor_of(data.get("floor"))
+        area = data.get("area")
         view = self._window(number)
         view.current_ticket, view.called_at = ticket, called_at
         self._changed_windows.add(number)
@@ -251,7 +260,11 @@ class HallDisplayModel:
         self.recent_calls.insert(
             0,
             RecentCall(
-                ticket=ticket, window=number, called_at=called_at, recall_count=recall_count
+                ticket=ticket,
+                window=number,
+                called_at=called_at,
+                recall_count=recall_count,
+                floor=floor,
             ),
         )
         del self.recent_calls[MAX_RECENT_CALLS:]
@@ -267,6 +280,8 @@ class HallDisplayModel:
             seq=seq,
             ticket=ticket,
             window=number,
+            floor=floor,
+            area=str(area)[:200] if isinstance(area, str) and area.strip() else None,
             repeat=self.call_repeat,
             recall=recall,
             called_at=called_at,
@@ -460,6 +475,13 @@ class HallDisplayModel:
         changed, self.kiosk_changed = self.kiosk_changed, False
         catalog, self.catalog_changed = self.catalog_changed, False
         return changed, catalog
+
+
+def floor_of(value: Any) -> int | None:
+    """A floor number from the backend, or None when it names none the contract can carry."""
+    if isinstance(value, int) and not isinstance(value, bool) and -5 <= value <= 99:
+        return value
+    return None
 
 
 def notice_lines(items: Any) -> list[str]:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from hallbus.messages import KioskCategory, KioskDepartment, KioskState
 from hallbus.topics import DeviceType
 from hub.backend import BackendClient, BackendRejected, BackendUnavailable
-from hub.display import CategoryView
+from hub.display import CategoryView, floor_of
 from hub.metrics import HubMetrics
 from hub.reachability import BackendReachability
 from hub.registry import DeviceRegistry
@@ -113,10 +113,6 @@ def _department(code: str, name: str) -> KioskDepartment:
     return KioskDepartment(code=code[:200], name=name[:200])
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def build_kiosk_state(
     *,
     seq: int,
@@ -132,11 +128,11 @@ def build_kiosk_state(
     for view in hall.categories:
         detail = hall.details.get(view.prefix, {})
         place = places.get(view.prefix)
-        # The snapshot names no floor, area or priority rule today; take them when a
-        # backend sends them, else what online tickets showed.
+        # The snapshot names the category's floor, area and priority rule; a backend
+        # that sends none leaves what online tickets showed.
         enabled = detail.get("active", detail.get("enabled", True))
         priority = detail.get("priority_allowed")
-        floor = _int_or_none(detail.get("floor"))
+        floor = floor_of(detail.get("floor"))
         if floor is None and place is not None:
             floor = place.floor
         area = detail.get("area") or (place.area if place else None)
