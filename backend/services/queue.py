@@ -383,9 +383,17 @@ def issue_ticket(
     matter_version_id = None
     if matter_code:
         from backend.services.catalog import current_version
+        from backend.services.hall_catalog import matter_category
+
         version = current_version(session, matter_code)
         matter_version_id = version.id
-        category_prefix = category_prefix or version.queue_category
+        if not category_prefix:
+            category_prefix = matter_category(session, hall_id, version)
+            if category_prefix is None:
+                raise NotFound(
+                    f"本大厅不办理事项 {matter_code} / this hall does not handle the matter",
+                    matter=matter_code,
+                )
     if not category_prefix:
         raise BadInput("请选择排队类别或事项 / a category or a matter is required")
     category = category_by_prefix(session, hall_id, category_prefix)
