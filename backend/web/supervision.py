@@ -32,9 +32,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from backend.errors import BadInput
 from backend.models import Case, Department, Hall, MatterVersion, Role, Staff
 from backend.models.supervision import Alert, AlertDelivery, AlertKind
+from backend.services import access
 from backend.services import supervision as supervision_service
 from backend.services.auth import Principal
-from backend.web import access
 from backend.web.auth import current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
 from backend.web.live import QUEUE_EVENTS, live_cursor

@@ -11,9 +11,10 @@ from backend.api.v1.common import actor_label, ext, hall_id
 from backend.api.v1.schemas import Empty, HallFilter, SearchQuery
 from backend.catalog.spec import MatterSpec
 from backend.errors import BadInput, NotFound
-from backend.models import Department, Hall, Role
+from backend.models import Department, Hall
 from backend.services import catalog as catalog_service
 from backend.services import hall_catalog
+from backend.services.access import Access, Resource
 
 blueprint = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog")
 
@@ -131,7 +132,7 @@ def versions(code: str) -> Reply:
     "PUT",
     body=MatterSpec,
     auth=STAFF,
-    roles=(Role.ADMINISTRATOR,),
+    permission=(Resource.CATALOG, Access.WRITE),
     summary="新增或修改事项（生成新版本）/ create or edit a matter (adds a version)",
 )
 def put_matter(code: str, body: MatterSpec) -> Reply:
@@ -157,7 +158,7 @@ def put_matter(code: str, body: MatterSpec) -> Reply:
     "POST",
     body=Empty,
     auth=STAFF,
-    roles=(Role.ADMINISTRATOR,),
+    permission=(Resource.CATALOG, Access.WRITE),
     summary="撤销事项 / withdraw a matter from the catalog",
 )
 def withdraw(code: str, body: Empty) -> Reply:
