@@ -8,6 +8,8 @@ Resources by role (`permitted`, `require`; the table is `RULES`):
 | devices (设备) | supervisor, administrator | administrator |
 | administration (大厅、窗口、人员、日历、公告…) | supervisor, administrator | administrator |
 | catalog edits (事项目录) | — (reading the catalog is public) | administrator |
+| supervision (电子监察), performance (绩效) | supervisor, administrator, lead (own dept.) | — |
+| rating follow-up (差评整改) | — | supervisor, administrator, department lead |
 
 Which cases, within that:
 
@@ -56,6 +58,9 @@ class Resource(enum.StrEnum):
     DEVICES = "devices"
     ADMINISTRATION = "administration"
     CATALOG = "catalog"
+    SUPERVISION = "supervision"  # 电子监察: the live hall, alerts, overdue cases
+    PERFORMANCE = "performance"  # 绩效: rankings, trends, rating reports
+    RATING_FOLLOW_UP = "rating_follow_up"  # 差评整改 and voiding ratings
 
 
 class Access(enum.StrEnum):
@@ -64,6 +69,9 @@ class Access(enum.StrEnum):
 
 
 _EVERY_STAFF_ROLE = frozenset(Role)
+# Supervisors and administrators for the whole hall, department leads for their own
+# department (the views narrow the rows to it).
+_OVERSIGHT = frozenset({Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD})
 RULES: Final[dict[tuple[Resource, Access], frozenset[Role]]] = {
     (Resource.CASES, Access.READ): _EVERY_STAFF_ROLE,
     (Resource.CASES, Access.WRITE): frozenset(
@@ -74,6 +82,9 @@ RULES: Final[dict[tuple[Resource, Access], frozenset[Role]]] = {
     (Resource.ADMINISTRATION, Access.READ): frozenset({Role.SUPERVISOR, Role.ADMINISTRATOR}),
     (Resource.ADMINISTRATION, Access.WRITE): frozenset({Role.ADMINISTRATOR}),
     (Resource.CATALOG, Access.WRITE): frozenset({Role.ADMINISTRATOR}),
+    (Resource.SUPERVISION, Access.READ): _OVERSIGHT,
+    (Resource.PERFORMANCE, Access.READ): _OVERSIGHT,
+    (Resource.RATING_FOLLOW_UP, Access.WRITE): _OVERSIGHT,
 }
 
 

@@ -62,7 +62,8 @@ def test_a_floor_two_announcer_and_display_serve_floor_two_only(
     assert (downstairs_call.window, downstairs_call.floor) == ("1", 1)
 
     # A recall at window 21 comes after both calls: once the floor-2 announcer has
-    # spoken it, it has had (and dropped) the floor-1 call in between.
+    # spoken it, it has had (and dropped) the floor-1 call in between. The
+    # announcer's timeline has no event to await, so it is polled (wait_until).
     upstairs.recall()
     wait_until(lambda: len(floor_two.timeline) >= 2, 30.0, "the floor-2 recall spoken")
     wait_until(lambda: len(everywhere.timeline) >= 3, 30.0, "the hall-wide announcements")
@@ -85,9 +86,10 @@ def test_a_floor_two_announcer_and_display_serve_floor_two_only(
         model.apply_call_event(downstairs_call, now)
     assert [row.window_text for row in upstairs_view.view(now).calls] == ["21 号窗口"]
     assert {row.window_text for row in hall_view.view(now).calls} == {"21 号窗口", "1 号窗口"}
-    waiting_upstairs = {w.prefix for w in upstairs_view.call_list.waiting}  # type: ignore[union-attr]
+    assert upstairs_view.call_list is not None and hall_view.call_list is not None
+    waiting_upstairs = {w.prefix for w in upstairs_view.call_list.waiting}
     assert "J" in waiting_upstairs and "A" not in waiting_upstairs
-    assert {"A", "J"} <= {w.prefix for w in hall_view.call_list.waiting}  # type: ignore[union-attr]
+    assert {"A", "J"} <= {w.prefix for w in hall_view.call_list.waiting}
 
     # The kiosk's "where to go": every category names its floor and area.
     state = kiosk.states.wait_for(lambda k: any(c.floor is not None for c in k.categories), WAIT_S)

@@ -73,7 +73,21 @@ def _ask_catalog_edit(page: Browser, api: Api, token: str, _case_id: int) -> tup
     )
 
 
+def _ask_supervision(page: Browser, api: Api, token: str, _case_id: int) -> tuple[int, int]:
+    return page.get("/supervision").status_code, api.get("/api/v1/supervision/hall/BH", token)[0]
+
+
+def _ask_performance(page: Browser, api: Api, token: str, _case_id: int) -> tuple[int, int]:
+    return (
+        page.get("/performance").status_code,
+        api.get("/api/v1/performance/summary", token)[0],
+    )
+
+
+OVERSIGHT = {"department_lead", "supervisor", "administrator"}
 RESOURCES = {
+    "supervision": (OVERSIGHT, _ask_supervision, 403),
+    "performance": (OVERSIGHT, _ask_performance, 403),
     "devices": ({"supervisor", "administrator"}, _ask_devices, 403),
     "case": (
         {"clerk", "department_lead", "supervisor", "administrator"},
