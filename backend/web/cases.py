@@ -31,6 +31,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from backend.api.errors import audit_refusal
 from backend.errors import BadInput, DomainError, Forbidden
 from backend.models import (
     ApplicantKind,
@@ -248,6 +249,8 @@ def register() -> Any:
             )
             case_id = case.id
     except DomainError as error:
+        if error.refusal:
+            audit_refusal(error.message, error.status)
         flash(error.message, "error")
         return render_new_again(form), error.status
     manifest = materials.read_manifest(extension.settings.upload_dir, case_id)
