@@ -9,6 +9,8 @@ from typing import Any
 class DomainError(Exception):
     code = "error"
     status = 400
+    # A refused attempt (no permission, or outside one's scope): audited.
+    refusal = False
 
     def __init__(self, message: str, **detail: Any) -> None:
         super().__init__(message)
@@ -29,6 +31,7 @@ class NotAuthenticated(DomainError):
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403
+    refusal = True
 
 
 class NotFound(DomainError):

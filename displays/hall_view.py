@@ -36,7 +36,7 @@ from displays.guide import Guide
 from displays.link import Link, LinkStatus
 from displays.timefmt import clock_text, date_text, date_text_en, minutes_text, time_text
 from hallbus.localtime import pushed_zone
-from hallbus.messages import CallEvent, ConfigPush, HallCallList, RecentCall
+from hallbus.messages import CallEvent, ConfigPush, HallCallList, RecentCall, serves_floor
 
 DEFAULT_HALL_NAME = "政务服务中心"
 ROTATING_PAGES = ("waiting", "guide")
@@ -148,6 +148,15 @@ class HallDisplayViewModel:
     # ------------------------------------------------------------------ inputs
 
     def apply_call_list(self, call_list: HallCallList, now: datetime) -> None:
+        # A display configured for a floor lists that floor's calls and queues only.
+        call_list = call_list.model_copy(
+            update={
+                "recent_calls": [
+                    c for c in call_list.recent_calls if serves_floor(self.floor, c.floor)
+                ],
+                "waiting": [w for w in call_list.waiting if serves_floor(self.floor, w.floor)],
+            }
+        )
         self.call_list = call_list
         listed = {_call_key(call) for call in call_list.recent_calls}
         newest_listed = call_list.recent_calls[0].called_at if call_list.recent_calls else None
@@ -160,11 +169,14 @@ class HallDisplayViewModel:
         self._note_newest(now)
 
     def apply_call_event(self, event: CallEvent, now: datetime) -> None:
+        if not serves_floor(self.floor, event.floor):
+            return
         call = RecentCall(
             ticket=event.ticket,
             window=event.window,
             called_at=event.called_at,
             recall_count=1 if event.recall else 0,
+            floor=event.floor,
         )
         if call.called_at < self._newest_time() or any(
             _call_key(call) == _call_key(other) for other in self._merged()

@@ -8,8 +8,9 @@ order, ``repeat`` times each, and writes every repetition as a WAV.
 * Duplicates are dropped: a QoS 1 CallEvent may be delivered twice after a reconnect
   (same seq, ticket, window and time). A recall is a new event (new seq and time) and
   is announced with 再次.
-* Floor filter: an announcer with ``floor`` set speaks only calls for that floor (and
-  calls without a floor); without ``floor`` it speaks every call of the hall.
+* Floor filter (hallbus.messages.serves_floor): an announcer with ``floor`` set speaks
+  only calls at that floor's windows (and calls naming no floor); without ``floor`` it
+  speaks every call of the hall.
 * Repetitions follow the device config (``repeat``), as the issue asks; the event's own
   ``repeat`` field is not used (see docs/displays.md).
 * Privacy: CallEvents carry no name; CallRequest.name stays None.
@@ -26,7 +27,7 @@ from devices.voice.announcer import Announcer, CallRequest
 from devices.voice.clips import record_clips_with_espeak
 from devices.voice.engines import ClipEngine, EspeakEngine, Pyttsx3Engine, SpeechEngine
 from hallbus.config import VoiceEngineName
-from hallbus.messages import CallEvent
+from hallbus.messages import CallEvent, serves_floor
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class CallVoice:
 
     def handle(self, event: CallEvent) -> bool:
         """Queue the event for speaking; False when it is a duplicate or for another floor."""
-        if self.floor is not None and event.floor is not None and event.floor != self.floor:
+        if not serves_floor(self.floor, event.floor):
             return False
         key = (event.seq, event.ticket, event.window, event.called_at.isoformat())
         with self._lock:

@@ -353,11 +353,21 @@ class WindowDisplayState(VersionedModel):
     called_at: AwareDatetime | None = None
 
 
+def serves_floor(device_floor: int | None, call_floor: int | None) -> bool:
+    """Whether a display or announcer configured for `device_floor` shows or speaks
+    something on `call_floor`: a hall-wide device (None) serves every floor; a floor's
+    device serves its own floor, and what names no floor (a window the backend
+    knows no floor of), so nothing goes unannounced everywhere."""
+    return device_floor is None or call_floor is None or call_floor == device_floor
+
+
 class RecentCall(ContractModel):
     ticket: TicketNumber
     window: WindowNumber
     called_at: AwareDatetime
     recall_count: Annotated[int, Field(ge=0, le=5)] = 0
+    # The window's floor: a hall display configured for a floor lists its floor's calls.
+    floor: Floor | None = added_field()
 
 
 class CategoryWaiting(ContractModel):
@@ -365,6 +375,8 @@ class CategoryWaiting(ContractModel):
     name: ShortText
     waiting: Annotated[int, Field(ge=0)]
     estimated_wait_minutes: Annotated[int, Field(ge=0)]
+    # The floor of the category's windows (a floor's hall display lists its own).
+    floor: Floor | None = added_field()
 
 
 class HallCallList(VersionedModel):
@@ -379,7 +391,9 @@ class CallEvent(VersionedModel):
     seq: Seq
     ticket: TicketNumber
     window: WindowNumber
-    floor: int | None = None
+    floor: Floor | None = None  # the window's floor; None: the backend knows none
+    # The window's floor by name ("二楼大厅"), for displays that say where to go.
+    area: ShortText | None = added_field()
     repeat: Annotated[int, Field(ge=1, le=5)] = 2  # how many times to speak it
     recall: bool = False
     called_at: AwareDatetime

@@ -96,6 +96,7 @@ class CategoryView:
     # The forecast's inputs from the backend's last status (hallbus.forecast).
     service_seconds: float = 0.0
     open_windows: int = 0
+    floor: int | None = None
 
     def forecast(self, ahead: int) -> int:
         """Minutes for `ahead` people: the backend's rule with the backend's inputs."""
@@ -107,6 +108,7 @@ class CategoryView:
             name=self.name,
             waiting=self.waiting,
             estimated_wait_minutes=self.forecast(self.waiting),
+            floor=self.floor,
         )
 
 
@@ -181,6 +183,7 @@ class HallDisplayModel:
                         window=item["window"],
                         called_at=item["called_at"],
                         recall_count=min(5, int(item.get("recall_count") or 0)),
+                        floor=floor_of(item.get("floor")),
                     )
                 )
             except (KeyError, TypeError, ValueError, ValidationError) as exc:
@@ -221,6 +224,7 @@ class HallDisplayModel:
                 waiting,
                 float(seconds),
                 open_windows,
+                floor_of(item.get("floor")),
             )
         self.categories = categories
         # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.
@@ -278,6 +282,8 @@ class HallDisplayModel:
         ticket, number = str(data["ticket"]), str(data["window"])
         called_at = datetime.fromisoformat(data["called_at"])
         recall_count = min(5, int(data.get("recall") or 0))
+        floor = floor_of(data.get("floor"))
+        area = data.get("area")
         view = self._window(number)
         view.current_ticket, view.called_at = ticket, called_at
         self._changed_windows.add(number)
@@ -285,7 +291,11 @@ class HallDisplayModel:
         self.recent_calls.insert(
             0,
             RecentCall(
-                ticket=ticket, window=number, called_at=called_at, recall_count=recall_count
+                ticket=ticket,
+                window=number,
+                called_at=called_at,
+                recall_count=recall_count,
+                floor=floor,
             ),
         )
         del self.recent_calls[MAX_RECENT_CALLS:]
@@ -301,6 +311,8 @@ class HallDisplayModel:
             seq=seq,
             ticket=ticket,
             window=number,
+            floor=floor,
+            area=str(area)[:200] if isinstance(area, str) and area.strip() else None,
             repeat=self.call_repeat,
             recall=recall,
             called_at=called_at,
@@ -502,6 +514,13 @@ class HallDisplayModel:
         changed, self.kiosk_changed = self.kiosk_changed, False
         catalog, self.catalog_changed = self.catalog_changed, False
         return changed, catalog
+
+
+def floor_of(value: Any) -> int | None:
+    """A floor number from the backend, or None when it names none the contract can carry."""
+    if isinstance(value, int) and not isinstance(value, bool) and -5 <= value <= 99:
+        return value
+    return None
 
 
 def notice_lines(items: Any) -> list[str]:

@@ -4,9 +4,10 @@ Built from three sources, all through the backend's existing API:
 
 - the hall snapshot the event reader keeps (categories with waiting counts and
   wait estimates, notices), updated by ticket, window and notice events;
-- the catalogue digest, loaded here at start and after `catalog_changed`:
-  departments (GET /catalog/departments), and per matter (search by department,
-  then GET /catalog/matters/<code>) its life events, queue category and department;
+- the catalogue digest, loaded here at start and after `catalog_changed`: the
+  departments of the matters this hall handles (GET /catalog/departments?hall=),
+  and per matter (search by department and hall, then GET /catalog/matters/<code>
+  ?hall=) its life events, this hall's queue category for it and its department;
 - where each category's windows are, as the relay learnt from online tickets.
 
 A background thread publishes at most every MIN_INTERVAL_S (a burst of ticket
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from hallbus.messages import KioskCategory, KioskDepartment, KioskState
 from hallbus.topics import DeviceType
 from hub.backend import BackendClient, BackendRejected, BackendUnavailable
-from hub.display import CategoryView
+from hub.display import CategoryView, floor_of
 from hub.metrics import HubMetrics
 from hub.reachability import BackendReachability
 from hub.registry import DeviceRegistry
@@ -72,8 +73,12 @@ class CatalogDigest:
 
 
 def load_catalog_digest(backend: BackendClient, stopping: threading.Event) -> CatalogDigest:
-    """Walk the catalogue through the public API (one GET per department and per matter)."""
-    listed = backend.call("GET", "/api/v1/catalog/departments").body.get("departments") or []
+    """Walk the hall's catalogue through the public API (one GET per department and per
+    matter): only what this hall handles (`hall=`), in this hall's queue categories."""
+    hall: dict[str, str | int | float] = {"hall": backend.hall_code}
+    listed = (
+        backend.call("GET", "/api/v1/catalog/departments", query=hall).body.get("departments") or []
+    )
     names = {str(d["code"]): str(d.get("name") or d["code"]) for d in listed if d.get("code")}
     life_events: dict[str, None] = {}  # ordered set, in catalogue order
     category_departments: dict[str, dict[str, None]] = {}
@@ -85,13 +90,13 @@ def load_catalog_digest(backend: BackendClient, stopping: threading.Event) -> Ca
         hits = backend.call(
             "GET",
             "/api/v1/catalog/search",
-            query={"q": "", "department": code, "limit": SEARCH_PAGE},
+            query={"q": "", "department": code, "limit": SEARCH_PAGE, **hall},
         ).body.get("results", [])
         if len(hits) >= SEARCH_PAGE:
             log.warning("department %s has %s+ matters; the kiosks list the first", code, len(hits))
         for hit in hits:
             matter = backend.call(
-                "GET", f"/api/v1/catalog/matters/{quote(str(hit['code']), safe='')}"
+                "GET", f"/api/v1/catalog/matters/{quote(str(hit['code']), safe='')}", query=hall
             ).body
             used[code] = None
             for event in matter.get("life_events") or []:
@@ -112,10 +117,6 @@ def _department(code: str, name: str) -> KioskDepartment:
     return KioskDepartment(code=code[:200], name=name[:200])
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def build_kiosk_state(
     *,
     seq: int,
@@ -131,11 +132,11 @@ def build_kiosk_state(
     for view in hall.categories:
         detail = hall.details.get(view.prefix, {})
         place = places.get(view.prefix)
-        # The snapshot names no floor, area or priority rule today; take them when a
-        # backend sends them, else what online tickets showed.
+        # The snapshot names the category's floor, area and priority rule; a backend
+        # that sends none leaves what online tickets showed.
         enabled = detail.get("active", detail.get("enabled", True))
         priority = detail.get("priority_allowed")
-        floor = _int_or_none(detail.get("floor"))
+        floor = floor_of(detail.get("floor"))
         if floor is None and place is not None:
             floor = place.floor
         area = detail.get("area") or (place.area if place else None)

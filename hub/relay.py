@@ -379,7 +379,12 @@ class RequestRelay:
     # ----------------------------------------------------------- catalog, cases
 
     def _catalog_search(self, request: ValidRequest, body: CatalogSearch) -> CatalogResults:
-        query: dict[str, str | int | float] = {"q": body.query, "limit": body.limit}
+        # Only the matters this hall handles (a sub-centre's kiosk lists its own).
+        query: dict[str, str | int | float] = {
+            "q": body.query,
+            "limit": body.limit,
+            "hall": self._backend.hall_code,
+        }
         if body.department:
             query["department"] = body.department
         if body.type:
@@ -413,8 +418,10 @@ class RequestRelay:
         if cached is not None and now - cached[0] < MATTER_CACHE_S:
             return cached[1]
         path = f"/api/v1/catalog/matters/{quote(code, safe='')}"
+        # With the hall: its queue category for the matter and its windows.
+        hall: dict[str, str | int | float] = {"hall": self._backend.hall_code}
         matter: dict[str, Any] = self._call(
-            request, lambda t: self._backend.call("GET", path, timeout_s=t).body
+            request, lambda t: self._backend.call("GET", path, query=hall, timeout_s=t).body
         )
         with self._lock:
             self._matters[code] = (now, matter)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import DomainError
+from backend.services.audit import record_refusal
 
 log = logging.getLogger("hallkit.api")
 
@@ -28,9 +29,34 @@ def error_body(code: str, message: str, /, **detail: Any) -> dict[str, Any]:
     return body
 
 
+def audit_refusal(reason: str, status: int) -> None:
+    """Log and audit a refused attempt of the current request (API or page)."""
+    principal = g.get("principal")
+    if principal is None:
+        from flask_login import current_user
+
+        if current_user.is_authenticated:
+            principal = getattr(current_user, "principal", None)
+    actor = principal.label if principal is not None else "public"
+    log.info("refused %s %s for %s: %s", request.method, request.path, actor, reason)
+    try:
+        record_refusal(
+            current_app.extensions["hallkit"].db,
+            actor,
+            method=request.method,
+            path=request.path,
+            reason=reason,
+            status=status,
+        )
+    except Exception:  # the refusal stands; its audit entry must not turn it into a 500
+        log.exception("refusal of %s %s not audited", request.method, request.path)
+
+
 def install(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> Any:
+        if error.refusal:
+            audit_refusal(error.message, error.status)
         if error.status >= 500:
             log.error("%s: %s", error.code, error.message)
         else:
@@ -40,6 +66,8 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         status = error.code or 500
+        if status == 403:
+            audit_refusal(error.description or "forbidden", status)
         code = HTTP_CODES.get(status, "http_error")
         message = {
             413: "请求体过大 / request body too large",

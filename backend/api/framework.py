@@ -22,6 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.errors import BadInput, Forbidden, NotAuthenticated
 from backend.models import Role
+from backend.services import access
+from backend.services.access import Access, Resource
 from backend.services.auth import Principal
 
 PUBLIC = "public"
@@ -95,7 +97,11 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
         ) from error
 
 
-def authenticate(required: str, roles: tuple[Role, ...] = ()) -> Principal | None:
+def authenticate(
+    required: str,
+    roles: tuple[Role, ...] = (),
+    permission: tuple[Resource, Access] | None = None,
+) -> Principal | None:
     header = request.headers.get("Authorization", "")
     principal: Principal | None = None
     if header.startswith("Bearer "):
@@ -105,6 +111,7 @@ def authenticate(required: str, roles: tuple[Role, ...] = ()) -> Principal | Non
         )
     elif header:
         raise NotAuthenticated("仅支持 Bearer 令牌 / only Bearer tokens are accepted")
+    g.principal = principal  # known to the refusal audit even when refused below
     if required == PUBLIC:
         return principal
     if principal is None:
@@ -115,6 +122,8 @@ def authenticate(required: str, roles: tuple[Role, ...] = ()) -> Principal | Non
         raise Forbidden("仅限工作人员 / staff only")
     if roles and principal.kind == "staff" and not principal.has_role(*roles):
         raise Forbidden("没有执行该操作的权限 / your role does not allow this")
+    if permission is not None:
+        access.require(principal, *permission)  # the pages' rule too
     return principal
 
 
@@ -128,12 +137,18 @@ def operation(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     roles: tuple[Role, ...] = (),
+    permission: tuple[Resource, Access] | None = None,
     description: str = "",
 ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
+    """`permission`: (resource, read/write) checked by backend.services.access, the
+    rule the staff pages apply; prefer it to `roles` for anything a page also offers."""
+    if permission is not None:
+        roles = tuple(sorted(access.roles_for(*permission)))
+
     def decorate(view: Callable[..., Reply]) -> Callable[..., Reply]:
         @functools.wraps(view)
         def wrapper(**path_args: Any) -> Reply:
-            g.principal = authenticate(auth, roles)
+            g.principal = authenticate(auth, () if permission else roles, permission)
             kwargs: dict[str, Any] = dict(path_args)
             if body is not None:
                 kwargs["body"] = _parse_body(body)

@@ -58,7 +58,7 @@ import enum
 import heapq
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -575,15 +575,19 @@ class CatalogIndex:
         type: str | None = None,
         life_event: str | None = None,
         limit: int = 20,
+        codes: Collection[str] | None = None,
     ) -> list[SearchHit]:
         """Best matches for *query* among matters passing every given filter.
 
         Filters compare exactly: *department* is the department code, *type*
-        the 事项类型 value, *life_event* one of the matter's 生活事件.
+        the 事项类型 value, *life_event* one of the matter's 生活事件; *codes*,
+        when given, the matters to choose from (those one hall handles).
         """
         if limit <= 0:
             return []
         candidates = self._filtered(department, type, life_event)
+        if codes is not None:
+            candidates = [item for item in candidates if item.entry.code in codes]
         terms = normalize_query(query).split()
         if not terms:
             return [_hit(item, _MISS) for item in candidates[:limit]]

@@ -24,6 +24,7 @@ from backend.privacy import IdentityProtector, mask_name, validate_resident_id
 from backend.services.audit import record
 from backend.services.calendar import calendar_for
 from backend.services.catalog import current_version
+from backend.services.hall_catalog import matter_category
 from backend.services.queue import local_day, zone
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -141,11 +142,16 @@ def book(
     if len(digits) != 11 or not digits.startswith("1"):
         raise BadInput("请填写11位手机号码 / an 11-digit mobile number is required", field="phone")
     version = current_version(session, matter_code)
-    category = session.execute(
-        select(QueueCategory).where(
-            QueueCategory.hall_id == hall_id, QueueCategory.prefix == version.queue_category
-        )
-    ).scalar_one_or_none()
+    prefix = matter_category(session, hall_id, version)
+    category = (
+        session.execute(
+            select(QueueCategory).where(
+                QueueCategory.hall_id == hall_id, QueueCategory.prefix == prefix
+            )
+        ).scalar_one_or_none()
+        if prefix is not None
+        else None
+    )
     if category is None or not category.active:
         raise BadInput("该事项在本大厅不可预约 / this matter cannot be booked here")
     today = local_day(now, hall.timezone)

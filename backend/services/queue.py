@@ -34,6 +34,7 @@ from backend.models import (
     AppointmentState,
     Channel,
     DailySequence,
+    Floor,
     Hall,
     MatterVersion,
     QueueCategory,
@@ -377,10 +378,17 @@ def issue_ticket(
     matter_version_id = None
     if matter_code:
         from backend.services.catalog import current_version
+        from backend.services.hall_catalog import matter_category
 
         version = current_version(session, matter_code)
         matter_version_id = version.id
-        category_prefix = category_prefix or version.queue_category
+        if not category_prefix:
+            category_prefix = matter_category(session, hall_id, version)
+            if category_prefix is None:
+                raise NotFound(
+                    f"本大厅不办理事项 {matter_code} / this hall does not handle the matter",
+                    matter=matter_code,
+                )
     if not category_prefix:
         raise BadInput("请选择排队类别或事项 / a category or a matter is required")
     category = category_by_prefix(session, hall_id, category_prefix)
@@ -627,11 +635,58 @@ class _TtlCache:
 _category_cache = _TtlCache(ttl=10.0)
 _window_sources_cache = _TtlCache(ttl=5.0)
 _names_cache = _TtlCache(ttl=60.0)
+_window_place_cache = _TtlCache(ttl=10.0)
 
 
 def clear_caches() -> None:
-    for cache in (_category_cache, _window_sources_cache, _names_cache):
+    for cache in (_category_cache, _window_sources_cache, _names_cache, _window_place_cache):
         cache.clear()
+
+
+@dataclass(frozen=True)
+class WindowPlace:
+    """Where a window is: its floor's number and name (the area a call names)."""
+
+    floor: int | None
+    area: str
+
+    def as_event(self) -> dict[str, Any]:
+        """The keys every call event carries, so announcers and displays configured
+        for a floor can tell whether the call is theirs."""
+        return {"floor": self.floor, "area": self.area or None}
+
+
+def _window_places_query() -> Any:
+    return (
+        select(Window.id, Floor.number, Floor.name)
+        .select_from(Window)
+        .outerjoin(Floor, Floor.id == Window.floor_id)
+    )
+
+
+def _place_of(floor_number: int | None, floor_name: str | None) -> WindowPlace:
+    if floor_number is None:
+        return WindowPlace(None, "")
+    return WindowPlace(int(floor_number), str(floor_name or ""))
+
+
+def window_place(session: Session, window_id: int) -> WindowPlace:
+    def load() -> WindowPlace:
+        row = (
+            session.connection()
+            .execute(_window_places_query().where(Window.id == window_id))
+            .one_or_none()
+        )
+        return _place_of(row[1], row[2]) if row is not None else WindowPlace(None, "")
+
+    place: WindowPlace = _window_place_cache.get(window_id, load)
+    return place
+
+
+def hall_window_places(session: Session, hall_id: int) -> dict[int, WindowPlace]:
+    """Every window's place in one query (the hall snapshot)."""
+    rows = session.execute(_window_places_query().where(Window.hall_id == hall_id)).all()
+    return {int(row[0]): _place_of(row[1], row[2]) for row in rows}
 
 
 def category_meta(session: Session, category_id: int) -> CategoryMeta:
@@ -1083,6 +1138,7 @@ def _mark_called_core(
         "called_at": now.isoformat(),
         "recall": 0,
         "actor": actor,
+        **window_place(session, window.id).as_event(),
     }
     if reason:
         payload["out_of_order_reason"] = reason[:200]
@@ -1157,6 +1213,7 @@ def recall(session: Session, *, window_id: int, now: datetime, actor: str) -> Ti
             "called_at": now.isoformat(),
             "recall": ticket.recall_count,
             "actor": actor,
+            **window_place(session, window.id).as_event(),
         },
     )
     return view_of(session, ticket)

@@ -48,6 +48,7 @@ from backend.errors import BadInput, DomainError, NotAuthenticated
 from backend.models import Hall, HallKind, Role, WindowState
 from backend.services import auth as auth_service
 from backend.services import queue as queue_service
+from backend.services.access import Access, Resource, permitted
 from backend.services.auth import Principal
 from backend.web.layout import page_errors
 
@@ -114,6 +115,23 @@ def staff_required(*roles: Role) -> Callable[[View], View]:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if roles and not current_staff().has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(View, wrapper)
+
+    return decorate
+
+
+def permission_required(resource: Resource, kind: Access) -> Callable[[View], View]:
+    """Signed in, and allowed by the rule the API applies too (backend.services.access)."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not permitted(current_staff().principal, resource, kind):
                 abort(403)
             return view(*args, **kwargs)
 

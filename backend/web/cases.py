@@ -2,7 +2,7 @@
 acceptance slip (受理通知书) or the 不予受理 notice, move it through its steps,
 and read its full timeline.
 
-Access goes through `backend.web.access` for every case: department of the
+Access goes through `backend.services.access` for every case: department of the
 window signed in at (clerk), own department (lead), all read-only (supervisor),
 all (administrator), plus cases delegated to the user while the delegation is
 in force.
@@ -31,6 +31,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from backend.api.errors import audit_refusal
 from backend.errors import BadInput, DomainError, Forbidden
 from backend.models import (
     ApplicantKind,
@@ -40,15 +41,15 @@ from backend.models import (
     Hall,
     Matter,
     MatterVersion,
-    Role,
     Staff,
     Ticket,
     Window,
 )
-from backend.services import audit
+from backend.services import access, audit
 from backend.services import cases as case_service
-from backend.web import access, materials
-from backend.web.auth import StaffUser, current_staff, staff_required
+from backend.services.access import Access, Resource
+from backend.web import materials
+from backend.web.auth import StaffUser, current_staff, permission_required, staff_required
 from backend.web.layout import add_nav, page_errors, page_zone, use_hall_zone
 from backend.web.qr import qr_svg
 from backend.workdays import SuspensionKind
@@ -80,9 +81,11 @@ def _now() -> datetime:
     return now
 
 
-def _actor(user: StaffUser) -> case_service.Actor:
+def _actor(user: StaffUser, label: str | None = None) -> case_service.Actor:
+    """`label`: who the case events and audit record, e.g. a delegate acting for
+    the delegator (backend.services.access.acting_label)."""
     return case_service.Actor(
-        label=user.principal.label,
+        label=label or user.principal.label,
         staff_id=user.principal.staff_id,
         department_id=user.principal.department_id,
     )
@@ -158,7 +161,7 @@ def _today() -> Any:
 
 
 @blueprint.get("/new")
-@staff_required(Role.CLERK, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+@permission_required(Resource.CASES, Access.WRITE)
 def new() -> Any:
     user = current_staff()
     ticket_id = request.args.get("ticket", type=int)
@@ -186,7 +189,7 @@ def new() -> Any:
 
 
 @blueprint.post("/new")
-@staff_required(Role.CLERK, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+@permission_required(Resource.CASES, Access.WRITE)
 def register() -> Any:
     user = current_staff()
     form = request.form
@@ -246,6 +249,8 @@ def register() -> Any:
             )
             case_id = case.id
     except DomainError as error:
+        if error.refusal:
+            audit_refusal(error.message, error.status)
         flash(error.message, "error")
         return render_new_again(form), error.status
     manifest = materials.read_manifest(extension.settings.upload_dir, case_id)
@@ -323,11 +328,11 @@ def detail(case_id: int) -> Any:
     return render_template("cases/detail.html", **context)
 
 
-def _write(case_id: int, change: Callable[[Session, StaffUser], None], message: str) -> Any:
+def _write(case_id: int, change: Callable[[Session, StaffUser, str], None], message: str) -> Any:
     user = current_staff()
     with _ext().db.writing() as session:
-        access.load_case(session, user.principal, case_id, _now(), write=True)
-        change(session, user)
+        case, scope = access.load_case(session, user.principal, case_id, _now(), write=True)
+        change(session, user, access.acting_label(session, user.principal, scope, case))
     flash(message, "success")
     return redirect(url_for("desk.detail", case_id=case_id))
 
@@ -336,11 +341,11 @@ def _change(case_id: int, change: Callable[..., Any], message: str, **details: A
     """Transitions, suspensions, forwarding and disclosure from the desk: `_write`
     checks the user may change this case, so the service accepts any department."""
 
-    def apply(session: Session, user: StaffUser) -> None:
+    def apply(session: Session, user: StaffUser, label: str) -> None:
         change(
             session,
             case_id=case_id,
-            actor=_actor(user),
+            actor=_actor(user, label),
             now=_now(),
             allow_all_departments=True,
             **details,

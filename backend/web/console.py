@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from backend.api.errors import audit_refusal
 from backend.errors import BadInput, DomainError, NotFound
 from backend.models import (
     Channel,
@@ -347,6 +348,8 @@ def _act(action: Callable[[Session, StaffUser, datetime], str | None]) -> Any:
         with _db().writing() as db_session:
             message = action(db_session, user, _now())
     except DomainError as error:
+        if error.refusal:
+            audit_refusal(error.message, error.status)
         return _respond(error.message, "error", error.status)
     return _respond(message)
 

@@ -32,6 +32,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from backend.api.errors import audit_refusal
 from backend.errors import DomainError
 from backend.models import Role
 from hallbus.localtime import UnknownTimeZone, format_local, hall_zone
@@ -74,6 +75,8 @@ def page_errors(blueprint: Blueprint, *, fallback_endpoint: str | None = None) -
     """Domain errors become a flash message and a way back, never a JSON body."""
 
     def _domain(error: DomainError) -> Any:
+        if error.refusal:
+            audit_refusal(error.message, error.status)
         if wants_fragment():
             return render_template("_error_fragment.html", message=error.message), error.status
         flash(error.message, "error")
@@ -90,6 +93,8 @@ def page_errors(blueprint: Blueprint, *, fallback_endpoint: str | None = None) -
 
     def _http(error: HTTPException) -> Any:
         status = error.code or 500
+        if status == 403:
+            audit_refusal(error.description or "forbidden", status)
         if isinstance(error, CSRFError):
             message = str(_l("页面已过期或来源不明，请刷新后重试"))
         else:

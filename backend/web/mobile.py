@@ -47,6 +47,7 @@ from backend.services import cases as case_service
 from backend.services import queue as queue_service
 from backend.services import sms as sms_service
 from backend.services import turn_notice
+from backend.services.hall_catalog import hall_catalog, matter_category
 from backend.web.layout import page_errors, use_hall_zone
 from backend.web.live import change_stream, sse_response
 from backend.web.qr import qr_svg
@@ -192,17 +193,14 @@ def _hall(session: Session) -> Hall:
 
 
 def _bookable_matters(session: Session, hall: Hall) -> list[MatterVersion]:
-    prefixes = select(QueueCategory.prefix).where(
-        QueueCategory.hall_id == hall.id, QueueCategory.active.is_(True)
-    )
-    return list(
-        session.execute(
-            select(MatterVersion)
-            .join(Matter, Matter.current_version_id == MatterVersion.id)
-            .where(Matter.active.is_(True), MatterVersion.queue_category.in_(prefixes))
-            .order_by(MatterVersion.queue_category, MatterVersion.code)
-        ).scalars()
-    )
+    """The matters this hall handles (backend.services.hall_catalog), by category."""
+    handled = hall_catalog(session, hall.id).categories
+    versions = session.execute(
+        select(MatterVersion)
+        .join(Matter, Matter.current_version_id == MatterVersion.id)
+        .where(Matter.active.is_(True), MatterVersion.code.in_(handled or {""}))
+    ).scalars()
+    return sorted(versions, key=lambda version: (handled[version.code], version.code))
 
 
 @blueprint.route("/book", methods=["GET", "POST"])
@@ -247,7 +245,8 @@ def book() -> Any:
         if chosen is not None and chosen_day is not None:
             category = session.execute(
                 select(QueueCategory).where(
-                    QueueCategory.hall_id == hall.id, QueueCategory.prefix == chosen.queue_category
+                    QueueCategory.hall_id == hall.id,
+                    QueueCategory.prefix == matter_category(session, hall.id, chosen),
                 )
             ).scalar_one()
             slots = booking_service.slots_for(session, category.id, chosen_day)

@@ -40,6 +40,7 @@ from backend.models.report_schedule import ReportFormat, ReportFrequency, Report
 from backend.models.supervision import StaffContact
 from backend.services import audit, performance
 from backend.services import report_schedule as schedule_service
+from backend.services.access import Access, Resource, roles_for
 from backend.web import reports
 from backend.web.auth import StaffUser, current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, page_zone
@@ -47,7 +48,7 @@ from backend.web.layout import add_nav, page_errors, page_zone
 blueprint = Blueprint("performance_pages", __name__, url_prefix="/performance")
 page_errors(blueprint, fallback_endpoint="performance_pages.index")
 
-VIEW_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
+VIEW_ROLES = tuple(sorted(roles_for(Resource.PERFORMANCE, Access.READ)))  # the API's rule
 add_nav("performance_pages.index", _l("绩效分析"), roles=VIEW_ROLES, order=45)
 
 GROUP_CHOICES = {

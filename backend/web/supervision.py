@@ -32,9 +32,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from backend.errors import BadInput
 from backend.models import Case, Department, Hall, MatterVersion, Role, Staff
 from backend.models.supervision import Alert, AlertDelivery, AlertKind
+from backend.services import access
 from backend.services import supervision as supervision_service
+from backend.services.access import Access, Resource, roles_for
 from backend.services.auth import Principal
-from backend.web import access
 from backend.web.auth import current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
 from backend.web.live import QUEUE_EVENTS, live_cursor
@@ -42,7 +43,7 @@ from backend.web.live import QUEUE_EVENTS, live_cursor
 blueprint = Blueprint("supervision_pages", __name__, url_prefix="/supervision")
 page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
 
-VIEW_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
+VIEW_ROLES = tuple(sorted(roles_for(Resource.SUPERVISION, Access.READ)))  # the API's rule
 # Raised, cleared and acknowledged alerts are announced by the service itself.
 ALERT_EVENT = supervision_service.ALERT_EVENT
 HALL_EVENTS = QUEUE_EVENTS

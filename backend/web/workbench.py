@@ -3,7 +3,7 @@ near or past their deadline), work statistics and deadline reminders.
 
 A delegation is created here for a period and lapses by itself at its end
 time: every access check asks whether it is in force *now* (see
-`backend.web.access`), so there is no job that has to run at the end.
+`backend.services.access`), so there is no job that has to run at the end.
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ from backend.models import (
     TicketState,
 )
 from backend.models.delegation import DELEGATION_SCOPE_ALL, DELEGATION_SCOPE_MATTERS
-from backend.services import audit
+from backend.services import access, audit
 from backend.services import cases as case_service
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
-from backend.web import access
 from backend.web.auth import StaffUser, current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, page_zone
 

@@ -222,7 +222,14 @@ def test_device_token_on_staff_only_endpoints_is_403(
     ):
         response = client.open(path, method=method, json=body, headers=headers)
         assert_error(response, 403, "forbidden")
-    assert counts(db) == before
+    # Nothing changed but the audit log, which records each refusal (and only those).
+    after = counts(db)
+    assert after == before | {"audit_log": before["audit_log"] + 6}
+    with db.reading() as session:
+        refused = session.execute(
+            select(AuditEntry.actor, AuditEntry.action).order_by(AuditEntry.id.desc()).limit(6)
+        ).all()
+    assert set(refused) == {("device:kiosk-9", "access.refused")}
 
 
 def test_unknown_hall_category_and_route_are_404(

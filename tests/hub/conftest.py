@@ -49,6 +49,10 @@ DEVICE_FILES: dict[str, dict[str, Any]] = {
     "window-display-1": {"type": "window_display", "window": "1"},
     "hall-display-1": {"type": "hall_display", "pages": ["calls", "waiting"]},
     "evaluator-1": {"type": "evaluator", "window": "1", "dimensions": ["服务态度", "办事效率"]},
+    # Floor 2's own hall display and announcer, and a hall-wide announcer.
+    "hall-display-2": {"type": "hall_display", "floor": 2, "pages": ["calls", "waiting"]},
+    "announcer-1": {"type": "announcer", "floor": 2, "engine": "espeak", "repeat": 1},
+    "announcer-2": {"type": "announcer", "engine": "espeak", "repeat": 1},
 }
 # Allowed by the broker but unknown to the hub; and an observer with hub rights.
 STRANGER = DeviceRef(HALL, DeviceType.KIOSK, "kiosk-9")

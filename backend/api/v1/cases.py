@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.framework import PUBLIC, STAFF, Reply, operation, optional_principal, principal
-from backend.api.v1.common import department_scope, ext, hall_id, now, window_id
+from backend.api.v1.common import ext, hall_id, now, window_id
 from backend.api.v1.schemas import (
     CaseTransition,
     Disclosure,
@@ -22,33 +22,19 @@ from backend.api.v1.schemas import (
     Suspend,
 )
 from backend.errors import Forbidden, NotFound
-from backend.models import ApplicantKind, Case, Role
+from backend.models import ApplicantKind, Case
+from backend.services import access
 from backend.services import cases as case_service
 from backend.services.auth import Principal
 
 blueprint = Blueprint("cases", __name__, url_prefix="/api/v1/cases")
 
 
-def _actor(who: Principal) -> case_service.Actor:
+def _actor(who: Principal, label: str | None = None) -> case_service.Actor:
+    """`label`: a delegate acting for the delegator (backend.services.access.acting_label)."""
     return case_service.Actor(
-        label=who.label, staff_id=who.staff_id, department_id=who.department_id
+        label=label or who.label, staff_id=who.staff_id, department_id=who.department_id
     )
-
-
-def _check_read(session: Session, who: Principal, case: Case) -> None:
-    scope = department_scope(session, who)
-    if scope is not None and case.department_id not in scope:
-        # The same answer as for a missing case: a clerk learns nothing about
-        # other departments' cases, not even that a given id exists.
-        raise NotFound("办件不存在 / case not found")
-
-
-def _check_write(session: Session, who: Principal, case: Case) -> None:
-    if who.has_role(Role.SUPERVISOR) and not who.has_role(
-        Role.ADMINISTRATOR, Role.CLERK, Role.DEPARTMENT_LEAD
-    ):
-        raise Forbidden("监察人员只读 / supervisors have read-only access")
-    _check_read(session, who, case)
 
 
 @operation(
@@ -61,10 +47,11 @@ def _check_write(session: Session, who: Principal, case: Case) -> None:
 )
 def register(body: RegisterCase) -> Reply:
     who = principal()
-    if who.has_role(Role.SUPERVISOR) and not who.has_role(Role.CLERK, Role.ADMINISTRATOR):
-        raise Forbidden("监察人员只读 / supervisors have read-only access")
     extension = ext()
     with extension.db.writing() as session:
+        scope = access.case_scope(session, who, now())
+        if scope.read_only:
+            raise Forbidden("监察人员只读 / supervisors have read-only access")
         hid = hall_id(session, body.hall)
         wid = window_id(session, hid, body.window) if body.window else who.window_id
         case = case_service.register_case(
@@ -85,27 +72,19 @@ def register(body: RegisterCase) -> Reply:
             joint_departments=tuple(body.joint_departments),
             not_accepted_reason=body.not_accepted_reason,
         )
-        scope = department_scope(session, who)
-        if scope is not None and case.department_id not in scope:
+        if not scope.all_departments and case.department_id not in scope.departments:
             raise Forbidden("该事项不属于您的部门 / this matter belongs to another department")
         view = case_service.staff_view(session, case)
         view["public_token"] = case.public_token
     return view, 201
 
 
-def _load(session: Session, case_id: int, who: Principal, write: bool = False) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("办件不存在 / case not found")
-    (_check_write if write else _check_read)(session, who, case)
-    return case
-
-
 @operation(blueprint, "/<int:case_id>", "GET", auth=STAFF, summary="办件详情与全程记录 / a case")
 def get_case(case_id: int) -> Reply:
     who = principal()
     with ext().db.reading() as session:
-        return case_service.staff_view(session, _load(session, case_id, who))
+        case, _scope = access.load_case(session, who, case_id, now())
+        return case_service.staff_view(session, case)
 
 
 def _change(
@@ -115,15 +94,16 @@ def _change(
     **details: Any,
 ) -> Reply:
     """Transitions, suspensions, forwarding and disclosure: the caller's write access
-    to the case is checked here (departments, supervisors), so the service is told
-    to accept any department."""
+    to the case is checked here (the pages' rule: departments, delegations,
+    supervisors), so the service is told to accept any department."""
     who = principal()
     with ext().db.writing() as session:
-        _load(session, case_id, who, write=True)
+        case, scope = access.load_case(session, who, case_id, now(), write=True)
+        label = access.acting_label(session, who, scope, case)
         case = change(
             session,
             case_id=case_id,
-            actor=_actor(who),
+            actor=_actor(who, label),
             now=now(),
             allow_all_departments=True,
             **details,

@@ -7,12 +7,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from backend.api.framework import PUBLIC, STAFF, Reply, operation, optional_principal
-from backend.api.v1.common import actor_label, ext
-from backend.api.v1.schemas import Empty, SearchQuery
+from backend.api.v1.common import actor_label, ext, hall_id
+from backend.api.v1.schemas import Empty, HallFilter, SearchQuery
 from backend.catalog.spec import MatterSpec
 from backend.errors import BadInput, NotFound
-from backend.models import Department, Hall, Role
+from backend.models import Department, Hall
 from backend.services import catalog as catalog_service
+from backend.services import hall_catalog
+from backend.services.access import Access, Resource
 
 blueprint = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog")
 
@@ -28,12 +30,18 @@ blueprint = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog")
 def search(query: SearchQuery) -> Reply:
     with ext().db.reading() as session:
         index = ext().search_index.get(session)
+        handled = (
+            hall_catalog.hall_catalog(session, hall_id(session, query.hall)).categories
+            if query.hall
+            else None
+        )
     hits = index.search(
         query.q,
         department=query.department,
         type=query.type,
         life_event=query.life_event,
         limit=query.limit,
+        codes=handled,
     )
     return {
         "query": query.q,
@@ -44,10 +52,21 @@ def search(query: SearchQuery) -> Reply:
     }
 
 
-@operation(blueprint, "/departments", "GET", auth=PUBLIC, summary="职能部门 / departments")
-def departments() -> Reply:
+@operation(
+    blueprint,
+    "/departments",
+    "GET",
+    query=HallFilter,
+    auth=PUBLIC,
+    summary="职能部门（可按大厅筛选）/ departments (optionally those a hall handles)",
+)
+def departments(query: HallFilter) -> Reply:
     with ext().db.reading() as session:
-        rows = session.execute(select(Department).order_by(Department.code)).scalars()
+        selected = select(Department).order_by(Department.code)
+        if query.hall:
+            handled = hall_catalog.hall_catalog(session, hall_id(session, query.hall))
+            selected = selected.where(Department.id.in_(handled.departments or {-1}))
+        rows = session.execute(selected).scalars()
         return {
             "departments": [
                 {"code": d.code, "name": d.name, "short_name": d.short_name, "line": d.line}
@@ -57,14 +76,27 @@ def departments() -> Reply:
 
 
 @operation(
-    blueprint, "/matters/<code>", "GET", auth=PUBLIC, summary="事项详情（办事指南）/ matter detail"
+    blueprint,
+    "/matters/<code>",
+    "GET",
+    query=HallFilter,
+    auth=PUBLIC,
+    summary="事项详情（办事指南；可按大厅）/ matter detail (with hall: its category, windows)",
 )
-def matter(code: str) -> Reply:
+def matter(code: str, query: HallFilter) -> Reply:
     with ext().db.reading() as session:
         version = catalog_service.current_version(session, code)
         department = session.get(Department, version.department_id)
         assert department is not None
-        return catalog_service.matter_detail(version, department)
+        detail = catalog_service.matter_detail(version, department)
+        if query.hall:
+            hid = hall_id(session, query.hall)
+            category = hall_catalog.matter_category(session, hid, version)
+            if category is None:
+                raise NotFound(f"本大厅不办理事项 {code} / this hall does not handle the matter")
+            detail["queue_category"] = category
+            detail["windows"] = hall_catalog.category_windows(session, hid, category)
+        return detail
 
 
 @operation(
@@ -100,7 +132,7 @@ def versions(code: str) -> Reply:
     "PUT",
     body=MatterSpec,
     auth=STAFF,
-    roles=(Role.ADMINISTRATOR,),
+    permission=(Resource.CATALOG, Access.WRITE),
     summary="新增或修改事项（生成新版本）/ create or edit a matter (adds a version)",
 )
 def put_matter(code: str, body: MatterSpec) -> Reply:
@@ -126,7 +158,7 @@ def put_matter(code: str, body: MatterSpec) -> Reply:
     "POST",
     body=Empty,
     auth=STAFF,
-    roles=(Role.ADMINISTRATOR,),
+    permission=(Resource.CATALOG, Access.WRITE),
     summary="撤销事项 / withdraw a matter from the catalog",
 )
 def withdraw(code: str, body: Empty) -> Reply:

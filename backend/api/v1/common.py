@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.app import Hallkit
 from backend.errors import Forbidden, NotFound
-from backend.models import Hall, Role, Window, WindowDepartment
+from backend.models import Hall, Role, Window
 from backend.services.auth import Principal
 
 _ids_lock = threading.Lock()
@@ -99,22 +99,6 @@ def require_window(principal: Principal, window: int) -> None:
     ):
         return
     raise Forbidden("请先在该窗口签到 / sign in at this window first")
-
-
-def department_scope(session: Session, principal: Principal) -> set[int] | None:
-    """Departments whose cases this staff member may handle; None means all."""
-    if principal.has_role(Role.ADMINISTRATOR, Role.SUPERVISOR):
-        return None
-    scope = {principal.department_id} if principal.department_id else set()
-    if principal.window_id is not None and principal.has_role(Role.CLERK):
-        scope |= set(
-            session.execute(
-                select(WindowDepartment.department_id).where(
-                    WindowDepartment.window_id == principal.window_id
-                )
-            ).scalars()
-        )
-    return scope
 
 
 def actor_label(principal: Principal | None, on_behalf_of: str | None = None) -> str:

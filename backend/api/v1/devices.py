@@ -9,6 +9,7 @@ from backend.api.framework import DEVICE, STAFF, Reply, operation, principal
 from backend.api.v1.common import ext, hall_id, hall_session, now, require_hub, window_id
 from backend.api.v1.schemas import DeviceReport
 from backend.models import Device
+from backend.services.access import Access, Resource
 
 blueprint = Blueprint("devices", __name__, url_prefix="/api/v1/halls/<hall>/devices")
 
@@ -41,7 +42,14 @@ def report(hall: str, device_id: str, body: DeviceReport) -> Reply:
     return {"device_id": device_id, "online": body.online}
 
 
-@operation(blueprint, "", "GET", auth=STAFF, summary="设备列表 / devices of the hall")
+@operation(
+    blueprint,
+    "",
+    "GET",
+    auth=STAFF,
+    permission=(Resource.DEVICES, Access.READ),
+    summary="设备列表（监察、管理员）/ devices of the hall (supervisors, administrators)",
+)
 def list_devices(hall: str) -> Reply:
     with ext().db.reading() as session:
         hid = hall_id(session, hall)

@@ -19,7 +19,7 @@ from backend.models import (
     TicketState,
     Window,
 )
-from backend.services.queue import local_day, service_seconds
+from backend.services.queue import hall_window_places, local_day, service_seconds
 from hallbus.forecast import wait_minutes
 
 blueprint = Blueprint("halls", __name__, url_prefix="/api/v1/halls")
@@ -98,6 +98,7 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
         else {}
     )
     window_numbers = {w.id: w.number for w in windows}
+    places = hall_window_places(session, hall.id)
     calls = session.execute(
         select(Ticket.display, Ticket.window_id, Ticket.called_at, Ticket.recall_count)
         .where(Ticket.hall_id == hall.id, Ticket.service_day == day, Ticket.called_at.is_not(None))
@@ -122,6 +123,11 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
             {
                 "prefix": c.prefix,
                 "name": c.name,
+                # Where the category's windows are: the kiosk's "where to go".
+                "floor": c.floor_number,
+                "area": c.area or None,
+                "active": c.active,
+                "priority_allowed": c.priority_allowed,
                 "waiting": int(waiting.get(c.id, 0)),
                 "open_windows": open_by_category.get(c.id, 0),
                 "service_seconds": service_seconds(session, c),
@@ -137,6 +143,7 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
             {
                 "number": w.number,
                 "name": w.name,
+                "floor": places[w.id].floor if w.id in places else None,
                 "state": w.state.value,
                 "pause_reason": w.pause_reason,
                 "current_ticket": current[w.current_ticket_id].display
@@ -155,6 +162,7 @@ def hall_snapshot(session: Any, hall: Hall, recent: int = 10) -> dict[str, Any]:
             {
                 "ticket": c.display,
                 "window": window_numbers.get(c.window_id),
+                "floor": places[c.window_id].floor if c.window_id in places else None,
                 "called_at": c.called_at.isoformat(),
                 "recall_count": c.recall_count,
             }

@@ -16,12 +16,13 @@ from backend.api.v1.common import ext, hall_id, now
 from backend.api.v1.schemas import Strict
 from backend.models import Role
 from backend.services import performance as performance_service
+from backend.services.access import Access, Resource, roles_for
 from backend.services.auth import Principal
 from backend.services.supervision import DEFAULT_POLICY, local_today
 
 blueprint = Blueprint("performance", __name__, url_prefix="/api/v1/performance")
 
-ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
+ROLES = tuple(sorted(roles_for(Resource.PERFORMANCE, Access.READ)))  # the pages' rule
 GroupBy = Literal["department", "window", "clerk", "hall"]
 
 

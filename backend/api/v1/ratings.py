@@ -21,10 +21,11 @@ from backend.api.v1.schemas import (
 )
 from backend.models import Hall, Rating, RatingChannel, Rectification, RectificationState, Role
 from backend.services import ratings as rating_service
+from backend.services.access import Access, Resource, roles_for
 
 blueprint = Blueprint("ratings", __name__, url_prefix="/api/v1")
 
-FOLLOW_UP_ROLES = (Role.SUPERVISOR, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+FOLLOW_UP_ROLES = tuple(sorted(roles_for(Resource.RATING_FOLLOW_UP, Access.WRITE)))
 
 
 @operation(

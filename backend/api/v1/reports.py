@@ -24,12 +24,13 @@ from backend.api.v1.common import ext, hall_id, now
 from backend.errors import Forbidden
 from backend.models import Hall, Role
 from backend.services import reporting
+from backend.services.access import Access, Resource, roles_for
 from backend.services.auth import Principal
 from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
-REPORT_ROLES = (Role.SUPERVISOR, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
+REPORT_ROLES = tuple(sorted(roles_for(Resource.PERFORMANCE, Access.READ)))
 REGION_CODE_CONFIG = "HALLKIT_REGION_CODE"
 
 

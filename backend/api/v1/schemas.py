@@ -117,6 +117,15 @@ class SearchQuery(Strict):
     type: str | None = Field(default=None, max_length=20)
     life_event: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=20, ge=1, le=100)
+    hall: str | None = Field(
+        default=None, max_length=32, description="only matters this hall handles (hall code)"
+    )
+
+
+class HallFilter(Strict):
+    hall: str | None = Field(
+        default=None, max_length=32, description="only what this hall handles (hall code)"
+    )
 
 
 class EventsQuery(Strict):

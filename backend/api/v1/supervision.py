@@ -19,10 +19,11 @@ from backend.errors import BadInput, Forbidden
 from backend.models import Role
 from backend.models.supervision import AlertKind
 from backend.services import supervision as supervision_service
+from backend.services.access import Access, Resource, roles_for
 
 blueprint = Blueprint("supervision", __name__, url_prefix="/api/v1/supervision")
 
-HALL_VIEW_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.DEPARTMENT_LEAD)
+HALL_VIEW_ROLES = tuple(sorted(roles_for(Resource.SUPERVISION, Access.READ)))
 KIND_VALUES = tuple(kind.value for kind in AlertKind)
 
 

@@ -49,12 +49,12 @@ from backend.errors import NotFound
 from backend.models import Department, Hall, Matter, MatterVersion, QueueCategory
 from backend.services import catalog as catalog_service
 from backend.services import eventlog
+from backend.services.access import Access, Resource
 from backend.web.admin import blueprint
 from backend.web.admin.common import (
     AdminForm,
     Clean,
     actor,
-    admin_only,
     audit,
     db_session,
     ext,
@@ -63,6 +63,7 @@ from backend.web.admin.common import (
     readable,
     search_filter,
 )
+from backend.web.auth import permission_required
 
 HEADERS = {column.field: column.header for column in COLUMNS}
 # The spreadsheet's headers stay Chinese in files; the pages show them through
@@ -259,7 +260,7 @@ def _edit_page(form: MatterForm, matter: Matter | None, status: int = 200) -> An
 
 
 @blueprint.route("/catalog/new", methods=["GET", "POST"])
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_new() -> Any:
     form = MatterForm()
     with db_session() as db:
@@ -280,7 +281,7 @@ def catalog_new() -> Any:
 
 
 @blueprint.route("/catalog/m/<code>/edit", methods=["GET", "POST"])
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_edit(code: str) -> Any:
     form = MatterForm()
     with db_session() as db:
@@ -323,13 +324,13 @@ def _set_active(code: str, active: bool) -> Response:
 
 
 @blueprint.post("/catalog/m/<code>/withdraw")
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_withdraw(code: str) -> Response:
     return _set_active(code, False)
 
 
 @blueprint.post("/catalog/m/<code>/restore")
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_restore(code: str) -> Response:
     return _set_active(code, True)
 
@@ -381,7 +382,7 @@ def _read(db: Session, path: Path) -> ImportReport:
 
 
 @blueprint.route("/catalog/import", methods=["GET", "POST"])
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_import() -> Any:
     form = ImportForm()
     if request.method == "GET":
@@ -424,7 +425,7 @@ def catalog_import() -> Any:
 
 
 @blueprint.post("/catalog/import/confirm")
-@admin_only
+@permission_required(Resource.CATALOG, Access.WRITE)
 def catalog_import_confirm() -> Response:
     pending = _pending_import()
     stored = (session.get("catalog_import") or {}).get("token")

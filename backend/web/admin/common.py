@@ -29,19 +29,21 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from backend.errors import NotFound
-from backend.models import Hall, Role
+from backend.models import Hall
+from backend.services.access import Access, Resource, roles_for
 from backend.services.audit import record
-from backend.web.auth import current_staff, staff_required
+from backend.web.auth import current_staff, permission_required
 from backend.web.layout import use_hall_zone
 
 View = TypeVar("View", bound=Callable[..., Any])
 Row = TypeVar("Row")
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
-READERS = (Role.ADMINISTRATOR, Role.SUPERVISOR)
+READERS = tuple(roles_for(Resource.ADMINISTRATION, Access.READ))
 
-admin_only = staff_required(Role.ADMINISTRATOR)
-readable = staff_required(*READERS)
+# The same rule as the API's (backend.services.access).
+admin_only = permission_required(Resource.ADMINISTRATION, Access.WRITE)
+readable = permission_required(Resource.ADMINISTRATION, Access.READ)
 
 # C0/C1 control characters (but tab and line breaks) never belong in a name or a
 # notice: they break CSV export, the LED protocol and the printed slip.

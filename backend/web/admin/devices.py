@@ -31,12 +31,12 @@ from wtforms.validators import DataRequired, Regexp
 
 from backend.errors import BadInput, NotFound
 from backend.models import ApiToken, Device, Hall, Window
+from backend.services.access import Access, Resource
 from backend.services.auth import issue_device_token
 from backend.web.admin import blueprint
 from backend.web.admin.common import (
     AdminForm,
     actor,
-    admin_only,
     all_halls,
     audit,
     done,
@@ -44,9 +44,9 @@ from backend.web.admin.common import (
     invalid,
     now,
     options,
-    readable,
     selected_hall,
 )
+from backend.web.auth import permission_required
 from backend.web.layout import local_datetime
 from hallbus.broker.acl import render_acl_file
 from hallbus.broker.credentials import ensure_device_passwords
@@ -188,7 +188,7 @@ def _aware(value: Any) -> Any:
 
 
 @blueprint.get("/devices")
-@readable
+@permission_required(Resource.DEVICES, Access.READ)
 def devices() -> str:
     with ext().db.reading() as db:
         hall = selected_hall(db)
@@ -198,7 +198,7 @@ def devices() -> str:
 
 
 @blueprint.post("/devices/tokens")
-@admin_only
+@permission_required(Resource.DEVICES, Access.WRITE)
 def devices_token() -> Any:
     form = TokenForm()
     with ext().db.writing() as db:
@@ -223,7 +223,7 @@ def devices_token() -> Any:
 
 
 @blueprint.post("/devices/tokens/<int:token_id>/revoke")
-@admin_only
+@permission_required(Resource.DEVICES, Access.WRITE)
 def devices_token_revoke(token_id: int) -> Response:
     with ext().db.writing() as db:
         row = db.get(ApiToken, token_id)
@@ -266,7 +266,7 @@ def registry(db: Session, hall: Hall) -> tuple[list[DeviceRef], list[str]]:
 
 
 @blueprint.post("/devices/broker-files")
-@admin_only
+@permission_required(Resource.DEVICES, Access.WRITE)
 def devices_broker_files() -> Response:
     with ext().db.writing() as db:
         hall = selected_hall(db)
