@@ -315,14 +315,22 @@ def service_seconds(session: Session, category: QueueCategory) -> float:
 # --------------------------------------------------------------------------- issuing
 
 
-def _next_number(session: Session, category: QueueCategory, day: date, count: int = 1) -> int:
+def _next_number(
+    session: Session, category: QueueCategory, day: date, count: int = 1, *, issued: bool = True
+) -> int:
+    """The first of `count` new numbers of the category's day sequence.
+
+    The daily cap (每日限号) counts tickets issued, not numbers handed out:
+    `issued=False` reserves numbers for the hub's offline block without using
+    any of the cap, which its tickets use only once they are reported back
+    (`_count_offline_issued`)."""
+    values: dict[str, Any] = {"last_number": DailySequence.last_number + count}
+    if issued:
+        values["issued_count"] = DailySequence.issued_count + count
     statement = (
         update(DailySequence)
         .where(DailySequence.category_id == category.id, DailySequence.service_day == day)
-        .values(
-            last_number=DailySequence.last_number + count,
-            issued_count=DailySequence.issued_count + count,
-        )
+        .values(**values)
         .returning(DailySequence.last_number, DailySequence.issued_count)
     )
     row = session.execute(statement).one_or_none()
@@ -339,19 +347,30 @@ def _next_number(session: Session, category: QueueCategory, day: date, count: in
             ["category_id", "service_day"],
         )
         row = session.execute(statement).one()
-    last_number, issued = int(row[0]), int(row[1])
+    last_number, issued_today = int(row[0]), int(row[1])
     if last_number > category.number_end:
         raise QueueUnavailable(
             f"{category.name}今日号码已用完 / today's numbers for this category are used up",
             category=category.prefix,
         )
-    if issued > category.daily_cap:
+    if issued and issued_today > category.daily_cap:
         raise QueueUnavailable(
             f"{category.name}今日取号已满 / the daily limit for this category is reached",
             category=category.prefix,
             daily_cap=category.daily_cap,
         )
     return last_number - count + 1
+
+
+def _count_offline_issued(session: Session, category: QueueCategory, day: date) -> None:
+    """An offline ticket reported back counts towards the daily cap. It is stored
+    even past the cap: the person already holds the printed number, and nothing
+    issued is dropped. Its block's row exists (reserving it created the row)."""
+    session.execute(
+        update(DailySequence)
+        .where(DailySequence.category_id == category.id, DailySequence.service_day == day)
+        .values(issued_count=DailySequence.issued_count + 1)
+    )
 
 
 def issue_ticket(
@@ -524,6 +543,7 @@ def import_offline_ticket(
     )
     session.add(ticket)
     session.flush()
+    _count_offline_issued(session, category, day)
     _emit_issued(session, ticket, category, actor)
     return view_of(session, ticket)
 
@@ -536,7 +556,7 @@ def reserve_block(
     hall = _hall(session, hall_id)
     category = category_by_prefix(session, hall_id, category_prefix)
     day = local_day(now, hall.timezone)
-    first = _next_number(session, category, day, size)
+    first = _next_number(session, category, day, size, issued=False)
     block = TicketBlock(
         category_id=category.id,
         service_day=day,
