@@ -92,6 +92,15 @@ class WaitingRow:
 
 
 @dataclass(frozen=True)
+class HeldRow:
+    number: str
+    category_name: str
+    held_minutes: int
+    reason: str
+    held_here: bool  # held at this window (else at another window of the category)
+
+
+@dataclass(frozen=True)
 class Counters:
     served: int
     no_show: int
@@ -245,7 +254,19 @@ def _panel_context(session: Session, user: StaffUser) -> dict[str, Any]:
         .limit(1)
     ).scalar_one_or_none()
     waiting, waiting_total = waiting_rows(session, window, day, now)
+    held = [
+        HeldRow(
+            number=ticket.display,
+            category_name=category_meta.name,
+            held_minutes=max(0, int((now - (ticket.held_at or now)).total_seconds() // 60)),
+            reason=ticket.hold_reason,
+            held_here=ticket.window_id == window.id,
+        )
+        for ticket in queue_service.held_tickets(session, window_id=window.id, day=day)
+        for category_meta in (queue_service.category_meta(session, ticket.category_id),)
+    ]
     return {
+        "held": held,
         "window": window,
         "hall": hall,
         "current": current,
@@ -411,6 +432,46 @@ def start() -> Any:
     return _act_on_ticket(
         queue_service.start_service, lambda view: _("开始办理 %(number)s", number=view.number)
     )
+
+
+@blueprint.post("/hold")
+@window_required
+def hold() -> Any:
+    """挂起: the visitor fetches a missing paper; the window may call the next one."""
+    reason = request.form.get("reason", "").strip()[:200]
+
+    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
+        view = queue_service.hold(
+            db_session,
+            window_id=_window_id(user),
+            reason=reason,
+            now=now,
+            actor=user.principal.label,
+        )
+        return _("%(number)s 已挂起，可叫下一号", number=view.number)
+
+    return _act(action)
+
+
+@blueprint.post("/resume-held")
+@window_required
+def resume_held() -> Any:
+    number = request.form.get("number", "").strip().upper()
+
+    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
+        if not number:
+            raise BadInput(_("请选择挂起的号票"))
+        view = queue_service.resume_held(
+            db_session,
+            window_id=_window_id(user),
+            number=number,
+            staff_id=user.staff_id,
+            now=now,
+            actor=user.principal.label,
+        )
+        return _("已恢复办理 %(number)s", number=view.number)
+
+    return _act(action)
 
 
 @blueprint.post("/finish")

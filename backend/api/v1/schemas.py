@@ -85,6 +85,14 @@ class CallSpecific(Strict):
     reason: str = Field(min_length=1, max_length=200)
 
 
+class Hold(Strict):
+    reason: str = Field(default="", max_length=200, description="挂起原因，如 补取材料")
+
+
+class ResumeHeld(Strict):
+    number: str = Field(pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$", description="挂起的号票")
+
+
 class Transfer(Strict):
     number: str | None = Field(
         default=None,
