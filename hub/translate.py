@@ -235,6 +235,9 @@ def rating_body(
         "dimensions": dict(rating.dimensions),
         "rated_at": rating.rated_at.isoformat(),
     }
+    if rating.request_id is not None:
+        # The backend checks the invitation's validity (docs/hub.md, offline grace).
+        body["request_id"] = rating.request_id
     if rating.case_receipt is not None:
         body["receipt_number"] = rating.case_receipt
         return body

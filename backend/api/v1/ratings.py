@@ -38,6 +38,7 @@ FOLLOW_UP_ROLES = (Role.SUPERVISOR, Role.DEPARTMENT_LEAD, Role.ADMINISTRATOR)
 def submit(hall: str, body: SubmitRating) -> Reply:
     who = principal()
     device = request.headers.get("X-Device-Id") if who.is_hub else who.device_id
+    received_at = now()
     with hall_session(hall, who) as (session, hid):
         outcome = rating_service.submit_rating(
             session,
@@ -46,7 +47,7 @@ def submit(hall: str, body: SubmitRating) -> Reply:
                 rating_uid=body.rating_id,
                 level=body.level,
                 channel=RatingChannel(body.channel),
-                rated_at=body.rated_at or now(),
+                rated_at=body.rated_at or received_at,
                 ticket_id=body.ticket_id,
                 receipt_number=body.receipt_number,
                 window_number=body.window,
@@ -54,6 +55,8 @@ def submit(hall: str, body: SubmitRating) -> Reply:
                 reasons=tuple(body.reasons),
                 note=body.note,
                 dimensions=body.dimensions,
+                request_uid=body.request_id,
+                received_at=received_at,
             ),
             actor=actor_label(who, device),
         )

@@ -193,6 +193,12 @@ class SubmitRating(Strict):
     note: str = Field(default="", max_length=500)
     dimensions: dict[str, int] = Field(default_factory=dict, max_length=10)
     rated_at: AwareDatetime | None = None
+    request_id: str | None = Field(
+        default=None,
+        pattern=ID_TEXT,
+        description="the rate-now invitation answered: the rating must be given before it"
+        " expires and arrive within the offline grace (docs/hub.md)",
+    )
 
 
 class VoidRating(Strict):
