@@ -1534,7 +1534,8 @@ def set_window_state(
 
 def close_day(session: Session, *, hall_id: int, before: date, now: datetime, actor: str) -> int:
     """Archive every ticket still open from days before `before` (the daily close).
-    A hold left open is closed with HOLD_CLOSED_REASON, each with its own event."""
+    A hold left open is closed with HOLD_CLOSED_REASON (and no finished_at), each
+    with its own event."""
     held = list(
         session.execute(
             select(Ticket.id, Ticket.display).where(
@@ -1548,7 +1549,9 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
         session.execute(
             update(Ticket)
             .where(Ticket.id.in_([ticket_id for ticket_id, _display in held]))
-            .values(state=TicketState.CLOSED, finished_at=now, closed_reason=HOLD_CLOSED_REASON)
+            # No finished_at: the service never finished, and a duration up to the
+            # close would be counted as service time by every figure.
+            .values(state=TicketState.CLOSED, closed_reason=HOLD_CLOSED_REASON)
         )
     for ticket_id, display in held:
         eventlog.emit(

@@ -187,6 +187,16 @@ def test_close_day_closes_holds_of_earlier_days_with_a_reason(db: Database) -> N
     assert closed == 1
     old = ticket(db, yesterday, T0.date() - timedelta(days=1))
     assert old.state is TicketState.CLOSED and old.closed_reason == queue.HOLD_CLOSED_REASON
+    assert old.finished_at is None  # never finished: no service time in any figure
+    with db.reading() as session:
+        figures = ticket_metrics(
+            session,
+            Period("day", "day", old.service_day, old.service_day),
+            [],
+            Scope(hall_id=hall_id(db)),
+            with_p90=False,
+        )[()]
+    assert figures["tickets_served"] == 0 and figures["avg_service_seconds"] is None
     assert ticket(db, today).state is TicketState.HELD  # today's hold is not touched
     assert "ticket_hold_closed" in event_kinds(db)
     with db.reading() as session:
@@ -212,6 +222,12 @@ def test_hold_and_resume_over_the_api(db: Database, api: Api, clock: FakeClock) 
     assert status == 404, body
     status, body = api.post("/api/v1/halls/BH/windows/1/resume-held", token, {"number": "A 1"})
     assert status == 400, body
+    with db.reading() as session:
+        public_token = session.execute(
+            select(Ticket.public_token).where(Ticket.display == number)
+        ).scalar_one()
+    phone_page = api.client.get(f"/m/t/{public_token}").get_data(as_text=True)
+    assert "业务已挂起" in phone_page and "1 号窗口" in phone_page
     status, body = api.post("/api/v1/halls/BH/windows/1/resume-held", token, {"number": number})
     assert status == 200 and body["state"] == "serving" and body["window"] == "1", body
 
