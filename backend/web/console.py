@@ -10,6 +10,7 @@ refresh the same part.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +51,8 @@ from backend.services import ratings as ratings_service
 from backend.web.auth import StaffUser, current_staff, window_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
 from backend.web.live import QUEUE_EVENTS, live_cursor
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("console", __name__, url_prefix="/console")
 page_errors(blueprint, fallback_endpoint="console.index")
@@ -368,6 +371,8 @@ def _act(action: Callable[[Session, StaffUser, datetime], str | None]) -> Any:
         with _db().writing() as db_session:
             message = action(db_session, user, _now())
     except DomainError as error:
+        # The message names ticket numbers and windows only, never a person.
+        log.info("console %s refused: %s: %s", request.endpoint, error.code, error.message)
         return _respond(error.message, "error", error.status)
     return _respond(message)
 

@@ -249,3 +249,19 @@ def test_console_holds_and_resumes_from_the_held_list(
     page = browser.post("/console/resume-held", {"number": number}, headers=FRAGMENT)
     text = page.get_data(as_text=True)
     assert f'data-current-ticket="{number}"' in text and "data-held-number" not in text
+
+
+def test_a_refused_console_resume_says_why_and_is_logged(
+    client: object, db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser = Browser(client)  # type: ignore[arg-type]
+    clock.now = T0
+    number = issue(db, "A", T0)
+    assert browser.sign_in("BH0101", "1").status_code == 302
+    browser.post("/console/resume", headers=FRAGMENT)
+    with caplog.at_level("INFO", logger="backend.web.console"):
+        page = browser.post("/console/resume-held", {"number": number}, headers=FRAGMENT)
+    assert page.status_code == 409
+    assert "未挂起" in page.get_data(as_text=True)
+    assert any("resume_held refused: invalid_transition" in r.getMessage() for r in caplog.records)
+    assert ticket(db, number).state is TicketState.WAITING
