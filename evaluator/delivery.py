@@ -123,5 +123,10 @@ class RatingDelivery:
             return False
         self._store.mark_delivered(rating.rating_id)
         self.delivered += 1
-        log.info("rating %s delivered (duplicate=%s)", rating.rating_id, reply.duplicate)
+        log.info(
+            "rating %s delivered (duplicate=%s, queued=%s)",
+            rating.rating_id,
+            reply.duplicate,
+            bool(reply.queued),
+        )
         return True

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
-from hallbus.messages import SubmitRating
+from hallbus.messages import RatingOutcome, SubmitRating
 
 KEEP_SETTLED: Final = timedelta(days=7)
 
@@ -127,6 +127,29 @@ class PendingRatings:
     def mark_refused(self, rating_id: str, reason: str) -> None:
         """The hub refused it for good (another window's service, rated before, …)."""
         self._settle(rating_id, "refused", reason)
+
+    def record_outcome(self, outcome: RatingOutcome) -> bool:
+        """The backend's final word on a rating the hub had acknowledged `queued`:
+        a refused rating is settled as refused even though it was delivered.
+        False when this device has no such rating."""
+        with self._lock:
+            if outcome.outcome == "refused":
+                cursor = self._db.execute(
+                    "UPDATE ratings SET state = 'refused', last_error = ?, settled_at = ? "
+                    "WHERE rating_id = ? AND state IN ('pending', 'delivered')",
+                    (
+                        f"{outcome.code}: {outcome.reason or ''}"[:500],
+                        _now(),
+                        outcome.rating_id,
+                    ),
+                )
+            else:
+                cursor = self._db.execute(
+                    "UPDATE ratings SET state = 'delivered', settled_at = coalesce(settled_at, ?) "
+                    "WHERE rating_id = ? AND state IN ('pending', 'delivered')",
+                    (_now(), outcome.rating_id),
+                )
+        return cursor.rowcount == 1
 
     def _settle(self, rating_id: str, state: RatingState, error: str) -> None:
         with self._lock:

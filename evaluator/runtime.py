@@ -62,7 +62,11 @@ class EvaluatorRuntime:
         )
         self.client = DeviceClient(config.device_ref(), connection)
         self.service = EvaluatorService(
-            config.device_ref(), self.view_model, self.client, options.hub_id
+            config.device_ref(),
+            self.view_model,
+            self.client,
+            options.hub_id,
+            on_outcome=self.store.record_outcome,
         )
         self.delivery = RatingDelivery(
             self.store,

@@ -246,8 +246,12 @@ class CaseLookup(RequestBody):
 
 class RatingAccepted(ContractModel):
     rating_id: CorrelationId
-    # True when this rating_id had been stored before (a retried submission).
+    # True when this rating_id had been stored (or queued by the hub) before: a
+    # retried submission.
     duplicate: bool = False
+    # True when the hub kept the rating because the backend is away: the backend
+    # has not judged it yet; its final outcome follows as a RatingOutcome command.
+    queued: bool | None = added_field()
 
 
 class SubmitRating(RequestBody):
@@ -409,6 +413,23 @@ class RateNow(VersionedModel):
     staff_name: ShortText
     employee_no: ShortText
     expires_at: AwareDatetime
+
+
+class RatingOutcome(VersionedModel):
+    """On hall/<h>/evaluator/<id>/cmd/rating_outcome, hub -> the device that sent
+    the rating: the backend's final word on a rating acknowledged `queued`."""
+
+    rating_id: CorrelationId
+    outcome: Literal["stored", "refused"]
+    duplicate: bool = False  # stored before (the same rating_id reached it earlier)
+    code: ErrorCode | None = None  # refused: the contract error code (e.g. conflict)
+    reason: LongText | None = None  # refused: why, for staff (no personal data)
+
+    @model_validator(mode="after")
+    def _refusal_has_a_reason(self) -> RatingOutcome:
+        if (self.outcome == "refused") != (self.code is not None):
+            raise ValueError("a refused outcome, and only that, carries a code")
+        return self
 
 
 class CategoryInfo(ContractModel):

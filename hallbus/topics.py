@@ -60,6 +60,8 @@ class RequestKind(StrEnum):
 
 class Command(StrEnum):
     RATE_NOW = "rate_now"
+    # The final outcome of a rating the hub accepted while the backend was away.
+    RATING_OUTCOME = "rating_outcome"
 
 
 class Component(StrEnum):

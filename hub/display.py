@@ -547,6 +547,9 @@ _HANDLERS: Final[dict[str, Callable[[HallDisplayModel, int, dict[str, Any]], Non
     "ticket_finished": HallDisplayModel._on_left_window,
     "ticket_no_show": HallDisplayModel._on_left_window,
     "ticket_transferred": HallDisplayModel._on_left_window,
+    # 挂起 frees the window; resuming calls the visitor back like a call.
+    "ticket_held": HallDisplayModel._on_left_window,
+    "ticket_resumed": HallDisplayModel._on_called,
     "window_state": HallDisplayModel._on_window_state,
     "rating_requested": HallDisplayModel._on_rating_requested,
     "day_closed": HallDisplayModel._on_day_closed,

@@ -16,13 +16,14 @@ import threading
 from datetime import date, datetime
 from typing import Any, Final
 
-from hallbus.messages import SubmitRating
-from hallbus.topics import DeviceType
+from hallbus.messages import RatingOutcome, SubmitRating
+from hallbus.topics import Command, DeviceRef, DeviceType
 from hub.backend import BackendClient, BackendRejected, BackendUnavailable
+from hub.kiosk_state import Publisher
 from hub.metrics import HubMetrics
 from hub.reachability import BackendReachability
 from hub.store import HubStore, OutboxEntry
-from hub.translate import permanent, rating_body
+from hub.translate import contract_error, permanent, rating_body
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,11 @@ class BlockKeeper:
 
 
 class OutboxReplayer:
-    """Background thread delivering outbox entries in order once the backend answers."""
+    """Background thread delivering outbox entries in order once the backend answers.
+
+    A rating the hub acknowledged `queued` is judged by the backend only here;
+    its final outcome (stored, or refused and why) goes to the evaluator that
+    sent it as a RatingOutcome command (`hall_id` and `publisher` given)."""
 
     def __init__(
         self,
@@ -170,7 +175,11 @@ class OutboxReplayer:
         stopping: threading.Event,
         *,
         retry_s: float = 2.0,
+        hall_id: str | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
+        self._hall_id = hall_id
+        self._publisher = publisher
         self._store = store
         self._backend = backend
         self._reachability = reachability
@@ -223,6 +232,16 @@ class OutboxReplayer:
                         )
                         self._store.dead_letter(entry, str(exc))
                         self._metrics.count("outbox_dead_letters")
+                        if entry.kind == KIND_RATING:
+                            self._tell_outcome(
+                                entry,
+                                RatingOutcome(
+                                    rating_id=entry.key.removeprefix("rating:"),
+                                    outcome="refused",
+                                    code=contract_error(exc),
+                                    reason=(exc.message or exc.code)[:2000],
+                                ),
+                            )
                         continue
                     self._store.attempt_failed(entry.id, str(exc))
                     raise BackendUnavailable(f"outbox entry {entry.key}: {exc}") from None
@@ -232,6 +251,26 @@ class OutboxReplayer:
                 sent += 1
         return sent
 
+    def _tell_outcome(self, entry: OutboxEntry, outcome: RatingOutcome) -> None:
+        """QoS 1 to the sender's command topic; kept by the broker in an offline
+        evaluator's persistent session. Kiosks keep no ratings: nothing to tell."""
+        device_type = DeviceType(entry.payload.get("device_type", DeviceType.EVALUATOR.value))
+        if self._publisher is None or self._hall_id is None:
+            return
+        if device_type is not DeviceType.EVALUATOR:
+            log.info("rating %s from %s: %s", outcome.rating_id, entry.device_id, outcome.outcome)
+            return
+        topic = DeviceRef(self._hall_id, device_type, entry.device_id).command_topic(
+            Command.RATING_OUTCOME
+        )
+        try:
+            self._publisher.publish(topic, outcome)
+        except Exception:
+            # A resend of the rating still learns the outcome (relay: dead letters).
+            log.exception("rating outcome for %s not sent", entry.device_id)
+            return
+        self._metrics.count(f"published_rating_outcome_{outcome.outcome}")
+
     def _send(self, entry: OutboxEntry) -> None:
         if entry.kind == KIND_TICKET:
             self._send_ticket(entry)
@@ -239,7 +278,15 @@ class OutboxReplayer:
             rating = SubmitRating.model_validate(entry.payload["rating"])
             device_type = DeviceType(entry.payload["device_type"])
             body = rating_body(rating, device_type, self._backend, self._store.rate_request_ticket)
-            self._backend.submit_rating(body, entry.device_id)
+            reply = self._backend.submit_rating(body, entry.device_id)
+            self._tell_outcome(
+                entry,
+                RatingOutcome(
+                    rating_id=rating.rating_id,
+                    outcome="stored",
+                    duplicate=bool(reply.body.get("duplicate")),
+                ),
+            )
         else:
             raise BackendRejected(400, "bad_input", f"unknown outbox kind {entry.kind!r}")
 

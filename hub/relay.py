@@ -53,6 +53,7 @@ from hub.translate import (
     matter_detail,
     offline_ticket,
     rating_body,
+    rejection_from_text,
     ticket_from_backend,
 )
 from hub.validation import RequestRejected, ValidRequest
@@ -343,7 +344,13 @@ class RequestRelay:
         device = request.topic.device
         key = f"rating:{body.rating_id}"
         if self._store.queued(key) is not None:  # a retry of a rating already in the outbox
-            return RatingAccepted(rating_id=body.rating_id, duplicate=False)
+            return RatingAccepted(rating_id=body.rating_id, duplicate=True, queued=True)
+        refused = self._store.dead_letter_reason(key)
+        if refused is not None:
+            # Accepted offline, then refused by the backend for good: the resend
+            # learns that final outcome instead of being queued again.
+            rejection = rejection_from_text(refused)
+            raise RequestRejected(contract_error(rejection), rejection.message, reply_topic=None)
         try:
             data = self._call(
                 request,
@@ -373,7 +380,7 @@ class RequestRelay:
                 },
             )
             self._metrics.count("ratings_queued_offline")
-            return RatingAccepted(rating_id=body.rating_id, duplicate=False)
+            return RatingAccepted(rating_id=body.rating_id, duplicate=False, queued=True)
         return RatingAccepted(rating_id=body.rating_id, duplicate=bool(data.get("duplicate")))
 
     # ----------------------------------------------------------- catalog, cases

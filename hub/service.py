@@ -159,7 +159,13 @@ class HubService:
             stopping=self._stopping,
         )
         self.replayer = OutboxReplayer(
-            self.store, self.backend, self.reachability, self.metrics, self._stopping
+            self.store,
+            self.backend,
+            self.reachability,
+            self.metrics,
+            self._stopping,
+            hall_id=config.hall_id,
+            publisher=self.client,
         )
         self.reporter = RegistryReporter(
             self.registry, self._report_device, self._stopping, clock=clock

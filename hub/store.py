@@ -217,6 +217,14 @@ class HubStore:
             )
             db.execute("DELETE FROM outbox WHERE id = ?", (entry.id,))
 
+    def dead_letter_reason(self, key: str) -> str | None:
+        """Why the backend refused the entry with this key for good (latest), if it did."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reason FROM dead_letters WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def dead_letter_count(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()

@@ -58,6 +58,17 @@ def contract_error(error: BackendRejected) -> ErrorCode:
     return _ERROR_CODES.get(error.code, ErrorCode.INTERNAL)
 
 
+_REJECTION_TEXT = re.compile(r"^HTTP (\d{3}) ([a-z_]+): (.*)$", re.DOTALL)
+
+
+def rejection_from_text(text: str) -> BackendRejected:
+    """A BackendRejected back from its str() (as kept in the dead letters)."""
+    match = _REJECTION_TEXT.match(text)
+    if match is None:
+        return BackendRejected(409, "conflict", text)
+    return BackendRejected(int(match.group(1)), match.group(2), match.group(3))
+
+
 def permanent(error: BackendRejected) -> bool:
     """True when sending the same thing again cannot succeed (client errors, except 429)."""
     return 400 <= error.status < 500 and error.status != 429
@@ -234,6 +245,9 @@ def rating_body(
         "dimensions": dict(rating.dimensions),
         "rated_at": rating.rated_at.isoformat(),
     }
+    if rating.request_id is not None:
+        # The backend checks the invitation's validity (docs/hub.md, offline grace).
+        body["request_id"] = rating.request_id
     if rating.case_receipt is not None:
         body["receipt_number"] = rating.case_receipt
         return body

@@ -409,6 +409,12 @@ def main() -> None:
                 page.keyboard.press("t")
                 shot("console-transfer", full=False)
                 page.keyboard.press("Escape")
+                # 挂起: A002 fetches a missing paper; the window calls the next one.
+                page.keyboard.press("h")
+                page.wait_for_selector('[data-held-number="A002"]')
+                page.keyboard.press("n")
+                page.wait_for_selector('[data-current-ticket="A001"]')
+                shot("console-held")
                 page.keyboard.press("g")
                 page.wait_for_url(re.compile(r".*/cases/new.*"))
                 page.select_option("select[name=matter]", "GS-001")

@@ -37,6 +37,7 @@ from hallbus.messages import (
     MatterDetailRequest,
     RateNow,
     RatingAccepted,
+    RatingOutcome,
     SubmitRating,
     TakeTicket,
     TicketIssued,
@@ -243,7 +244,13 @@ class SimEvaluator:
         self.configs: Inbox[ConfigPush] = Inbox()
         self.accepted: list[RatingAccepted] = []
         self.ignored: list[str] = []
+        # Final outcomes of ratings the hub acknowledged `queued` (backend away).
+        self.outcomes: Inbox[RatingOutcome] = Inbox()
         client.subscribe(client.device.command_topic(Command.RATE_NOW), self._on_rate_now)
+        client.subscribe(
+            client.device.command_topic(Command.RATING_OUTCOME),
+            lambda message: self.outcomes.add(decode(RatingOutcome, message.payload)),
+        )
         client.subscribe(client.device.state_topic(), self._on_state)
         client.subscribe(client.device.config_topic(), self._on_config)
 

@@ -26,13 +26,21 @@ class TicketState(enum.StrEnum):
     WAITING = "waiting"
     CALLED = "called"
     SERVING = "serving"
+    # 挂起: the visitor went to fetch a missing paper; the window serves others
+    # meanwhile and resumes this ticket later. Neither waiting nor finished.
+    HELD = "held"
     DONE = "done"
     NO_SHOW = "no_show"  # 过号
     CANCELLED = "cancelled"
     CLOSED = "closed"  # still open at the end of the day, archived
 
 
-OPEN_TICKET_STATES = (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
+OPEN_TICKET_STATES = (
+    TicketState.WAITING,
+    TicketState.CALLED,
+    TicketState.SERVING,
+    TicketState.HELD,
+)
 
 
 class Standing(int, enum.Enum):
@@ -174,6 +182,12 @@ class Ticket(Base):
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     id_lookup_hash: Mapped[str | None] = mapped_column(String(64))
     out_of_order_reason: Mapped[str] = mapped_column(String(200), default="")
+    # 挂起: when the ticket was last put on hold and resumed, and why (the clerk's words).
+    held_at: Mapped[datetime | None] = mapped_column()
+    resumed_at: Mapped[datetime | None] = mapped_column()
+    hold_reason: Mapped[str] = mapped_column(String(200), default="")
+    # Why a ticket ended without being served (e.g. a hold left open past its day).
+    closed_reason: Mapped[str] = mapped_column(String(200), default="")
 
     category: Mapped[QueueCategory] = relationship(foreign_keys=[category_id])
 

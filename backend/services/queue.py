@@ -311,14 +311,22 @@ def service_seconds(session: Session, category: QueueCategory) -> float:
 # --------------------------------------------------------------------------- issuing
 
 
-def _next_number(session: Session, category: QueueCategory, day: date, count: int = 1) -> int:
+def _next_number(
+    session: Session, category: QueueCategory, day: date, count: int = 1, *, issued: bool = True
+) -> int:
+    """The first of `count` new numbers of the category's day sequence.
+
+    The daily cap (每日限号) counts tickets issued, not numbers handed out:
+    `issued=False` reserves numbers for the hub's offline block without using
+    any of the cap, which its tickets use only once they are reported back
+    (`_count_offline_issued`)."""
+    values: dict[str, Any] = {"last_number": DailySequence.last_number + count}
+    if issued:
+        values["issued_count"] = DailySequence.issued_count + count
     statement = (
         update(DailySequence)
         .where(DailySequence.category_id == category.id, DailySequence.service_day == day)
-        .values(
-            last_number=DailySequence.last_number + count,
-            issued_count=DailySequence.issued_count + count,
-        )
+        .values(**values)
         .returning(DailySequence.last_number, DailySequence.issued_count)
     )
     row = session.execute(statement).one_or_none()
@@ -335,19 +343,30 @@ def _next_number(session: Session, category: QueueCategory, day: date, count: in
             ["category_id", "service_day"],
         )
         row = session.execute(statement).one()
-    last_number, issued = int(row[0]), int(row[1])
+    last_number, issued_today = int(row[0]), int(row[1])
     if last_number > category.number_end:
         raise QueueUnavailable(
             f"{category.name}今日号码已用完 / today's numbers for this category are used up",
             category=category.prefix,
         )
-    if issued > category.daily_cap:
+    if issued and issued_today > category.daily_cap:
         raise QueueUnavailable(
             f"{category.name}今日取号已满 / the daily limit for this category is reached",
             category=category.prefix,
             daily_cap=category.daily_cap,
         )
     return last_number - count + 1
+
+
+def _count_offline_issued(session: Session, category: QueueCategory, day: date) -> None:
+    """An offline ticket reported back counts towards the daily cap. It is stored
+    even past the cap: the person already holds the printed number, and nothing
+    issued is dropped. Its block's row exists (reserving it created the row)."""
+    session.execute(
+        update(DailySequence)
+        .where(DailySequence.category_id == category.id, DailySequence.service_day == day)
+        .values(issued_count=DailySequence.issued_count + 1)
+    )
 
 
 def issue_ticket(
@@ -527,6 +546,7 @@ def import_offline_ticket(
     )
     session.add(ticket)
     session.flush()
+    _count_offline_issued(session, category, day)
     _emit_issued(session, ticket, category, actor)
     return view_of(session, ticket)
 
@@ -539,7 +559,7 @@ def reserve_block(
     hall = _hall(session, hall_id)
     category = category_by_prefix(session, hall_id, category_prefix)
     day = local_day(now, hall.timezone)
-    first = _next_number(session, category, day, size)
+    first = _next_number(session, category, day, size, issued=False)
     block = TicketBlock(
         category_id=category.id,
         service_day=day,
@@ -1271,6 +1291,129 @@ def no_show(session: Session, *, window_id: int, now: datetime, actor: str) -> T
     return view_of(session, ticket)
 
 
+# --------------------------------------------------------------------------- hold (挂起)
+#
+# A clerk puts the current ticket on hold when the visitor has to fetch a missing
+# paper: the window is free to call the next ticket, and the held ticket is
+# resumed later, at the window that held it or at any window serving its
+# category (a colleague may finish it when the first clerk has gone). A held
+# ticket is neither waiting (call-next never takes it) nor finished (no
+# finished_at, no rating invitation); `close_day` closes holds left from earlier
+# days with a reason.
+
+HOLD_CLOSED_REASON = "挂起后当日未恢复办理，日终关闭 / held and not resumed on its day"
+
+
+def hold(
+    session: Session, *, window_id: int, reason: str = "", now: datetime, actor: str
+) -> TicketView:
+    window, hall = _lock_window(session, window_id)
+    ticket = _current_ticket(session, window, (TicketState.CALLED, TicketState.SERVING))
+    ticket.state = TicketState.HELD
+    ticket.held_at = now
+    ticket.resumed_at = None
+    ticket.hold_reason = reason.strip()[:200]
+    window.current_ticket_id = None
+    eventlog.emit(
+        session,
+        hall.id,
+        "ticket_held",
+        {
+            "ticket": ticket.display,
+            "ticket_id": ticket.id,
+            "window": window.number,
+            "reason": ticket.hold_reason,
+            "actor": actor,
+        },
+    )
+    return view_of(session, ticket)
+
+
+def held_tickets(session: Session, *, window_id: int, day: date) -> list[Ticket]:
+    """Today's held tickets this window may resume (see `resume_held`), oldest hold first."""
+    window = session.get(Window, window_id)
+    if window is None:
+        raise NotFound("窗口不存在 / window not found", window_id=window_id)
+    own_categories = select(WindowCategory.category_id).where(WindowCategory.window_id == window.id)
+    return list(
+        session.execute(
+            select(Ticket)
+            .where(
+                Ticket.hall_id == window.hall_id,
+                Ticket.service_day == day,
+                Ticket.state == TicketState.HELD,
+                (Ticket.window_id == window.id) | Ticket.category_id.in_(own_categories),
+            )
+            .order_by(Ticket.held_at, Ticket.id)
+        ).scalars()
+    )
+
+
+def resume_held(
+    session: Session,
+    *,
+    window_id: int,
+    number: str,
+    staff_id: int | None,
+    now: datetime,
+    actor: str,
+) -> TicketView:
+    """Take a held ticket back: it becomes the window's ticket in service again
+    and is announced, so the visitor who went for the paper comes back."""
+    window, hall = _lock_window(session, window_id)
+    _require_open(window)
+    if window.current_ticket_id is not None:
+        current = session.get(Ticket, window.current_ticket_id)
+        if current is not None and current.state in (TicketState.CALLED, TicketState.SERVING):
+            raise InvalidTransition(
+                f"请先办结当前号票 {current.display} / finish the current ticket first",
+                ticket=current.display,
+            )
+    found = ticket_by_number(session, hall.id, local_day(now, hall.timezone), number)
+    ticket = _ticket_for_update(session, found.id)
+    if ticket.state is not TicketState.HELD:
+        raise InvalidTransition(
+            f"号票 {ticket.display} 未挂起，不能恢复 / the ticket is not on hold",
+            state=ticket.state.value,
+        )
+    serves_category = session.execute(
+        select(WindowCategory.category_id).where(
+            WindowCategory.window_id == window.id,
+            WindowCategory.category_id == ticket.category_id,
+        )
+    ).first()
+    if ticket.window_id != window.id and serves_category is None:
+        raise InvalidTransition(
+            f"号票 {ticket.display} 须在挂起它的窗口或同类别窗口恢复 / resume it at the window"
+            " that held it or at a window of its category",
+            ticket=ticket.display,
+        )
+    ticket.state = TicketState.SERVING
+    ticket.resumed_at = now
+    ticket.window_id = window.id
+    if staff_id is not None:
+        ticket.staff_id = staff_id
+    if ticket.started_at is None:  # held before service started
+        ticket.started_at = now
+    window.current_ticket_id = ticket.id
+    eventlog.emit(
+        session,
+        hall.id,
+        "ticket_resumed",
+        {
+            "ticket": ticket.display,
+            "ticket_id": ticket.id,
+            "window": window.number,
+            "category": category_meta(session, ticket.category_id).prefix,
+            "called_at": now.isoformat(),
+            "recall": 0,
+            "held_seconds": int((now - ticket.held_at).total_seconds()) if ticket.held_at else None,
+            "actor": actor,
+        },
+    )
+    return view_of(session, ticket)
+
+
 def _back_to_queue(ticket: Ticket, now: datetime) -> None:
     ticket.state = TicketState.WAITING
     ticket.sort_at = now  # a 过号 rejoins at the back, never ahead of people who waited
@@ -1442,7 +1585,33 @@ def set_window_state(
 
 
 def close_day(session: Session, *, hall_id: int, before: date, now: datetime, actor: str) -> int:
-    """Archive every ticket still open from days before `before` (the daily close)."""
+    """Archive every ticket still open from days before `before` (the daily close).
+    A hold left open is closed with HOLD_CLOSED_REASON (and no finished_at), each
+    with its own event."""
+    held = list(
+        session.execute(
+            select(Ticket.id, Ticket.display).where(
+                Ticket.hall_id == hall_id,
+                Ticket.service_day < before,
+                Ticket.state == TicketState.HELD,
+            )
+        ).all()
+    )
+    if held:
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_([ticket_id for ticket_id, _display in held]))
+            # No finished_at: the service never finished, and a duration up to the
+            # close would be counted as service time by every figure.
+            .values(state=TicketState.CLOSED, closed_reason=HOLD_CLOSED_REASON)
+        )
+    for ticket_id, display in held:
+        eventlog.emit(
+            session,
+            hall_id,
+            "ticket_hold_closed",
+            {"ticket": display, "ticket_id": ticket_id, "reason": HOLD_CLOSED_REASON},
+        )
     result = session.execute(
         update(Ticket)
         .where(
@@ -1464,10 +1633,13 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
         )
         .values(current_ticket_id=None)
     )
-    count = int(result.rowcount or 0)
+    count = int(result.rowcount or 0) + len(held)
     if count:
         eventlog.emit(
-            session, hall_id, "day_closed", {"before": before.isoformat(), "closed": count}
+            session,
+            hall_id,
+            "day_closed",
+            {"before": before.isoformat(), "closed": count, "holds_closed": len(held)},
         )
     record(
         session,
@@ -1475,7 +1647,7 @@ def close_day(session: Session, *, hall_id: int, before: date, now: datetime, ac
         "queue.close_day",
         "hall",
         hall_id,
-        {"before": before.isoformat(), "closed": count},
+        {"before": before.isoformat(), "closed": count, "holds_closed": len(held)},
     )
     return count
 

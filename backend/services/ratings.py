@@ -42,6 +42,15 @@ from backend.services.rawsql import RawSql
 
 MAX_REASONS = 10
 
+# A rating answers its invitation (rate-now) only while the invitation is valid:
+# given at or before `expires_at` (device clocks may be this far ahead), and
+# received at most OFFLINE_GRACE after it. The grace is for ratings the hub (or
+# the evaluator) kept while the backend or the broker was away (docs/hub.md): a
+# rating made in time stays valid through an outage of up to a day. Anything
+# later is refused, and records nothing.
+RATING_CLOCK_SKEW = timedelta(seconds=30)
+OFFLINE_GRACE = timedelta(hours=24)
+
 
 def request_rating_for(
     session: Session,
@@ -106,6 +115,9 @@ def request_rating(
 ) -> RatingRequest:
     """Invite a rating for a ticket again (the clerk's "invite rating" button);
     an open request for the same ticket is reused."""
+    # An invitation past its deadline is expired first: reusing it would send
+    # the evaluator a rate-now that the hub drops as already expired.
+    expire_requests(session, now=now, ticket_id=ticket.id)
     existing = session.execute(
         select(RatingRequest).where(
             RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
@@ -156,14 +168,64 @@ def invite_rating(session: Session, *, window_id: int, now: datetime, actor: str
     return request_rating(session, ticket=ticket, window=window, hall=hall, now=now, actor=actor)
 
 
-def expire_requests(session: Session, *, now: datetime) -> int:
-    """Requests past their deadline expire. They record no rating."""
-    result = session.execute(
-        update(RatingRequest)
-        .where(RatingRequest.state == RatingRequestState.OPEN, RatingRequest.expires_at < now)
-        .values(state=RatingRequestState.EXPIRED)
+def expire_requests(session: Session, *, now: datetime, ticket_id: int | None = None) -> int:
+    """Requests past their deadline expire (all, or one ticket's). They record no
+    rating. Run by the supervision scheduler on every scan, by close-day, and
+    before an invitation is reused or answered, so `open` is never stale."""
+    statement = update(RatingRequest).where(
+        RatingRequest.state == RatingRequestState.OPEN, RatingRequest.expires_at < now
     )
+    if ticket_id is not None:
+        statement = statement.where(RatingRequest.ticket_id == ticket_id)
+    result = session.execute(statement.values(state=RatingRequestState.EXPIRED))
     return int(result.rowcount or 0)
+
+
+def _invitation(
+    session: Session, *, hall_id: int, ticket: Ticket, data: RatingInput
+) -> RatingRequest | None:
+    """The invitation this rating answers: the one it names, else (an evaluator,
+    which rates only when invited) the ticket's latest. None for a rating nobody
+    was invited to give (the kiosk's or the phone's 服务评价)."""
+    if data.request_uid is not None:
+        invitation = session.execute(
+            select(RatingRequest).where(RatingRequest.request_uid == data.request_uid)
+        ).scalar_one_or_none()
+        if invitation is None or invitation.hall_id != hall_id:
+            raise NotFound(
+                "评价邀请不存在 / no such rating invitation", reason="unknown_invitation"
+            )
+        if invitation.ticket_id != ticket.id:
+            raise Conflict(
+                "该评价邀请不是针对这张号票的 / the invitation is for another service",
+                reason="invitation_mismatch",
+            )
+        return invitation
+    if data.channel is not RatingChannel.EVALUATOR:
+        return None
+    return session.execute(
+        select(RatingRequest)
+        .where(RatingRequest.ticket_id == ticket.id)
+        .order_by(RatingRequest.requested_at.desc(), RatingRequest.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def check_invitation_valid(invitation: RatingRequest, *, rated_at: datetime, now: datetime) -> None:
+    """The one rule for a rating's time: see RATING_CLOCK_SKEW and OFFLINE_GRACE."""
+    if rated_at > invitation.expires_at + RATING_CLOCK_SKEW:
+        raise Conflict(
+            "评价邀请已过期，评价未记录 / the rating invitation had expired; nothing recorded",
+            reason="invitation_expired",
+            expires_at=invitation.expires_at.isoformat(),
+        )
+    if now > invitation.expires_at + OFFLINE_GRACE:
+        raise Conflict(
+            "评价送达时已超过离线宽限期，评价未记录 / the rating arrived after the offline"
+            " grace; nothing recorded",
+            reason="arrived_too_late",
+            expires_at=invitation.expires_at.isoformat(),
+        )
 
 
 @dataclass(frozen=True)
@@ -179,6 +241,8 @@ class RatingInput:
     reasons: tuple[str, ...] = ()
     note: str = ""
     dimensions: dict[str, int] | None = None
+    request_uid: str | None = None  # the rate-now invitation answered, if any
+    received_at: datetime | None = None  # when it reached the backend (default: rated_at)
 
 
 @dataclass(frozen=True)
@@ -221,6 +285,7 @@ def submit_rating(
     ticket: Ticket | None = None
     case: Case | None = None
     window: Window | None = None
+    invitation: RatingRequest | None = None
     if data.ticket_id is not None:
         ticket = session.get(Ticket, data.ticket_id)
         if ticket is None or ticket.hall_id != hall_id:
@@ -232,6 +297,11 @@ def submit_rating(
             window is None or window.number != data.window_number
         ):
             raise Conflict("该号票不是在本窗口办理的 / this service was not at this window")
+        invitation = _invitation(session, hall_id=hall_id, ticket=ticket, data=data)
+        if invitation is not None:
+            check_invitation_valid(
+                invitation, rated_at=data.rated_at, now=data.received_at or data.rated_at
+            )
         service_key = f"ticket:{ticket.id}"
         staff_id = ticket.staff_id
         matter = (
@@ -300,11 +370,15 @@ def submit_rating(
             "该次服务已评价过（一次一评）/ this service has already been rated"
         ) from error
     if ticket is not None:
+        # The invitation answered is rated even if a sweep had meanwhile marked it
+        # expired (given in time, delivered late within the grace); any other
+        # open invitation of the service is answered by this rating too.
+        answered = RatingRequest.state == RatingRequestState.OPEN
+        if invitation is not None:
+            answered = answered | (RatingRequest.id == invitation.id)
         session.execute(
             update(RatingRequest)
-            .where(
-                RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
-            )
+            .where(RatingRequest.ticket_id == ticket.id, answered)
             .values(state=RatingRequestState.RATED)
         )
     if level.is_bad:

@@ -85,7 +85,7 @@ from backend.models.supervision import (
     ScanCursor,
     StaffContact,
 )
-from backend.services import eventlog, notify, report_schedule, rollup
+from backend.services import eventlog, notify, ratings, report_schedule, rollup
 from backend.services.auth import Principal
 from backend.services.calendar import calendar_for
 from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
@@ -885,10 +885,20 @@ class SupervisionScheduler:
             report = scan(session, self._clock(), self._policy)
         delivered = deliver_pending(self._database, self._channels, self._clock, self._policy)
         self.step_errors = {}
+        self._expire_rating_requests()
         self._refresh_rollups()
         self._send_reports()
         self.runs += 1
         return report, delivered
+
+    def _expire_rating_requests(self) -> None:
+        """Unanswered rate-now invitations past their deadline become `expired`."""
+        try:
+            with self._database.writing() as session:
+                ratings.expire_requests(session, now=self._clock())
+        except Exception as error:  # the next run retries
+            self.step_errors["rating_requests"] = f"{type(error).__name__}: {error}"
+            log.exception("expiring rating requests failed")
 
     def _refresh_rollups(self) -> None:
         try:

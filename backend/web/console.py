@@ -10,6 +10,7 @@ refresh the same part.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ from backend.web.auth import StaffUser, current_staff, window_required
 from backend.web.layout import add_nav, page_errors, wants_fragment
 from backend.web.live import QUEUE_EVENTS, live_cursor
 
+log = logging.getLogger(__name__)
+
 blueprint = Blueprint("console", __name__, url_prefix="/console")
 page_errors(blueprint, fallback_endpoint="console.index")
 add_nav(
@@ -90,6 +93,15 @@ class WaitingRow:
     @property
     def is_appointment(self) -> bool:
         return self.standing == Standing.APPOINTMENT.value
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    number: str
+    category_name: str
+    held_minutes: int
+    reason: str
+    held_here: bool  # held at this window (else at another window of the category)
 
 
 @dataclass(frozen=True)
@@ -246,7 +258,19 @@ def _panel_context(session: Session, user: StaffUser) -> dict[str, Any]:
         .limit(1)
     ).scalar_one_or_none()
     waiting, waiting_total = waiting_rows(session, window, day, now)
+    held = [
+        HeldRow(
+            number=ticket.display,
+            category_name=category_meta.name,
+            held_minutes=max(0, int((now - (ticket.held_at or now)).total_seconds() // 60)),
+            reason=ticket.hold_reason,
+            held_here=ticket.window_id == window.id,
+        )
+        for ticket in queue_service.held_tickets(session, window_id=window.id, day=day)
+        for category_meta in (queue_service.category_meta(session, ticket.category_id),)
+    ]
     return {
+        "held": held,
         "window": window,
         "hall": hall,
         "current": current,
@@ -348,6 +372,8 @@ def _act(action: Callable[[Session, StaffUser, datetime], str | None]) -> Any:
         with _db().writing() as db_session:
             message = action(db_session, user, _now())
     except DomainError as error:
+        # The message names ticket numbers and windows only, never a person.
+        log.info("console %s refused: %s: %s", request.endpoint, error.code, error.message)
         if error.refusal:
             audit_refusal(error.message, error.status)
         return _respond(error.message, "error", error.status)
@@ -414,6 +440,46 @@ def start() -> Any:
     return _act_on_ticket(
         queue_service.start_service, lambda view: _("开始办理 %(number)s", number=view.number)
     )
+
+
+@blueprint.post("/hold")
+@window_required
+def hold() -> Any:
+    """挂起: the visitor fetches a missing paper; the window may call the next one."""
+    reason = request.form.get("reason", "").strip()[:200]
+
+    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
+        view = queue_service.hold(
+            db_session,
+            window_id=_window_id(user),
+            reason=reason,
+            now=now,
+            actor=user.principal.label,
+        )
+        return _("%(number)s 已挂起，可叫下一号", number=view.number)
+
+    return _act(action)
+
+
+@blueprint.post("/resume-held")
+@window_required
+def resume_held() -> Any:
+    number = request.form.get("number", "").strip().upper()
+
+    def action(db_session: Session, user: StaffUser, now: datetime) -> str:
+        if not number:
+            raise BadInput(_("请选择挂起的号票"))
+        view = queue_service.resume_held(
+            db_session,
+            window_id=_window_id(user),
+            number=number,
+            staff_id=user.staff_id,
+            now=now,
+            actor=user.principal.label,
+        )
+        return _("已恢复办理 %(number)s", number=view.number)
+
+    return _act(action)
 
 
 @blueprint.post("/finish")

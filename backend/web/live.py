@@ -39,6 +39,9 @@ QUEUE_EVENTS = (
     "ticket_transferred",
     "ticket_cancelled",
     "ticket_requeued",
+    "ticket_held",
+    "ticket_resumed",
+    "ticket_hold_closed",
     "window_state",
     "day_closed",
 )

@@ -44,7 +44,7 @@ COMPONENTS_BY_TYPE: Final[dict[DeviceType, tuple[Component, ...]]] = {
     DeviceType.EVALUATOR: (Component.BUTTON_BOX,),
 }
 COMMANDS_BY_TYPE: Final[dict[DeviceType, tuple[Command, ...]]] = {
-    DeviceType.EVALUATOR: (Command.RATE_NOW,),
+    DeviceType.EVALUATOR: (Command.RATE_NOW, Command.RATING_OUTCOME),
 }
 BROADCASTS_BY_TYPE: Final[dict[DeviceType, tuple[Broadcast, ...]]] = {
     DeviceType.HALL_DISPLAY: (Broadcast.CALL,),

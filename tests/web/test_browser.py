@@ -187,3 +187,22 @@ def test_phone_ticket_page_follows_the_queue(
     expect(phone.locator("[data-ahead]")).to_have_attribute("data-ahead", "0")
     clerk.keyboard.press("n")
     expect(phone.locator("[data-called-window]")).to_have_attribute("data-called-window", "13")
+
+
+def test_clerk_holds_with_h_and_resumes_with_u(
+    context: BrowserContext, server: RunningServer, server_clock: FakeClock
+) -> None:
+    page = context.new_page()
+    sign_in_page(page, "BH0101", "1")
+    issue(db_of(server), "A", clock=server_clock)
+    page.keyboard.press("n")
+    current = page.locator("#current-number")
+    expect(current).not_to_have_text("—")
+    number = current.inner_text()
+    page.keyboard.press("h")
+    expect(page.locator(f'[data-held-number="{number}"]')).to_be_visible()
+    expect(current).to_have_text("—")
+    page.keyboard.press("u")
+    expect(current).to_have_text(number)
+    expect(page.locator(".current .badge-serving")).to_be_visible()
+    expect(page.locator("[data-held-number]")).to_have_count(0)

@@ -34,10 +34,12 @@ from backend.api.v1.schemas import (
     CallSpecific,
     CheckIn,
     Empty,
+    Hold,
     IssueTicket,
     OfflineTicket,
     Pause,
     ReserveBlock,
+    ResumeHeld,
     Transfer,
 )
 from backend.errors import NotFound
@@ -296,6 +298,69 @@ def start(hall: str, number: str) -> Reply:
 )
 def finish(hall: str, number: str) -> Reply:
     return _ticket_action(hall, number, queue_service.finish_service)
+
+
+@operation(
+    blueprint,
+    "/windows/<number>/hold",
+    "POST",
+    body=Hold,
+    auth=STAFF,
+    summary="挂起当前号票（办事人补取材料，窗口可先叫下一号）/ put the current ticket on hold",
+)
+def hold(hall: str, number: str, body: Hold) -> Reply:
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
+        view = queue_service.hold(
+            session, window_id=wid, reason=body.reason, now=now(), actor=who.label
+        )
+    return view.as_json()
+
+
+@operation(
+    blueprint,
+    "/windows/<number>/held",
+    "GET",
+    auth=STAFF,
+    summary="本窗口可恢复的挂起号票 / held tickets this window may resume",
+)
+def held(hall: str, number: str) -> Reply:
+    who = principal()
+    with ext().db.reading() as session:
+        hid = hall_id(session, hall)
+        wid = window_id(session, hid, number)
+        require_window(who, wid)
+        tickets = queue_service.held_tickets(session, window_id=wid, day=_hall_today(session, hid))
+        return {
+            "items": [
+                {
+                    **queue_service.view_of(session, ticket).as_json(),
+                    "held_at": ticket.held_at.isoformat() if ticket.held_at else None,
+                    "hold_reason": ticket.hold_reason,
+                }
+                for ticket in tickets
+            ]
+        }
+
+
+@operation(
+    blueprint,
+    "/windows/<number>/resume-held",
+    "POST",
+    body=ResumeHeld,
+    auth=STAFF,
+    summary="恢复办理挂起的号票（挂起窗口或同类别窗口）/ resume a held ticket",
+)
+def resume_held(hall: str, number: str, body: ResumeHeld) -> Reply:
+    with _writing_at_window(hall, number) as (session, who, _hid, wid):
+        view = queue_service.resume_held(
+            session,
+            window_id=wid,
+            number=body.number,
+            staff_id=who.staff_id,
+            now=now(),
+            actor=who.label,
+        )
+    return view.as_json()
 
 
 @operation(

@@ -39,6 +39,7 @@ FOLLOW_UP_ROLES = tuple(sorted(roles_for(Resource.RATING_FOLLOW_UP, Access.WRITE
 def submit(hall: str, body: SubmitRating) -> Reply:
     who = principal()
     device = request.headers.get("X-Device-Id") if who.is_hub else who.device_id
+    received_at = now()
     with hall_session(hall, who) as (session, hid):
         outcome = rating_service.submit_rating(
             session,
@@ -47,7 +48,7 @@ def submit(hall: str, body: SubmitRating) -> Reply:
                 rating_uid=body.rating_id,
                 level=body.level,
                 channel=RatingChannel(body.channel),
-                rated_at=body.rated_at or now(),
+                rated_at=body.rated_at or received_at,
                 ticket_id=body.ticket_id,
                 receipt_number=body.receipt_number,
                 window_number=body.window,
@@ -55,6 +56,8 @@ def submit(hall: str, body: SubmitRating) -> Reply:
                 reasons=tuple(body.reasons),
                 note=body.note,
                 dimensions=body.dimensions,
+                request_uid=body.request_id,
+                received_at=received_at,
             ),
             actor=actor_label(who, device),
         )

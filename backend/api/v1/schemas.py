@@ -91,6 +91,14 @@ class CallSpecific(Strict):
     reason: str = Field(min_length=1, max_length=200)
 
 
+class Hold(Strict):
+    reason: str = Field(default="", max_length=200, description="挂起原因，如 补取材料")
+
+
+class ResumeHeld(Strict):
+    number: str = Field(pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$", description="挂起的号票")
+
+
 class Transfer(Strict):
     number: str | None = Field(
         default=None,
@@ -200,6 +208,12 @@ class SubmitRating(Strict):
     note: str = Field(default="", max_length=500)
     dimensions: dict[str, int] = Field(default_factory=dict, max_length=10)
     rated_at: AwareDatetime | None = None
+    request_id: str | None = Field(
+        default=None,
+        pattern=ID_TEXT,
+        description="the rate-now invitation answered: the rating must be given before it"
+        " expires and arrive within the offline grace (docs/hub.md)",
+    )
 
 
 class VoidRating(Strict):
