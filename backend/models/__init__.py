@@ -18,6 +18,7 @@ from backend.models.delegation import Delegation
 from backend.models.events import Counter, HallEvent
 from backend.models.org import (
     BadRatingReason,
+    CalendarYear,
     Department,
     Floor,
     Hall,
@@ -64,6 +65,7 @@ __all__ = [
     "AuditEntry",
     "BadRatingReason",
     "Base",
+    "CalendarYear",
     "Case",
     "CaseEvent",
     "CaseParticipant",
