@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from backend.db import Database
 from backend.models import AuditEntry, CalendarYear, Case, CaseEvent, Role, Staff, WorkdayOverride
+from backend.models.supervision import Alert
 from tests.conftest import FakeClock, register_restaurant_case
 from tests.web.helpers import Browser
 
@@ -71,7 +72,7 @@ def test_notice_paste_preview_then_save_confirms_the_year(
     browser: Browser, db: Database, clock: FakeClock
 ) -> None:
     clock.now = datetime(2026, 12, 20, 2, 0, tzinfo=UTC)
-    case_id, _token, _handler = _register(db)
+    case_id, _token, handler = _register(db)
     assert browser.sign_in(ADMIN).status_code == 302
     page = text(browser.get("/admin/calendar?year=2027"))
     assert "data-provisional" in page and "data-import-form" in page
@@ -111,6 +112,19 @@ def test_notice_paste_preview_then_save_confirms_the_year(
     page = text(browser.get("/admin/calendar?year=2027"))
     assert "data-provisional" not in page and "data-confirmed" in page
     assert "1 件办理中的办件承诺办结日期已重新计算" in page
+
+    # The handler finds the moved date on the workbench until taking note of it.
+    clerk = Browser(browser.client.application.test_client())
+    assert clerk.sign_in(handler).status_code == 302
+    workbench = text(clerk.get("/workbench"))
+    assert f'data-moved-deadline="{case_id}"' in workbench
+    assert "2027-01-04 → 2027-01-05" in workbench
+    with db.reading() as session:
+        alert_id = session.execute(
+            select(Alert.id).where(Alert.case_id == case_id, Alert.kind == "期限变更")
+        ).scalar_one()
+    assert clerk.post(f"/workbench/deadline-notices/{alert_id}/seen").status_code == 302
+    assert "data-moved-deadline" not in text(clerk.get("/workbench"))
 
 
 def test_a_notice_with_errors_is_refused_and_changes_nothing(
