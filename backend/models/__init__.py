@@ -47,7 +47,9 @@ from backend.models.queue import (
     TicketState,
 )
 from backend.models.ratings import (
+    AppealState,
     Rating,
+    RatingAppeal,
     RatingChannel,
     RatingLevel,
     RatingRequest,
@@ -59,6 +61,7 @@ from backend.models.ratings import (
 __all__ = [
     "OPEN_TICKET_STATES",
     "ApiToken",
+    "AppealState",
     "ApplicantKind",
     "Appointment",
     "AppointmentState",
@@ -87,6 +90,7 @@ __all__ = [
     "Notice",
     "QueueCategory",
     "Rating",
+    "RatingAppeal",
     "RatingChannel",
     "RatingLevel",
     "RatingRequest",

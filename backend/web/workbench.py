@@ -34,7 +34,7 @@ from backend.services import cases as case_service
 from backend.services import supervision as supervision_service
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
-from backend.web import access
+from backend.web import access, ratings_work
 from backend.web.auth import StaffUser, current_staff, staff_required
 from backend.web.layout import HALL_ZONE, add_nav, page_errors
 
@@ -175,6 +175,13 @@ def workbench_context(session: Session, user: StaffUser, now: datetime) -> dict[
         "supervised": supervised,
         "reminders": reminders,
         "moved_deadlines": moved_deadlines,
+        # 差评整改 and 申诉 with their deadlines, for the roles that act on them.
+        "rectifications": ratings_work.open_rectifications(session, user, today)
+        if user.has_role(*ratings_work.RECTIFY_ROLES)
+        else [],
+        "appeals": ratings_work.pending_appeals(session, today)
+        if user.has_role(*ratings_work.DECIDE_ROLES)
+        else [],
         "delegations_by_me": by_me,
         "delegations_to_me": to_me,
         "staff_names": names,
