@@ -172,7 +172,7 @@ def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
 
 
 def _level_label(level: int) -> str:
-    return _(RatingLevel(level).label)
+    return str(_(RatingLevel(level).label))
 
 
 @blueprint.app_template_filter("rating_level")
