@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadInput, Forbidden, NotFound
 from backend.models import (
     AppealState,
+    Case,
     Department,
     Rating,
     RatingAppeal,
@@ -231,6 +232,7 @@ def rectification(item_id: int) -> Any:
         # The department needs to know which service it was to call the applicant
         # back: the ticket or the receipt number, never the rater's name.
         ticket = session.get(Ticket, rating.ticket_id) if rating.ticket_id else None
+        case = session.get(Case, rating.case_id) if rating.case_id else None
         window = session.get(Window, rating.window_id) if rating.window_id else None
         staff = session.get(Staff, rating.staff_id) if rating.staff_id else None
         appeals = list(
@@ -248,6 +250,7 @@ def rectification(item_id: int) -> Any:
             "callback": _deadline(session, item.callback_due, today),
             "rectify": _deadline(session, item.rectify_due, today),
             "ticket": ticket.display if ticket else None,
+            "receipt": case.receipt_number if case else None,
             "window": window.number if window else None,
             "clerk": staff,
             "appeals": appeals,
