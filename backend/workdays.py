@@ -23,7 +23,10 @@ Where the calendar comes from
    new ``chinese_calendar`` release ships, or close for a local reason.
 2. ``chinese_calendar`` for the years it knows (2004-2026 in release 1.11.0).
 3. For any other year: Monday-Friday working, weekends off.  Such a day is
-   *provisional*: the real holiday notice may still move it.  One warning is
+   *provisional*: the real holiday notice may still move it, unless the
+   administrator has entered that year's notice and marked the year
+   *confirmed* (``confirmed_years``): then a day the notice does not mention
+   follows the Monday-Friday rule for certain.  One warning is
    logged per unknown year, never an exception, because a case list must keep
    working on 1 January even when the package has not been upgraded yet.
 
@@ -113,8 +116,9 @@ class DayStatus:
     """Whether a date is a working day, and whether that answer may still change."""
 
     working: bool
-    # True when the year is not covered by chinese_calendar and no override
-    # decides the date: the answer is the plain Monday-Friday guess.
+    # True when the year is not covered by chinese_calendar, not confirmed by
+    # the administrator and no override decides the date: the answer is the
+    # plain Monday-Friday guess.
     provisional: bool
 
     def __bool__(self) -> bool:
@@ -169,6 +173,7 @@ class WorkCalendar:
         self,
         overrides: Mapping[date, bool] | None = None,
         logger: logging.Logger | None = None,
+        confirmed_years: Iterable[int] = (),
     ) -> None:
         # A private copy: the answers cached below must not change behind our back
         # if the caller later edits the mapping it passed in.
@@ -180,6 +185,7 @@ class WorkCalendar:
                     f"override for {day} must be True (working) or False (off), got {working!r}"
                 )
             self._overrides[day] = working
+        self._confirmed_years = frozenset(int(year) for year in confirmed_years)
         self._logger = logger or logging.getLogger(__name__)
         self._warned_years: set[int] = set()
         self._warned_years_lock = threading.Lock()
@@ -311,7 +317,11 @@ class WorkCalendar:
             return DayStatus(working=chinese_calendar.is_workday(day), provisional=False)
         except NotImplementedError:
             # The package has no holiday data for this year (not yet released,
-            # or before 2004).  Guess from the weekday and say so.
+            # or before 2004).  A confirmed year's notice is all in the
+            # overrides, so the weekday rule is certain; otherwise it is a
+            # guess, and the answer says so.
+            if day.year in self._confirmed_years:
+                return DayStatus(working=day.weekday() < 5, provisional=False)
             self._warn_unknown_year(day.year)
             return DayStatus(working=day.weekday() < 5, provisional=True)
 

@@ -234,6 +234,10 @@ class CaseStatus(ContractModel):
     # Set (possibly empty) while the case waits for supplementary materials: the
     # items asked for; empty when the notice handed over at the window lists them.
     supplement: Annotated[list[ShortText], Field(max_length=50)] | None = added_field()
+    # True while `promised_by` is counted on a year whose holiday notice is not
+    # entered yet (weekends only): the date may still move, so it is shown as
+    # provisional. Left out when the date is final.
+    promised_provisional: bool | None = added_field()
 
 
 class CaseLookup(RequestBody):

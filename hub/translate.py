@@ -215,6 +215,8 @@ def case_status(view: dict[str, Any], zone: ZoneInfo) -> CaseStatus:
         steps=steps,
         next_action=str(view["next_step"])[:2000] if view.get("next_step") else None,
         supplement=supplement_items(view),
+        # Only sent when true, so a kiosk from before the field sees no change.
+        promised_provisional=True if promised_by and view.get("due_provisional") else None,
     )
 
 

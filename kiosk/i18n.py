@@ -154,6 +154,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     "case.status": ("当前状态", "Status"),
     "case.accepted_at": ("受理时间", "Accepted"),
     "case.promised_by": ("承诺办结", "Promised by"),
+    "case.promised_provisional": (
+        "（暂定，节假日安排公布后可能调整）",
+        "(provisional: may move when the holiday schedule is published)",
+    ),
     "case.timeline": ("办理进度", "Progress"),
     "case.next": ("下一步", "What to do next"),
     "case.next.waiting": (

@@ -24,9 +24,10 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.models import Hall, Staff  # noqa: E402
+from backend.models import Hall, Rating, RatingChannel, Rectification, Role, Staff  # noqa: E402
 from backend.services import cases as case_service  # noqa: E402
 from backend.services import queue as queue_service  # noqa: E402
+from backend.services import ratings as rating_service  # noqa: E402
 from backend.web.testing import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -373,12 +374,122 @@ def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> N
     admin.close()
 
 
+NOTICE_2027 = """国务院办公厅关于2027年部分节假日安排的通知
+一、元旦：1月1日（周五）至3日（周日）放假，共3天。
+二、春节：2月6日（农历腊月三十、周六）至13日（周六）放假调休，共8天。2月20日（周六）上班。
+"""
+
+
+def follow_up_screenshots(browser: Any, server: RunningServer, out: Path) -> None:
+    """差评整改, 申诉 and the 2027 notice import: web-ratings-*.png, web-admin-calendar-*.png."""
+    extension = server.app.extensions["hallkit"]
+    with extension.db.writing() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        clerk = session.execute(select(Staff).where(Staff.employee_no == "BH0102")).scalar_one()
+        actor = case_service.Actor("staff:BH0102", clerk.id, clerk.department_id)
+        rating_ids = []
+        for index, (level, reasons, note) in enumerate(
+            [(1, ("态度不好",), "问了两遍才回答"), (2, ("等候时间长",), "")]
+        ):
+            case = case_service.register_case(
+                session,
+                hall_id=hall_id,
+                matter_code="GS-005",  # 即办: finished at the window
+                applicant=case_service.Applicant(
+                    case_service.ApplicantKind.PERSON, "郑华", "21070319850615123X", "13812340000"
+                ),
+                protector=extension.protector,
+                actor=actor,
+                now=NOW - timedelta(hours=3 - index),
+            )
+            case_service.transition(
+                session, case_id=case.id, action="complete", actor=actor, now=NOW
+            )
+            outcome = rating_service.submit_rating(
+                session,
+                hall_id=hall_id,
+                data=rating_service.RatingInput(
+                    rating_uid=f"screenshot-bad-{index}",
+                    level=level,
+                    channel=RatingChannel.WEB,
+                    rated_at=NOW,
+                    receipt_number=case.receipt_number,
+                    reasons=reasons,
+                    note=note,
+                ),
+                actor="screenshot",
+            )
+            rating_ids.append(outcome.rating.id)
+        rating_service.file_appeal(
+            session,
+            rating_id=rating_ids[1],
+            staff_id=clerk.id,
+            reason="办事人误触评价器，监控可查",
+            now=NOW,
+            actor="staff:BH0102",
+        )
+        lead = next(
+            s
+            for s in session.execute(
+                select(Staff).where(Staff.department_id == clerk.department_id)
+            ).scalars()
+            if s.has_role(Role.DEPARTMENT_LEAD)
+        )
+        lead_no = lead.employee_no
+        item_id = session.execute(
+            select(Rectification.id)
+            .join(Rating, Rating.id == Rectification.rating_id)
+            .where(Rating.id == rating_ids[0])
+        ).scalar_one()
+
+    def shoot(employee_no: str, shots: list[tuple[str, str]]) -> None:
+        context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        sign_in(page, employee_no)
+        for name, path in shots:
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(out / f"web-{name}.png"), full_page=True)
+            print("wrote", f"web-{name}.png")
+        context.close()
+
+    shoot(
+        lead_no,
+        [
+            ("ratings-rectifications", "/ratings/rectifications"),
+            ("ratings-rectification", f"/ratings/rectifications/{item_id}"),
+        ],
+    )
+    shoot("BH0102", [("ratings-mine", "/ratings/mine")])
+    shoot("BH9003", [("ratings-appeals", "/ratings/appeals")])
+    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in(page, "BH9101")
+    page.goto("/admin/calendar?year=2027")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / "web-admin-calendar-provisional.png"), full_page=True)
+    print("wrote web-admin-calendar-provisional.png")
+    page.fill("[data-import-form] textarea[name=content]", NOTICE_2027)
+    page.check("[data-import-form] input[name=confirm]")
+    page.click("[data-preview-button]")
+    page.wait_for_selector("[data-preview]")
+    page.locator("#import").screenshot(path=str(out / "web-admin-calendar-import.png"))
+    print("wrote web-admin-calendar-import.png")
+    context.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--only",
+        choices=["follow-up"],
+        help="only the 差评整改/申诉 pages and the calendar import",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as temp:
+    # The server's workers may still be closing their database files as it stops.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as temp:
         url = f"sqlite:///{Path(temp) / 'hall.db'}"
         seed_database(url, PASSWORD)
         now = [NOW]
@@ -386,6 +497,10 @@ def main() -> None:
             tokens = populate(server)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                if args.only == "follow-up":
+                    follow_up_screenshots(browser, server, args.out)
+                    browser.close()
+                    return
                 desk = browser.new_context(
                     base_url=server.url, viewport={"width": 1440, "height": 900}
                 )
@@ -485,6 +600,7 @@ def main() -> None:
                 shot("phone-booked")
                 admin_screenshots(browser, server, args.out)
                 supervision_screenshots(browser, server, args.out)
+                follow_up_screenshots(browser, server, args.out)
                 browser.close()
 
 

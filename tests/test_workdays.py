@@ -320,3 +320,16 @@ def test_cached_deadline_is_fast(calendar: WorkCalendar) -> None:
             calendar.add_working_days(start, 20)
     per_call = (time.perf_counter() - began) / (rounds * len(starts))
     assert per_call < 0.0005
+
+
+def test_a_confirmed_year_is_no_longer_provisional() -> None:
+    """Item 13 of issue 14: once the year's notice is entered and confirmed, a
+    day it does not mention is a working day (or weekend) for certain."""
+    guess = WorkCalendar({date(2027, 1, 1): False})
+    confirmed = WorkCalendar({date(2027, 1, 1): False}, confirmed_years=[2027])
+    assert guess.is_workday(date(2027, 1, 4)).provisional
+    assert confirmed.is_workday(date(2027, 1, 4)) == DayStatus(working=True, provisional=False)
+    assert confirmed.is_workday(date(2027, 1, 9)) == DayStatus(working=False, provisional=False)
+    assert confirmed.is_workday(date(2028, 1, 4)).provisional
+    deadline = confirmed.add_working_days(date(2026, 12, 7), 20)
+    assert (deadline.due, deadline.provisional) == (date(2027, 1, 5), False)

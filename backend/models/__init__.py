@@ -19,6 +19,7 @@ from backend.models.delegation import Delegation
 from backend.models.events import Counter, HallEvent
 from backend.models.org import (
     BadRatingReason,
+    CalendarYear,
     Department,
     Floor,
     Hall,
@@ -47,7 +48,9 @@ from backend.models.queue import (
     TicketState,
 )
 from backend.models.ratings import (
+    AppealState,
     Rating,
+    RatingAppeal,
     RatingChannel,
     RatingLevel,
     RatingRequest,
@@ -59,12 +62,14 @@ from backend.models.ratings import (
 __all__ = [
     "OPEN_TICKET_STATES",
     "ApiToken",
+    "AppealState",
     "ApplicantKind",
     "Appointment",
     "AppointmentState",
     "AuditEntry",
     "BadRatingReason",
     "Base",
+    "CalendarYear",
     "Case",
     "CaseEvent",
     "CaseParticipant",
@@ -86,6 +91,7 @@ __all__ = [
     "Notice",
     "QueueCategory",
     "Rating",
+    "RatingAppeal",
     "RatingChannel",
     "RatingLevel",
     "RatingRequest",

@@ -202,3 +202,18 @@ class WorkdayOverride(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     updated_by: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarYear(Base):
+    """A year whose State Council holiday notice (国务院办公厅节假日安排通知) has
+    been entered in full.  Its days no longer count as provisional: a date the
+    notice does not mention follows the Monday-Friday rule for certain."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The notice as the administrator identified it, e.g. "国办发明电〔2026〕7号".
+    source: Mapped[str] = mapped_column(String(200), default="")
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, utcnow
@@ -131,3 +131,41 @@ class Rectification(Base):
     rectified_at: Mapped[datetime | None] = mapped_column()
     follow_up_level: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppealState(enum.StrEnum):
+    PENDING = "pending"  # 待复核
+    UPHELD = "upheld"  # 申诉成立: the rating is set aside (voided), never deleted
+    REJECTED = "rejected"  # 申诉不成立: the rating stays, the appeal stays on record
+
+
+class RatingAppeal(Base):
+    """申诉: the rated clerk disputes a 差评; a supervisor decides with a reason.
+
+    At most one appeal per rating is pending at a time (partial unique index);
+    a rejected appeal stays on record next to the rating it did not change."""
+
+    __tablename__ = "rating_appeals"
+    __table_args__ = (
+        Index(
+            "uq_rating_appeals_pending",
+            "rating_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), index=True)
+    filed_by_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column()
+    # Working-day deadline for the supervisor's decision (shown on the workbench).
+    decide_due: Mapped[date] = mapped_column(Date)
+    state: Mapped[AppealState] = mapped_column(
+        enum_column(AppealState), default=AppealState.PENDING
+    )
+    decided_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_reason: Mapped[str] = mapped_column(Text, default="")

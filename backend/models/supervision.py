@@ -35,11 +35,15 @@ class AlertKind(enum.StrEnum):
     ABNORMAL_END = (
         "异常办结"  # withdrawn, not accepted, denied, 补正 never returned (3.1.1.1 异常监察)
     )
+    # A calendar change (holiday notice entered, year confirmed) moved the due
+    # date of an open case: the handler is told the new date.
+    DEADLINE_MOVED = "期限变更"
 
 
 # Severity shown in lists and used for sorting; higher is worse.
 ALERT_LEVELS: dict[AlertKind, int] = {
     AlertKind.REMINDER: 0,
+    AlertKind.DEADLINE_MOVED: 0,
     AlertKind.WARNING: 1,
     AlertKind.ABNORMAL_END: 1,
     AlertKind.PROCESS: 2,

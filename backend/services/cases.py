@@ -87,6 +87,8 @@ TRANSITIONS: dict[str, tuple[frozenset[CaseState], CaseState]] = {
     "withdraw": (OPEN_STATES, CaseState.WITHDRAWN),
 }
 NEEDS_REASON = {"deny", "withdraw", "return"}
+# The case event written when a calendar change moves an open case's due date.
+DEADLINE_MOVED_ACTION = "deadline_moved"
 
 
 @dataclass(frozen=True)
@@ -427,6 +429,31 @@ def _recompute_deadline(session: Session, case: Case) -> None:
     deadline = calendar.deadline_with_suspensions(case.accepted_on, case.promised_days, suspensions)
     case.due_on = deadline.due
     case.due_provisional = deadline.provisional
+
+
+def recount_after_calendar_change(
+    session: Session, case: Case, *, actor: Actor, now: datetime, reason: str
+) -> bool:
+    """Count an open case's deadline again on the current calendar (an
+    administrator changed a holiday or confirmed a year).  When the due date
+    moves, the move is a case event with the old and the new date; True then."""
+    old_due = case.due_on
+    _recompute_deadline(session, case)
+    if case.due_on == old_due:
+        return False
+    old_text = old_due.isoformat() if old_due else "—"
+    new_text = case.due_on.isoformat() if case.due_on else "—"
+    _event(
+        session,
+        case,
+        DEADLINE_MOVED_ACTION,
+        case.state,
+        case.state,
+        actor,
+        f"承诺办结日期由 {old_text} 调整为 {new_text}（{reason}）",
+        now,
+    )
+    return True
 
 
 def forward(

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadInput, Conflict, InvalidTransition, NotFound
 from backend.models import (
+    AppealState,
     Case,
     CaseState,
     Hall,
     MatterVersion,
     Rating,
+    RatingAppeal,
     RatingChannel,
     RatingLevel,
     RatingRequest,
@@ -41,6 +43,9 @@ from backend.services.policy import HallPolicy
 from backend.services.rawsql import RawSql
 
 MAX_REASONS = 10
+# Working days the supervision room has to decide an appeal (申诉复核).
+APPEAL_DECIDE_WORKING_DAYS = 5
+MIN_REASON_CHARS = 4
 
 # A rating answers its invitation (rate-now) only while the invitation is valid:
 # given at or before `expires_at` (device clocks may be this far ahead), and
@@ -466,13 +471,18 @@ def record_rectified(
 def record_follow_up(
     session: Session, *, rectification_id: int, level: int, actor: str
 ) -> Rectification:
+    # The input first: a level outside 1..5 is a clear refusal, not a crash.
+    try:
+        follow_up = RatingLevel(level)
+    except ValueError as error:
+        raise BadInput("复评等级须为 1–5 / level must be 1..5", level=level) from error
     item = _rectification(
         session,
         rectification_id,
         RectificationState.RECTIFIED,
         "整改完成后才能复评 / rate the fix after it is rectified",
     )
-    item.follow_up_level = RatingLevel(level).value
+    item.follow_up_level = follow_up.value
     item.state = RectificationState.CLOSED
     record(session, actor, "rectification.follow_up", "rectification", item.id, {"level": level})
     return item
@@ -500,6 +510,100 @@ def void_rating(
         item.state = RectificationState.VOIDED
     record(session, actor, "rating.void", "rating", rating.id, {"reason": rating.void_reason})
     return rating
+
+
+def file_appeal(
+    session: Session, *, rating_id: int, staff_id: int, reason: str, now: datetime, actor: str
+) -> RatingAppeal:
+    """申诉: only the clerk the 差评 was given to may appeal it, once at a time,
+    with a reason; a supervisor decides (:func:`decide_appeal`)."""
+    rating = session.get(Rating, rating_id, with_for_update=True)
+    if rating is None or rating.staff_id != staff_id:
+        # The same answer for "no such rating" and "not yours": a clerk cannot
+        # probe other clerks' ratings.
+        raise NotFound("评价不存在 / rating not found")
+    if not RatingLevel(rating.level).is_bad:
+        raise InvalidTransition("只能对差评申诉 / only a bad rating can be appealed")
+    if rating.voided:
+        raise InvalidTransition("该评价已作废 / already voided")
+    if len(reason.strip()) < MIN_REASON_CHARS:
+        raise BadInput("申诉须写明理由（至少4个字）/ a reason is required")
+    if len(reason) > 1000:
+        raise BadInput("申诉理由不超过1000字 / reason too long")
+    pending = session.execute(
+        select(RatingAppeal.id).where(
+            RatingAppeal.rating_id == rating.id, RatingAppeal.state == AppealState.PENDING
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict("该评价的申诉正在复核中 / an appeal is already pending")
+    hall = session.get(Hall, rating.hall_id)
+    assert hall is not None
+    from backend.services.queue import local_day
+
+    due = calendar_for(session).add_working_days(
+        local_day(now, hall.timezone), APPEAL_DECIDE_WORKING_DAYS
+    )
+    assert due.due is not None
+    appeal = RatingAppeal(
+        rating_id=rating.id,
+        filed_by_staff_id=staff_id,
+        reason=reason.strip(),
+        filed_at=now,
+        decide_due=due.due,
+        state=AppealState.PENDING,
+        decision_reason="",
+    )
+    session.add(appeal)
+    session.flush()
+    record(session, actor, "rating.appeal", "rating", rating.id, {"appeal": appeal.id})
+    return appeal
+
+
+def decide_appeal(
+    session: Session,
+    *,
+    appeal_id: int,
+    upheld: bool,
+    reason: str,
+    staff_id: int,
+    now: datetime,
+    actor: str,
+) -> RatingAppeal:
+    """The supervisor's decision. Upheld: the rating is set aside from every
+    figure (:func:`void_rating`: voided with the reason, never deleted).
+    Rejected: the rating stays, the appeal stays on record with the reason."""
+    appeal = session.get(RatingAppeal, appeal_id, with_for_update=True)
+    if appeal is None:
+        raise NotFound("申诉不存在 / appeal not found")
+    if appeal.state is not AppealState.PENDING:
+        raise InvalidTransition("该申诉已复核 / the appeal was already decided")
+    if appeal.filed_by_staff_id == staff_id:
+        raise InvalidTransition("不能复核自己的申诉 / you cannot decide your own appeal")
+    if len(reason.strip()) < MIN_REASON_CHARS:
+        raise BadInput("复核须写明理由（至少4个字）/ a reason is required")
+    appeal.state = AppealState.UPHELD if upheld else AppealState.REJECTED
+    appeal.decided_by_staff_id = staff_id
+    appeal.decided_at = now
+    appeal.decision_reason = reason.strip()
+    if upheld:
+        void_rating(
+            session,
+            rating_id=appeal.rating_id,
+            reason=f"申诉成立：{appeal.decision_reason}",
+            staff_id=staff_id,
+            now=now,
+            actor=actor,
+        )
+    record(
+        session,
+        actor,
+        "rating.appeal_decide",
+        "rating",
+        appeal.rating_id,
+        {"appeal": appeal.id, "upheld": upheld},
+    )
+    return appeal
 
 
 def _rectification(

@@ -135,6 +135,7 @@ class SupervisionPolicy:
             AlertKind.RED: (notify.IN_PAGE, notify.SMS, notify.EMAIL),
             AlertKind.PROCESS: (notify.IN_PAGE,),
             AlertKind.ABNORMAL_END: (notify.IN_PAGE,),
+            AlertKind.DEADLINE_MOVED: (notify.IN_PAGE, notify.SMS),
         }
     )
     max_delivery_attempts: int = 5
@@ -214,7 +215,7 @@ class _Directory:
         leads = [
             _Recipient("department_lead", s.name, s.id) for s in self.leads(case.department_id)
         ]
-        if kind in TIME_KINDS:
+        if kind in TIME_KINDS or kind is AlertKind.DEADLINE_MOVED:
             if handler is not None:
                 people.append(_Recipient("handler", handler.name, handler.id))
             if kind in (AlertKind.YELLOW, AlertKind.RED) or handler is None:
@@ -312,31 +313,7 @@ class _Scan:
         )
         self.session.add(alert)
         self.session.flush()
-        for recipient in recipients:
-            for channel in self.policy.channels.get(kind, (notify.IN_PAGE,)):
-                address = _address(self.session, channel, recipient)
-                if channel == notify.IN_PAGE:
-                    status, sent_at = DeliveryStatus.SENT, self.now  # stored = delivered
-                elif address:
-                    status, sent_at = DeliveryStatus.PENDING, None
-                else:
-                    status, sent_at = DeliveryStatus.SKIPPED, None
-                self.session.add(
-                    AlertDelivery(
-                        alert_id=alert.id,
-                        channel=channel,
-                        recipient_role=recipient.role,
-                        recipient_staff_id=recipient.staff_id,
-                        recipient_contact_id=recipient.contact_id,
-                        recipient_name=recipient.name,
-                        address_masked=notify.mask_address(channel, address),
-                        status=status.value,
-                        attempts=0,
-                        last_error="" if address or channel == notify.IN_PAGE else "no address",
-                        created_at=self.now,
-                        sent_at=sent_at,
-                    )
-                )
+        _add_deliveries(self.session, alert, recipients, self.policy, self.now)
         self.report.raised[kind.value] += 1
         announce(self.session, alert.hall_id, "raised", alert.id)
         return alert
@@ -688,6 +665,92 @@ def _event_findings(
             )
         )
     return findings
+
+
+def _add_deliveries(
+    session: Session,
+    alert: Alert,
+    recipients: list[_Recipient],
+    policy: SupervisionPolicy,
+    now: datetime,
+) -> None:
+    """One delivery row per recipient and channel of the alert's kind; in-page is
+    delivered by being stored, the others wait for :func:`deliver_pending`."""
+    for recipient in recipients:
+        for channel in policy.channels.get(AlertKind(alert.kind), (notify.IN_PAGE,)):
+            address = _address(session, channel, recipient)
+            if channel == notify.IN_PAGE:
+                status, sent_at = DeliveryStatus.SENT, now  # stored = delivered
+            elif address:
+                status, sent_at = DeliveryStatus.PENDING, None
+            else:
+                status, sent_at = DeliveryStatus.SKIPPED, None
+            session.add(
+                AlertDelivery(
+                    alert_id=alert.id,
+                    channel=channel,
+                    recipient_role=recipient.role,
+                    recipient_staff_id=recipient.staff_id,
+                    recipient_contact_id=recipient.contact_id,
+                    recipient_name=recipient.name,
+                    address_masked=notify.mask_address(channel, address),
+                    status=status.value,
+                    attempts=0,
+                    last_error="" if address or channel == notify.IN_PAGE else "no address",
+                    created_at=now,
+                    sent_at=sent_at,
+                )
+            )
+
+
+def notify_deadline_moved(
+    session: Session,
+    case: Case,
+    *,
+    old_due: date | None,
+    now: datetime,
+    policy: SupervisionPolicy = DEFAULT_POLICY,
+) -> Alert:
+    """Tell the handler (the department lead when the case has none) that a
+    calendar change moved the case's due date, in page and by SMS.  An earlier
+    such notice of the same case that nobody acknowledged is superseded."""
+    for earlier in session.execute(
+        select(Alert).where(
+            Alert.case_id == case.id,
+            Alert.kind == AlertKind.DEADLINE_MOVED.value,
+            Alert.cleared_at.is_(None),
+        )
+    ).scalars():
+        earlier.cleared_at = now
+        earlier.clear_reason = "superseded"
+    old_text = old_due.isoformat() if old_due else "—"
+    new_text = case.due_on.isoformat() if case.due_on else "—"
+    recipients = _Directory(session).recipients(AlertKind.DEADLINE_MOVED, case)
+    alert = Alert(
+        kind=AlertKind.DEADLINE_MOVED.value,
+        level=ALERT_LEVELS[AlertKind.DEADLINE_MOVED],
+        case_id=case.id,
+        hall_id=case.hall_id,
+        department_id=case.department_id,
+        handler_staff_id=case.handler_staff_id,
+        condition=f"moved:{old_text}>{new_text}",
+        message=(
+            f"节假日安排变更：办件 {case.receipt_number} 的承诺办结日期"
+            f"由 {old_text} 调整为 {new_text}。"
+        ),
+        detail={"old_due": old_text, "new_due": new_text, "receipt": case.receipt_number},
+        due_on=case.due_on,
+        raised_on=local_today(now, policy),
+        created_at=now,
+        acknowledge_note="",
+        clear_reason="",
+        recipients=[r.as_json() for r in recipients],
+    )
+    session.add(alert)
+    session.flush()
+    _add_deliveries(session, alert, recipients, policy, now)
+    announce(session, alert.hall_id, "raised", alert.id)
+    return alert
 
 
 def _address(session: Session, channel: str, recipient: _Recipient) -> str:

@@ -78,7 +78,7 @@ def init_web(app: Flask) -> None:
     install_login(app)
     install_layout(app)
 
-    from backend.web import admin, cases, console, live, mobile, workbench
+    from backend.web import admin, cases, console, live, mobile, ratings_work, workbench
     from backend.web import performance as performance_pages
     from backend.web import supervision as supervision_pages
     from backend.web.auth import blueprint as auth_blueprint
@@ -93,5 +93,6 @@ def init_web(app: Flask) -> None:
         admin.blueprint,
         supervision_pages.blueprint,
         performance_pages.blueprint,
+        ratings_work.blueprint,
     ):
         app.register_blueprint(blueprint)

@@ -55,6 +55,7 @@ KIND_CLASSES = {
     AlertKind.RED.value: "kind-red",
     AlertKind.PROCESS.value: "kind-process",
     AlertKind.ABNORMAL_END.value: "kind-abnormal",
+    AlertKind.DEADLINE_MOVED.value: "kind-reminder",
 }
 KIND_LABELS = {
     AlertKind.REMINDER.value: _l("提醒"),
@@ -63,6 +64,7 @@ KIND_LABELS = {
     AlertKind.RED.value: _l("红牌"),
     AlertKind.PROCESS.value: _l("流程异常"),
     AlertKind.ABNORMAL_END.value: _l("异常办结"),
+    AlertKind.DEADLINE_MOVED.value: _l("期限变更"),
 }
 STATES = {
     "active": _l("未解除"),
@@ -77,6 +79,7 @@ CLEAR_REASONS = {
     "condition_ended": _l("条件已消除"),
     "suspended": _l("暂停计时"),
     "supplement_ended": _l("已补正"),
+    "superseded": _l("已被新的期限变更取代"),
 }
 RULE_LABELS = {
     "no_acceptance": _l("未经受理"),

@@ -28,10 +28,13 @@ from backend.models import (
     TicketState,
 )
 from backend.models.delegation import DELEGATION_SCOPE_ALL, DELEGATION_SCOPE_MATTERS
+from backend.models.supervision import Alert, AlertKind
 from backend.services import access, audit
 from backend.services import cases as case_service
+from backend.services import supervision as supervision_service
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
+from backend.web import ratings_work
 from backend.web.auth import StaffUser, current_staff, staff_required
 from backend.web.layout import add_nav, page_errors, page_zone
 
@@ -109,6 +112,21 @@ def workbench_context(session: Session, user: StaffUser, now: datetime) -> dict[
         if case.suspended_kind is None
         and now <= due_moment(case.due_on) <= now + timedelta(hours=REMINDER_HOURS)
     ]
+    # A calendar change moved the due date of a case I handle (期限变更), until I
+    # have taken note of it.
+    moved_deadlines = list(
+        session.execute(
+            select(Alert)
+            .where(
+                Alert.kind == AlertKind.DEADLINE_MOVED.value,
+                Alert.handler_staff_id == user.staff_id,
+                Alert.cleared_at.is_(None),
+                Alert.acknowledged_at.is_(None),
+            )
+            .order_by(Alert.created_at.desc())
+            .limit(50)
+        ).scalars()
+    )
     by_me = list(
         session.execute(
             select(Delegation)
@@ -156,6 +174,14 @@ def workbench_context(session: Session, user: StaffUser, now: datetime) -> dict[
         "delegated_to_me": delegated_to_me,
         "supervised": supervised,
         "reminders": reminders,
+        "moved_deadlines": moved_deadlines,
+        # 差评整改 and 申诉 with their deadlines, for the roles that act on them.
+        "rectifications": ratings_work.open_rectifications(session, user, today)
+        if user.has_role(*ratings_work.RECTIFY_ROLES)
+        else [],
+        "appeals": ratings_work.pending_appeals(session, today)
+        if user.has_role(*ratings_work.DECIDE_ROLES)
+        else [],
         "delegations_by_me": by_me,
         "delegations_to_me": to_me,
         "staff_names": names,
@@ -289,6 +315,20 @@ def create_delegation() -> Any:
         )
     flash(_("已委托 %(name)s", name=delegate.name), "success")
     return redirect(url_for("workbench.index") + "#delegations")
+
+
+@blueprint.post("/deadline-notices/<int:alert_id>/seen")
+@staff_required()
+def deadline_notice_seen(alert_id: int) -> Any:
+    """The handler takes note of a moved due date (签收 of the 期限变更 notice)."""
+    user = current_staff()
+    with _ext().db.writing() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None or alert.kind != AlertKind.DEADLINE_MOVED.value:
+            raise NotFound(_("通知不存在"))
+        supervision_service.acknowledge(session, alert_id, user.principal, _now())
+    flash(_("已知悉"), "success")
+    return redirect(url_for("workbench.index"))
 
 
 @blueprint.post("/delegations/<int:delegation_id>/revoke")

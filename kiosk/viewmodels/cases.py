@@ -177,12 +177,10 @@ class CaseFlow:
                 }
             )
         if status.promised_by is not None:
-            facts.append(
-                {
-                    "label": t("case.promised_by"),
-                    "value": session.local(status.promised_by).strftime("%Y-%m-%d"),
-                }
-            )
+            promised = session.local(status.promised_by).strftime("%Y-%m-%d")
+            if status.promised_provisional:
+                promised = f"{promised} {t('case.promised_provisional')}"
+            facts.append({"label": t("case.promised_by"), "value": promised})
         overdue = (
             status.promised_by is not None
             and status.status not in FINISHED | {"withdrawn"}

@@ -70,6 +70,7 @@ def _receipt(prefix16: str) -> str:
 RECEIPT_IN_PROGRESS = _receipt("2026112440938175")
 RECEIPT_FINISHED = _receipt("2026112012345678")
 RECEIPT_SUPPLEMENT = _receipt("2026112355555555")
+RECEIPT_PROVISIONAL = _receipt("2026120766666666")  # due in 2027, counted on weekends only
 
 
 @cache
@@ -355,6 +356,18 @@ class FakeHub:
                     CaseStep(name="审核", at=start + day),
                     CaseStep(name="办结", at=start + 2 * day),
                 ],
+            )
+        if receipt == RECEIPT_PROVISIONAL:
+            start = datetime(2026, 12, 7, 10, 0, tzinfo=HALL_TZ)
+            return CaseStatus(
+                receipt_number=receipt,
+                matter_name="建设工程规划许可",
+                status="undertaking",
+                status_name="承办中",
+                accepted_at=start,
+                promised_by=datetime(2027, 1, 4, 17, 0, tzinfo=HALL_TZ),
+                steps=[CaseStep(name="受理", at=start)],
+                promised_provisional=True,
             )
         if receipt == RECEIPT_SUPPLEMENT:
             start = datetime(2026, 11, 23, 14, 0, tzinfo=HALL_TZ)

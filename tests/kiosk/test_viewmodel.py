@@ -18,6 +18,7 @@ from tests.kiosk.fakehub import (
     PHONE_LAST4,
     RECEIPT_FINISHED,
     RECEIPT_IN_PROGRESS,
+    RECEIPT_PROVISIONAL,
     RECEIPT_SUPPLEMENT,
 )
 
@@ -299,6 +300,22 @@ def test_case_supplement_and_not_found(kiosk: KioskHarness) -> None:
     type_digits(kiosk, "case.key", RECEIPT_FINISHED + "0000")
     vm.act("case.submit")
     assert kiosk.state["alert"].startswith("没有查到该办件")
+
+
+def test_a_provisional_due_date_is_shown_as_provisional(kiosk: KioskHarness) -> None:
+    """Item 4 of issue 14: a date counted on weekends only is not shown as final."""
+    vm = kiosk.vm
+    vm.act("case.open")
+    type_digits(kiosk, "case.key", RECEIPT_PROVISIONAL + PHONE_LAST4)
+    vm.act("case.submit")
+    facts = {fact["label"]: fact["value"] for fact in kiosk.state["case_facts"]}
+    assert facts["承诺办结"] == "2027-01-04 （暂定，节假日安排公布后可能调整）"
+
+    vm.act("case.open")
+    type_digits(kiosk, "case.key", RECEIPT_IN_PROGRESS + PHONE_LAST4)
+    vm.act("case.submit")
+    facts = {fact["label"]: fact["value"] for fact in kiosk.state["case_facts"]}
+    assert facts["承诺办结"] == "2026-11-27"
 
 
 def test_scanned_receipt_url_fills_the_form(kiosk: KioskHarness) -> None:
