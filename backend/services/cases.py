@@ -615,14 +615,25 @@ def public_view(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-def staff_view(session: Session, case: Case) -> dict[str, Any]:
+def masked_phone(case: Case, protector: IdentityProtector) -> str:
+    """The applicant's phone as staff see it: 138****8000, 022-****1234.
+
+    Its shape (mobile or landline, the area code) is in the sealed number only;
+    when that cannot be opened, the last four digits are all there is to show."""
+    try:
+        return mask_phone(protector.reveal(case.phone_cipher))
+    except ValueError:
+        return "*" * 7 + case.phone_last4
+
+
+def staff_view(session: Session, case: Case, protector: IdentityProtector) -> dict[str, Any]:
     view = public_view(session, case)
     view.update(
         {
             "id": case.id,
             "applicant_kind": case.applicant_kind.value,
             "applicant_id": case.applicant_id_masked,
-            "phone": mask_phone("0000000" + case.phone_last4),
+            "phone": masked_phone(case, protector),
             "joint": case.joint,
             "participants": [
                 {"department_id": p.department_id, "decision": p.decision}

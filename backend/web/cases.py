@@ -288,7 +288,7 @@ def _hall_id(session: Session, user: StaffUser) -> int:
 def _case_context(
     session: Session, user: StaffUser, case: Case, scope: access.CaseScope
 ) -> dict[str, Any]:
-    view = case_service.staff_view(session, case)
+    view = case_service.staff_view(session, case, _ext().protector)
     version = session.get(MatterVersion, case.matter_version_id)
     department = session.get(Department, case.department_id)
     window = session.get(Window, case.window_id) if case.window_id else None

@@ -88,7 +88,7 @@ def register(body: RegisterCase) -> Reply:
         scope = department_scope(session, who)
         if scope is not None and case.department_id not in scope:
             raise Forbidden("该事项不属于您的部门 / this matter belongs to another department")
-        view = case_service.staff_view(session, case)
+        view = case_service.staff_view(session, case, extension.protector)
         view["public_token"] = case.public_token
     return view, 201
 
@@ -105,13 +105,13 @@ def _load(session: Session, case_id: int, who: Principal, write: bool = False) -
 def get_case(case_id: int) -> Reply:
     who = principal()
     with ext().db.reading() as session:
-        return case_service.staff_view(session, _load(session, case_id, who))
+        return case_service.staff_view(session, _load(session, case_id, who), ext().protector)
 
 
 def _change(
     case_id: int,
     change: Callable[..., Case],
-    reply: Callable[[Session, Case], dict[str, Any]] = case_service.staff_view,
+    reply: Callable[[Session, Case], dict[str, Any]] | None = None,
     **details: Any,
 ) -> Reply:
     """Transitions, suspensions, forwarding and disclosure: the caller's write access
@@ -128,6 +128,8 @@ def _change(
             allow_all_departments=True,
             **details,
         )
+        if reply is None:
+            return case_service.staff_view(session, case, ext().protector)
         return reply(session, case)
 
 
