@@ -110,7 +110,11 @@ def case_progress(token: str) -> Any:
         if case is None:
             abort(404)
         view = case_service.public_view(session, case)
-    return render_template("mobile/case.html", view=view)
+        message, arguments = case_service.next_step_text(case)
+    if "kind" in arguments:
+        arguments = {**arguments, "kind": _(arguments["kind"])}
+    next_step = _(message, **arguments) if arguments else _(message)
+    return render_template("mobile/case.html", view=view, next_step=next_step)
 
 
 # ---------------------------------------------------------------- appointments

@@ -29,6 +29,7 @@ from backend.errors import NotFound
 from backend.models import WorkdayOverride, utcnow
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
+from backend.texts import N_
 from backend.web.admin import blueprint
 from backend.web.admin.common import (
     AdminForm,
@@ -46,14 +47,14 @@ from backend.web.admin.common import (
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 HOLIDAY_NAMES = {
-    "New Year's Day": "元旦",
-    "Spring Festival": "春节",
-    "Tomb-sweeping Day": "清明节",
-    "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节",
-    "National Day": "国庆节",
-    "Mid-autumn Festival": "中秋节",
-    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+    "New Year's Day": N_("元旦"),
+    "Spring Festival": N_("春节"),
+    "Tomb-sweeping Day": N_("清明节"),
+    "Labour Day": N_("劳动节"),
+    "Dragon Boat Festival": N_("端午节"),
+    "National Day": N_("国庆节"),
+    "Mid-autumn Festival": N_("中秋节"),
+    "Anti-Fascist 70th Day": N_("抗战胜利纪念日"),
 }
 
 
@@ -85,7 +86,8 @@ def _holiday_name(day: date) -> str:
         _is_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
         return ""
-    return HOLIDAY_NAMES.get(name or "", name or "")
+    # Chinese names are the message ids: the page shows them in its language.
+    return _(HOLIDAY_NAMES[name]) if name in HOLIDAY_NAMES else (name or "")
 
 
 def _months(db: Any, year: int, overrides: dict[date, WorkdayOverride]) -> list[Any]:
