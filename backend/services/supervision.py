@@ -297,6 +297,7 @@ ALERT_TEXTS = {
 }
 # Arguments that are labels themselves (translated too); lists are joined.
 _LABEL_ARGUMENTS = frozenset({"step", "from_step", "skipped", "label"})
+# Deliveries are in Chinese: the hall records no language for a recipient yet.
 ALERT_SUBJECT = N_("办件监察提醒：%(kind)s")
 _LIST_JOINER = N_("、")
 
@@ -869,7 +870,7 @@ def deliver_pending(
                     notify.OutgoingMessage(
                         recipient_name=delivery.recipient_name,
                         address=_address(session, delivery.channel, recipient),
-                        subject=f"{alert.kind} 办件监察提醒",
+                        subject=ALERT_SUBJECT % {"kind": alert.kind},
                         body=alert.message,
                     ),
                 )

@@ -94,17 +94,21 @@ ACTOR_KIND_LABELS = {"device": _l("终端设备"), "hub": _l("大厅主机"), "s
 
 
 def actor_text(label: str, staff: Staff | None) -> str:
-    """Who did it, for people: 工作人员 韩*涵（BH0102）, 设备 kiosk-1, 系统.
+    """Who did it, for people: 工作人员 韩*涵（BH0102）, 终端设备 kiosk-1, 系统.
 
     Staff names are masked as everywhere else a name is shown; the employee
     number identifies the person to those who may know."""
     if staff is not None:
-        return _(
-            "工作人员 %(name)s（%(number)s）", name=mask_name(staff.name), number=staff.employee_no
+        return str(
+            _(
+                "工作人员 %(name)s（%(number)s）",
+                name=mask_name(staff.name),
+                number=staff.employee_no,
+            )
         )
     kind, _separator, rest = label.partition(":")
     if kind == "staff" and rest:
-        return _("工作人员（%(number)s）", number=rest)
+        return str(_("工作人员（%(number)s）", number=rest))
     kind_label = ACTOR_KIND_LABELS.get(kind)
     if kind_label is None:
         return str(ACTOR_KIND_LABELS["system"])
