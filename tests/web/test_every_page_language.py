@@ -13,6 +13,7 @@ pages. Printed documents (受理通知书, 不予受理通知书) are official a
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from openpyxl import load_workbook
 from sqlalchemy import JSON, String, Text, select
 from werkzeug.routing import Rule
 
@@ -286,3 +288,24 @@ def test_the_case_timeline_names_actions_and_people(
     for words in expected:
         assert words in text, words
     assert "staff:BH0101" not in text and "joint_approve" not in text
+
+
+def test_report_documents_follow_the_page_language(
+    app: Flask, api: Api, db: Database, clock: FakeClock, device_token: Any
+) -> None:
+    populate(app, api, db, clock, device_token)
+    data = data_runs(db)
+    browser = Browser(app.test_client())
+    assert browser.sign_in("BH9001").status_code == 302
+    query = "period=2026-11&group_by=department"
+    english = browser.get(f"/performance/report.html?{query}&lang=en").get_data(as_text=True)
+    assert "performance report" in english and "Ranking" in english
+    assert untranslated(visible_text(english), data) == []
+    workbook = load_workbook(io.BytesIO(browser.get(f"/performance/report.xlsx?{query}").data))
+    assert workbook.sheetnames == ["Performance ranking", "Ratings", "Waiting heat map"]
+    cells = " ".join(
+        str(cell.value) for sheet in workbook for row in sheet.iter_rows() for cell in row
+    )
+    assert untranslated(cells, data) == []
+    chinese = browser.get(f"/performance/report.html?{query}&lang=zh_CN").get_data(as_text=True)
+    assert "绩效评估报表" in chinese and "Ranking" not in chinese
