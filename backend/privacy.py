@@ -9,8 +9,10 @@ keyed hash, and every display, log line and public announcement shows masked
 forms only.
 
 What this module cannot do: recognise names in free text.  Mask names with
-:func:`mask_name` where they are put into a message; the log filter only catches
-ID numbers, credit codes and mobile numbers, which have a recognisable shape.
+:func:`mask_name` where they are put into a message; :func:`redact_text` (the
+log filter, and free text the public writes, such as a rating's note) only
+catches what has a recognisable shape: ID numbers, credit codes, mobile and
+landline numbers, e-mail addresses.
 """
 
 from __future__ import annotations
@@ -208,10 +210,17 @@ def mask_id_number(value: str) -> str:
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 
 
+def _area_code_length(digits: str) -> int:
+    """Area codes (长途区号) 010 and 02x are three digits, all others four."""
+    return 3 if digits[1] in "12" else 4
+
+
 def mask_phone(value: str) -> str:
     """Mobile 13812345678 -> 138****5678 (a +86 / 0086 prefix is kept);
-    landline 010-12345678 -> 010-****5678 (area code and last 4 kept).
-    Anything else keeps its last 4 digits."""
+    landline 022-23456789 -> 022-****6789 (area code and last 4 kept; the area
+    code is read from the number itself, never supplied).  Anything else keeps
+    its last 4 digits.  Pass the whole number: a number padded from its last
+    digits would show a made-up area code."""
     if not isinstance(value, str):
         raise ValueError(f"expected a phone number as text, got {type(value).__name__}")
     cleaned = unicodedata.normalize("NFKC", value).strip()
@@ -226,8 +235,7 @@ def mask_phone(value: str) -> str:
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return prefix + digits[:3] + "****" + digits[-4:]
     if digits.isdigit() and digits.startswith("0") and 10 <= len(digits) <= 12:
-        # Area codes: 010 and 02x are three digits, the others four.
-        area_length = 3 if digits[1] in "12" else 4
+        area_length = _area_code_length(digits)
         area, local = digits[:area_length], digits[area_length:]
         return prefix + area + "-" + "*" * (len(local) - 4) + local[-4:]
     if len(digits) <= 4:
@@ -378,6 +386,28 @@ _MOBILE_IN_TEXT = re.compile(
 )
 
 
+# A landline with its area code: 022-23456789, (0571)8765432, 02223456789.
+# Local numbers never start with 0, and mobiles never with 0 at all; the area
+# code length is the same rule as mask_phone's.
+_LANDLINE_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(?P<open>[(（])?(?P<area>0[12]\d|0[3-9]\d{2})(?(open)[)）])"
+    r"[ -]?(?P<local>[1-9]\d{6,7})(?![0-9A-Za-z])"
+)
+_EMAIL_IN_TEXT = re.compile(
+    r"(?<![\w.+-])(?P<user>[A-Za-z0-9][A-Za-z0-9._%+-]*)@"
+    r"(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])",
+    re.ASCII,
+)
+
+
+def _mask_landline_match(match: re.Match[str]) -> str:
+    return mask_phone(match.group("area") + match.group("local"))
+
+
+def _mask_email_match(match: re.Match[str]) -> str:
+    return f"{match.group('user')[0]}***@{match.group('domain')}"
+
+
 def _mask_resident_id_match(match: re.Match[str]) -> str:
     found = match.group(0)
     # Only numbers that pass GB 11643 (region, birth date, check digit) are
@@ -405,16 +435,22 @@ def _mask_mobile_match(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask resident ID numbers, credit codes and mobile numbers inside ``text``.
+    """Mask resident ID numbers, credit codes, mobile and landline numbers and
+    e-mail addresses inside ``text``: the one rule for log lines and for free
+    text the public writes (rating notes, callback records).
 
     Mobile numbers are 11 digits starting 1[3-9] (optionally +86 and 3-4-4
     groups) that are not part of a longer digit run, so a 16-digit receipt
-    number or a ticket like A001 is left alone.  18-character candidates are
-    masked only when they pass the GB 11643 or GB 32100 check.
+    number or a ticket like A001 is left alone; they keep the first 3 and last
+    4 digits.  Landlines need their area code (022-23456789 -> 022-****6789).
+    18-character candidates are masked only when they pass the GB 11643 or
+    GB 32100 check.  E-mail addresses keep their first letter and the domain.
     """
     text = _RESIDENT_ID_IN_TEXT.sub(_mask_resident_id_match, text)
     text = _CREDIT_CODE_IN_TEXT.sub(_mask_credit_code_match, text)
-    return _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    text = _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    text = _LANDLINE_IN_TEXT.sub(_mask_landline_match, text)
+    return _EMAIL_IN_TEXT.sub(_mask_email_match, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -157,6 +157,9 @@ class CatalogItem(ContractModel):
     category: CategoryPrefix | None = None
     window_area: ShortText | None = None
     floor: int | None = None
+    # 别名: old names and everyday words, so an offline kiosk's search finds
+    # the matter by them as the backend's does.
+    aliases: list[ShortText] = Field(default_factory=list, max_length=20)
 
 
 class CatalogResults(ContractModel):

@@ -147,6 +147,7 @@ def catalog_item(matter: dict[str, Any]) -> CatalogItem:
         type=str(matter.get("type") or "-"),
         promised_days=matter.get("promised_days"),
         category=_category_prefix(category),
+        aliases=[str(alias) for alias in matter.get("aliases") or []],
     )
 
 

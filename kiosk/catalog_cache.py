@@ -42,21 +42,38 @@ def normalise(query: str) -> str:
 
 
 def local_match_score(item: CatalogItem, query: str) -> int:
-    """0 when ``item`` does not match ``query``; higher is a better match."""
+    """0 when ``item`` does not match ``query``; higher is a better match.
+
+    Aliases (别名: old names, everyday words) count like the name, just below it, as
+    in the backend's ranking (backend/catalog/search.py)."""
     if not query:
         return 1
     name = item.name.lower()
+    if name.startswith(query):
+        return 900
+    aliases = [normalise(alias) for alias in item.aliases]
+    if query in aliases:
+        return 850
     if query in name:
-        return 900 if name.startswith(query) else 800
+        return 800
+    if any(query in alias for alias in aliases):
+        return 780
     if not query.isascii():
         return 300 if query in item.department.lower() else 0
     full, initials = pinyin_forms(item.name)
+    alias_forms = [pinyin_forms(alias) for alias in aliases]
     if full.startswith(query):
         return 600
+    if any(alias_full.startswith(query) for alias_full, _ in alias_forms):
+        return 580
     if initials.startswith(query):
         return 450
+    if any(alias_initials.startswith(query) for _, alias_initials in alias_forms):
+        return 420
     if query in full:
         return 500
+    if any(query in alias_full for alias_full, _ in alias_forms):
+        return 480
     if query in initials:
         return 400
     return 0

@@ -217,3 +217,43 @@ def test_latin_letters_in_names_are_searchable() -> None:
     assert index.search("icp")[0].matched == MatchKind.NAME_PREFIX
     assert index.search("icpjing")[0].matched == MatchKind.PINYIN
     assert index.search("icpjy")[0].matched == MatchKind.INITIALS
+
+
+def test_aliases_match_by_characters_pinyin_and_initials_below_the_name() -> None:
+    renamed = CatalogIndex.build(
+        [
+            SearchEntry(
+                matter_id=1,
+                code="SCJG-XK-001",
+                name="企业设立登记",
+                department=MARKET[0],
+                department_name=MARKET[1],
+                type="行政许可",
+                aliases=("工商登记", "注册登记"),
+            ),
+            _entry(2, "SCJG-XK-002", "工商登记档案查询", MARKET),
+            _entry(3, "SCJG-XK-003", "企业注销登记", MARKET, keywords=("工商登记注销",)),
+        ]
+    )
+
+    def top(query: str) -> tuple[str, int, str]:
+        hit = renamed.search(query)[0]
+        return hit.code, hit.score, hit.matched
+
+    # The matter's own name still outranks another matter's alias ...
+    assert top("工商登记") == ("SCJG-XK-002", 900, MatchKind.NAME_PREFIX)
+    # ... and an alias outranks a keyword and a name merely containing the word.
+    assert [hit.code for hit in renamed.search("工商登记")] == [
+        "SCJG-XK-002",
+        "SCJG-XK-001",
+        "SCJG-XK-003",
+    ]
+    assert renamed.search("工商登记")[1].matched == MatchKind.ALIAS
+    assert top("注册登记") == ("SCJG-XK-001", 850, MatchKind.ALIAS)
+    assert top("注册") == ("SCJG-XK-001", 780, MatchKind.ALIAS)
+    assert top("zhucedengji") == ("SCJG-XK-001", 580, MatchKind.ALIAS_PINYIN)
+    assert top("zhuce deng ji") == ("SCJG-XK-001", 580, MatchKind.ALIAS_PINYIN)
+    assert top("zcdj") == ("SCJG-XK-001", 420, MatchKind.ALIAS_PINYIN)
+    # Syllable rule as for names: "ce" starts no syllable run of 注册登记 ("zhu|ce").
+    assert top("cedengji") == ("SCJG-XK-001", 530, MatchKind.ALIAS_PINYIN)
+    assert [hit.code for hit in renamed.search("hucedengji")] == []

@@ -278,3 +278,39 @@ def test_big_xlsx_reads_in_linear_time(tmp_path: Path) -> None:
     assert report.errors == []
     assert report.matters == matters
     assert elapsed < 10  # generous: the point is "not quadratic"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_aliases_round_trip_in_their_own_column(tmp_path: Path, suffix: str) -> None:
+    with_aliases = _matter(aliases=("工商登记", "注册登记", "设立登记"))
+    path = tmp_path / f"catalog{suffix}"
+    write_catalog([with_aliases, PLAIN], path)
+    report = read_catalog(path)
+    assert report.errors == []
+    assert report.matters == [with_aliases, PLAIN]
+    if suffix == ".csv":
+        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+        assert rows[1][rows[0].index("别名")] == "工商登记、注册登记、设立登记"
+
+
+def test_aliases_cell_takes_either_separator_and_refuses_bad_ones(tmp_path: Path) -> None:
+    path = _write_csv(
+        tmp_path / "aliases.csv",
+        [
+            HEADERS,
+            _valid_row("SCJG-XK-002", 别名="工商变更; 变更登记；公司变更"),
+            _valid_row("SCJG-XK-003", "企业注销登记", 别名="注销、注销"),
+            _valid_row(
+                "SCJG-XK-004", "企业备案登记", 别名="、".join(f"别名{n}" for n in range(21))
+            ),
+            _valid_row("SCJG-XK-005", "企业迁移登记", 别名="迁"),
+        ],
+    )
+    report = read_catalog(path)
+    assert [matter.aliases for matter in report.matters] == [("工商变更", "变更登记", "公司变更")]
+    reasons = {error.row: (error.column, error.reason) for error in report.errors}
+    assert reasons == {
+        3: ("别名", "别名“注销”重复"),
+        4: ("别名", "最多 20 项"),
+        5: ("别名", "至少 2 个字符"),
+    }

@@ -21,16 +21,21 @@ Ranking (higher score first); a term scores its best match:
     ====  ==================================================  ===============
     1000  code equals the term / name equals the term          code / name
      900  name starts with the term                            name_prefix
+     850  an alias (别名: old name, everyday word) equals it    alias
      800  name contains the term                               name_substring
+     780  an alias contains the term                           alias
      750  code starts with the term                            code_prefix
      720  a keyword equals the term                            keyword
      700  a keyword contains the term                          keyword
      650  a life event (生活事件) contains the term             life_event
      600  full name pinyin starts with the term                pinyin
+     580  an alias's pinyin starts with the term               alias_pinyin
      550  full name pinyin contains the term at a syllable      pinyin
+     530  an alias's pinyin contains it at a syllable          alias_pinyin
      520  a keyword's pinyin starts with the term              keyword_pinyin
      500  a keyword's pinyin contains it at a syllable         keyword_pinyin
      450  name initials start with the term                    initials
+     420  an alias's initials start with the term              alias_pinyin
      400  name initials contain the term                       initials
      380  a keyword's initials start with the term             keyword_pinyin
      300  department code equals / department name contains   department
@@ -79,6 +84,7 @@ class SearchEntry:
     type: str
     keywords: tuple[str, ...] = ()
     life_events: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
 
 class MatchKind(enum.StrEnum):
@@ -89,6 +95,8 @@ class MatchKind(enum.StrEnum):
     NAME = "name"
     NAME_PREFIX = "name_prefix"
     NAME_SUBSTRING = "name_substring"
+    ALIAS = "alias"
+    ALIAS_PINYIN = "alias_pinyin"
     KEYWORD = "keyword"
     LIFE_EVENT = "life_event"
     PINYIN = "pinyin"
@@ -112,16 +120,21 @@ class SearchHit:
 _CODE_EXACT = 1000
 _NAME_EXACT = 1000
 _NAME_PREFIX = 900
+_ALIAS_EXACT = 850
 _NAME_SUBSTRING = 800
+_ALIAS_SUBSTRING = 780
 _CODE_PREFIX = 750
 _KEYWORD_EXACT = 720
 _KEYWORD_SUBSTRING = 700
 _LIFE_EVENT = 650
 _PINYIN_PREFIX = 600
+_ALIAS_PINYIN_PREFIX = 580
 _PINYIN_SYLLABLE = 550
+_ALIAS_PINYIN_SYLLABLE = 530
 _KEYWORD_PINYIN_PREFIX = 520
 _KEYWORD_PINYIN_SYLLABLE = 500
 _INITIALS_PREFIX = 450
+_ALIAS_INITIALS_PREFIX = 420
 _INITIALS_SUBSTRING = 400
 _KEYWORD_INITIALS_PREFIX = 380
 _DEPARTMENT_TEXT = 300
@@ -269,6 +282,7 @@ class _IndexedEntry:
     name: str
     keywords: tuple[str, ...]
     life_events: tuple[str, ...]
+    aliases: tuple[str, ...]
     department: str
     department_name: str
     # Primary (phrase-aware) reading; None when the name has no Han or alnum.
@@ -276,9 +290,10 @@ class _IndexedEntry:
     # Heteronym readings of the name, consulted only for long enough terms.
     name_pinyin_variants: tuple[_PinyinForm, ...]
     keyword_pinyin: tuple[_PinyinForm, ...]
+    alias_pinyin: tuple[_PinyinForm, ...]
     # Separator + department name pinyin and initials: prefix tests.
     department_pinyin_starts: str
-    # Code, name, keywords and life events as written (tiers 1000-650)...
+    # Code, name, aliases, keywords and life events as written (tiers 1000-650)...
     text_haystack: str
     # ... and only their ASCII letter/digit runs, for Latin terms.
     latin_text_haystack: str
@@ -292,26 +307,29 @@ class _IndexedEntry:
         name = normalize_query(entry.name)
         keywords = tuple(normalize_query(keyword) for keyword in entry.keywords)
         life_events = tuple(normalize_query(event) for event in entry.life_events)
+        aliases = tuple(normalize_query(alias) for alias in entry.aliases)
         department = normalize_query(entry.department)
         department_name = normalize_query(entry.department_name)
         name_forms = _pinyin_forms(name)
         # Keywords and department names are matched on their primary reading
         # only: they rank low anyway, and rare readings there add only noise.
         keyword_pinyin = tuple(forms[0] for forms in map(_pinyin_forms, keywords) if forms)
+        # Aliases likewise: each is a name on its own, usually read one way.
+        alias_pinyin = tuple(forms[0] for forms in map(_pinyin_forms, aliases) if forms)
         department_pinyin = _pinyin_forms(department_name)[:1]
         department_pinyin_starts = "".join(
             _FIELD_SEPARATOR + text
             for form in department_pinyin
             for text in (form.full, form.initials)
         )
-        text_fields = (code, name, *keywords, *life_events)
+        text_fields = (code, name, *aliases, *keywords, *life_events)
         latin_text_haystack = _joined(_ascii_runs(text_fields))
         latin_haystack = _joined(
             (
                 latin_text_haystack,
                 *(
                     text
-                    for form in (*name_forms, *keyword_pinyin)
+                    for form in (*name_forms, *alias_pinyin, *keyword_pinyin)
                     for text in (form.full, form.initials)
                 ),
                 *_ascii_runs((department, department_name)),
@@ -325,11 +343,13 @@ class _IndexedEntry:
             name=name,
             keywords=keywords,
             life_events=life_events,
+            aliases=aliases,
             department=department,
             department_name=department_name,
             name_pinyin=name_forms[0] if name_forms else None,
             name_pinyin_variants=name_forms[1:],
             keyword_pinyin=keyword_pinyin,
+            alias_pinyin=alias_pinyin,
             department_pinyin_starts=department_pinyin_starts,
             text_haystack=text_haystack,
             latin_text_haystack=latin_text_haystack,
@@ -380,7 +400,13 @@ _TEXT_TIERS = (
     _Tier(_CODE_EXACT, MatchKind.CODE, lambda item, term: term == item.code),
     _Tier(_NAME_EXACT, MatchKind.NAME, lambda item, term: term == item.name),
     _Tier(_NAME_PREFIX, MatchKind.NAME_PREFIX, lambda item, term: item.name.startswith(term)),
+    _Tier(_ALIAS_EXACT, MatchKind.ALIAS, lambda item, term: term in item.aliases),
     _Tier(_NAME_SUBSTRING, MatchKind.NAME_SUBSTRING, lambda item, term: term in item.name),
+    _Tier(
+        _ALIAS_SUBSTRING,
+        MatchKind.ALIAS,
+        lambda item, term: any(term in alias for alias in item.aliases),
+    ),
     _Tier(_CODE_PREFIX, MatchKind.CODE_PREFIX, lambda item, term: item.code.startswith(term)),
     _Tier(_KEYWORD_EXACT, MatchKind.KEYWORD, lambda item, term: term in item.keywords),
     _Tier(
@@ -417,6 +443,11 @@ _TIER_GROUPS = (
                 _MIN_VARIANT_TERM,
             ),
             _Tier(
+                _ALIAS_PINYIN_PREFIX,
+                MatchKind.ALIAS_PINYIN,
+                lambda item, term: any(form.full.startswith(term) for form in item.alias_pinyin),
+            ),
+            _Tier(
                 _PINYIN_SYLLABLE,
                 MatchKind.PINYIN,
                 lambda item, term: _marker(term) in _primary_syllables(item),
@@ -428,6 +459,13 @@ _TIER_GROUPS = (
                     _marker(term) in form.syllable_suffixes for form in item.name_pinyin_variants
                 ),
                 _MIN_VARIANT_TERM,
+            ),
+            _Tier(
+                _ALIAS_PINYIN_SYLLABLE,
+                MatchKind.ALIAS_PINYIN,
+                lambda item, term: any(
+                    _marker(term) in form.syllable_suffixes for form in item.alias_pinyin
+                ),
             ),
             _Tier(
                 _KEYWORD_PINYIN_PREFIX,
@@ -453,6 +491,13 @@ _TIER_GROUPS = (
                     form.initials.startswith(term) for form in item.name_pinyin_variants
                 ),
                 _MIN_VARIANT_TERM,
+            ),
+            _Tier(
+                _ALIAS_INITIALS_PREFIX,
+                MatchKind.ALIAS_PINYIN,
+                lambda item, term: any(
+                    form.initials.startswith(term) for form in item.alias_pinyin
+                ),
             ),
             _Tier(
                 _INITIALS_SUBSTRING,

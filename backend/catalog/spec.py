@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 
 class MatterType(enum.StrEnum):
@@ -26,6 +34,15 @@ class MaterialForm(enum.StrEnum):
     COPY = "复印件"
     ORIGINAL_AND_COPY = "原件及复印件"
 
+
+# One alias: a short word or phrase; list separators would split it in the
+# spreadsheet, so they cannot be part of one.
+Alias = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=2, max_length=40, pattern=r"^[^、，,;；\n]+$"
+    ),
+]
 
 MATTER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{1,39}$")
 
@@ -69,12 +86,28 @@ class MatterSpec(BaseModel):
         default=(), description="生活事件 used to browse at the kiosk"
     )
     keywords: tuple[str, ...] = ()
+    # Other names people know the matter by: its old names (工商登记 for what
+    # is now 企业设立登记) and the everyday words visitors type (社保, 户口).
+    # Searched like the name itself, by characters, pinyin and initials.
+    aliases: tuple[Alias, ...] = Field(
+        default=(), max_length=20, description="别名: old names and everyday words"
+    )
 
     @field_validator("code")
     @classmethod
     def _code_shape(cls, value: str) -> str:
         if not MATTER_CODE.match(value):
             raise ValueError("事项编码 must be 2-40 letters, digits, '-', '_' or '.'")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for alias in value:
+            if alias in seen:
+                raise ValueError(f"别名“{alias}”重复")
+            seen.add(alias)
         return value
 
     @field_validator("fee")

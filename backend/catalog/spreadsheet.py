@@ -92,6 +92,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("windows", "办理窗口", ("windows",)),
     Column("life_events", "生活事件", ("life_events",)),
     Column("keywords", "关键词", ("keywords",)),
+    Column("aliases", "别名", ("aliases", "别称", "曾用名")),
 )
 _HEADER_OF_FIELD = {column.field: column.header for column in COLUMNS}
 
@@ -270,6 +271,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "windows": _parse_list,
     "life_events": _parse_list,
     "keywords": _parse_list,
+    "aliases": _parse_list,
 }
 
 
@@ -283,6 +285,8 @@ def _reason(detail: ErrorDetails) -> str:
         return f"至少 {context.get('min_length')} 个字符"
     if kind == "string_too_long":
         return f"最多 {context.get('max_length')} 个字符"
+    if kind == "too_long":
+        return f"最多 {context.get('max_length')} 项"
     if kind == "greater_than_equal":
         return f"不能小于 {context.get('ge')}"
     if kind == "less_than_equal":
@@ -557,6 +561,7 @@ def _row_of(matter: MatterSpec) -> list[str | int]:
         "windows": _LIST_JOINER.join(matter.windows),
         "life_events": _LIST_JOINER.join(matter.life_events),
         "keywords": _LIST_JOINER.join(matter.keywords),
+        "aliases": _LIST_JOINER.join(matter.aliases),
     }
     return [cells[column.field] for column in COLUMNS]
 

@@ -7,10 +7,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from backend.models.base import Base, utcnow
 from backend.models.org import enum_column
+from backend.privacy import redact_text
 
 
 class RatingLevel(int, enum.Enum):
@@ -66,7 +67,15 @@ class Rating(Base):
     device_id: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[int] = mapped_column(Integer)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What the rater wrote, with phone and ID numbers and e-mail addresses masked
+    # as it is assigned: every page, API answer and export shows this form.
     note: Mapped[str] = mapped_column(Text, default="")
+    # The note as written, sealed (IdentityProtector.seal_text), only for a bad
+    # rating whose note held something the mask hid: a 差评 must be called back
+    # (回访, 国办发〔2019〕51号) and a rater writing "手机…联系我" gives the only number
+    # the hall has for that. Other ratings are never called back, so their
+    # originals are not kept (个人信息保护法 Art. 6, 19: no more, no longer).
+    note_sealed: Mapped[str] = mapped_column(Text, default="")
     dimensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rated_at: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -75,6 +84,10 @@ class Rating(Base):
     void_reason: Mapped[str] = mapped_column(Text, default="")
     voided_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     voided_at: Mapped[datetime | None] = mapped_column()
+
+    @validates("note", "void_reason")
+    def _redacted(self, _key: str, value: str) -> str:
+        return redact_text(value)
 
 
 class RatingRequestState(enum.StrEnum):
@@ -131,6 +144,12 @@ class Rectification(Base):
     rectified_at: Mapped[datetime | None] = mapped_column()
     follow_up_level: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # A callback record naturally names the number that was called; it is
+    # shown on pages and exports, so it is masked like the rating's note.
+    @validates("callback_note", "outcome")
+    def _redacted(self, _key: str, value: str) -> str:
+        return redact_text(value)
 
 
 class AppealState(enum.StrEnum):

@@ -49,6 +49,7 @@ from backend.services.audit import record
 from backend.services.calendar import calendar_for
 from backend.services.catalog import current_version
 from backend.services.queue import local_day
+from backend.texts import N_
 from backend.workdays import Suspension, SuspensionKind
 
 log = logging.getLogger(__name__)
@@ -598,24 +599,37 @@ def timeline(case: Case) -> list[dict[str, Any]]:
     ]
 
 
-def next_step_hint(case: Case) -> str:
+NEXT_STEP_TEXTS = {
+    CaseState.ACCEPTED: N_("已受理，等待承办"),
+    CaseState.UNDERTAKING: N_("承办中"),
+    CaseState.REVIEWING: N_("审核中"),
+    CaseState.APPROVED: N_("已批准，等待办结"),
+    CaseState.COMPLETED: N_("已办结，请凭受理单到窗口领取结果"),
+    CaseState.DELIVERED: N_("已领取"),
+    CaseState.NOT_ACCEPTED: N_("不予受理，详见告知书"),
+    CaseState.DENIED: N_("不予许可，详见决定书"),
+    CaseState.WITHDRAWN: N_("已撤回"),
+}
+
+
+def next_step_text(case: Case) -> tuple[str, dict[str, str]]:
+    """What the applicant does or waits for next: a message id and its arguments
+    (``kind`` is a label itself), for next_step_hint and the pages to translate."""
     if case.suspended_kind == SuspensionKind.SUPPLEMENT.value:
         open_items = [s for s in case.suspensions if s.ended_on is None]
         detail = open_items[-1].reason if open_items else ""
-        return f"请补正材料：{detail}" if detail else "请按告知补正材料"
+        if detail:
+            return N_("请补正材料：%(items)s"), {"items": detail}
+        return N_("请按告知补正材料"), {}
     if case.suspended_kind:
-        return f"{case.suspended_kind}中，期间不计入办理时限"
-    return {
-        CaseState.ACCEPTED: "已受理，等待承办",
-        CaseState.UNDERTAKING: "承办中",
-        CaseState.REVIEWING: "审核中",
-        CaseState.APPROVED: "已批准，等待办结",
-        CaseState.COMPLETED: "已办结，请凭受理单到窗口领取结果",
-        CaseState.DELIVERED: "已领取",
-        CaseState.NOT_ACCEPTED: "不予受理，详见告知书",
-        CaseState.DENIED: "不予许可，详见决定书",
-        CaseState.WITHDRAWN: "已撤回",
-    }[case.state]
+        return N_("%(kind)s中，期间不计入办理时限"), {"kind": case.suspended_kind}
+    return NEXT_STEP_TEXTS[case.state], {}
+
+
+def next_step_hint(case: Case) -> str:
+    """next_step_text in Chinese (the API, the kiosk and the hub read this)."""
+    message, arguments = next_step_text(case)
+    return message % arguments if arguments else message
 
 
 def public_view(session: Session, case: Case) -> dict[str, Any]:
@@ -642,14 +656,25 @@ def public_view(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
-def staff_view(session: Session, case: Case) -> dict[str, Any]:
+def masked_phone(case: Case, protector: IdentityProtector) -> str:
+    """The applicant's phone as staff see it: 138****8000, 022-****1234.
+
+    Its shape (mobile or landline, the area code) is in the sealed number only;
+    when that cannot be opened, the last four digits are all there is to show."""
+    try:
+        return mask_phone(protector.reveal(case.phone_cipher))
+    except ValueError:
+        return "*" * 7 + case.phone_last4
+
+
+def staff_view(session: Session, case: Case, protector: IdentityProtector) -> dict[str, Any]:
     view = public_view(session, case)
     view.update(
         {
             "id": case.id,
             "applicant_kind": case.applicant_kind.value,
             "applicant_id": case.applicant_id_masked,
-            "phone": mask_phone("0000000" + case.phone_last4),
+            "phone": masked_phone(case, protector),
             "joint": case.joint,
             "participants": [
                 {"department_id": p.department_id, "decision": p.decision}

@@ -184,6 +184,7 @@ class SearchIndexCache:
                         department_name=department.name,
                         type=version.type,
                         keywords=tuple(version.spec.get("keywords", ())),
+                        aliases=tuple(version.spec.get("aliases", ())),
                         life_events=tuple(version.spec.get("life_events", ())),
                     )
                     for version, department in all_current(session)

@@ -36,6 +36,7 @@ from backend.models import (
     TicketState,
     Window,
 )
+from backend.privacy import IdentityProtector, redact_text
 from backend.services import eventlog
 from backend.services.audit import record
 from backend.services.calendar import calendar_for
@@ -277,8 +278,50 @@ def _validate(data: RatingInput) -> RatingLevel:
     return level
 
 
+def _sealed_original_note(note: str, level: RatingLevel, protector: IdentityProtector) -> str:
+    """The note as written, sealed, where the callback of a bad rating may need
+    it (see Rating.note_sealed); "" everywhere else."""
+    if not level.is_bad or redact_text(note) == note:
+        return ""
+    return protector.seal_text(note)
+
+
+def original_note(
+    session: Session,
+    *,
+    rectification_id: int,
+    protector: IdentityProtector,
+    actor: str,
+) -> str:
+    """A bad rating's note as the rater wrote it, for the staff calling them back.
+
+    Only while the callback is still to be made; every reading is audited
+    (who, which item; never the content)."""
+    item = _rectification(
+        session,
+        rectification_id,
+        RectificationState.OPEN,
+        "回访已记录，原始备注不再提供 / the callback is recorded; the original note is closed",
+    )
+    rating = session.get(Rating, item.rating_id)
+    assert rating is not None
+    if not rating.note_sealed:
+        return rating.note
+    try:
+        original = protector.open_text(rating.note_sealed)
+    except ValueError:
+        raise Conflict("原始备注无法解密 / the original note cannot be opened") from None
+    record(session, actor, "rating.note_revealed", "rectification", item.id)
+    return original
+
+
 def submit_rating(
-    session: Session, *, hall_id: int, data: RatingInput, actor: str
+    session: Session,
+    *,
+    hall_id: int,
+    data: RatingInput,
+    actor: str,
+    protector: IdentityProtector,
 ) -> RatingOutcome:
     level = _validate(data)
     existing = session.execute(
@@ -356,7 +399,8 @@ def submit_rating(
         device_id=data.device_id,
         level=level.value,
         reasons=list(data.reasons),
-        note=data.note,
+        note=data.note,  # masked as it is assigned (Rating._redacted)
+        note_sealed=_sealed_original_note(data.note, level, protector),
         dimensions=dict(data.dimensions or {}),
         rated_at=data.rated_at,
     )

@@ -89,6 +89,7 @@ from backend.services import eventlog, notify, ratings, report_schedule, rollup
 from backend.services.auth import Principal
 from backend.services.calendar import calendar_for
 from backend.services.cases import OPEN_STATES, STEP_LABELS, TRANSITIONS
+from backend.texts import N_
 from backend.workdays import SuspensionKind, WorkCalendar
 from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
@@ -273,6 +274,66 @@ def announce(session: Session, hall_id: int, change: str, alert_id: int) -> None
     eventlog.emit(session, hall_id, ALERT_EVENT, {change: 1, "alert_id": alert_id})
 
 
+# Alert texts: message ids (Chinese) with named arguments. An alert stores its
+# key and arguments (detail["text"]), so that a page or a message shows it in
+# its reader's language; ``Alert.message`` keeps the Chinese rendering.
+ALERT_TEXTS = {
+    "reminder": N_("提醒：办件 %(receipt)s（%(matter)s）将于 %(due)s 到期，请及时办结。"),
+    "warning": N_(
+        "预警：办件 %(receipt)s（%(matter)s）今天为承诺期限最后一个工作日（%(due)s），仍未办结。"
+    ),
+    "yellow": N_("黄牌：办件 %(receipt)s（%(matter)s）已超过承诺期限（%(due)s），请立即办结。"),
+    "red": N_(
+        "红牌：办件 %(receipt)s（%(matter)s）黄牌警告后仍未在规定期限内办结（承诺期限 %(due)s）。"
+    ),
+    "no_acceptance": N_("流程异常：办件的第一个环节不是受理（%(step)s）。"),
+    "out_of_order": N_("流程异常：环节「%(step)s」的起始状态与上一环节的结果不符。"),
+    "time_reversed": N_("时间逻辑异常：环节「%(step)s」的时间早于上一环节。"),
+    "skipped": N_("流程异常：跳过了环节「%(skipped)s」直接进入「%(step)s」。"),
+    "illegal_transition": N_("流程异常：不允许的环节变更 %(from_step)s → %(step)s。"),
+    "abnormal_end": N_("异常办结：%(label)s。%(note)s"),
+    "supplement_not_returned": N_(
+        "异常：办件 %(receipt)s 自 %(since)s 告知补正，已 %(days)s 个工作日未补交材料（补交不来）。"
+    ),
+}
+# Arguments that are labels themselves (translated too); lists are joined.
+_LABEL_ARGUMENTS = frozenset({"step", "from_step", "skipped", "label"})
+# Deliveries are in Chinese: the hall records no language for a recipient yet.
+ALERT_SUBJECT = N_("办件监察提醒：%(kind)s")
+_LIST_JOINER = N_("、")
+
+
+def alert_text(key: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """What an alert stores to be rendered later (detail["text"])."""
+    return {"key": key, "args": arguments}
+
+
+def render_alert_text(
+    text: dict[str, Any], translate: Callable[[str], str] = lambda message: message
+) -> str:
+    """An alert's text in the language of ``translate`` (gettext); Chinese by default."""
+    arguments: dict[str, Any] = {}
+    for name, value in text["args"].items():
+        if name in _LABEL_ARGUMENTS and isinstance(value, list):
+            value = translate(_LIST_JOINER).join(translate(str(item)) for item in value)
+        elif name in _LABEL_ARGUMENTS and value:
+            value = translate(str(value))
+        arguments[name] = value
+    return (translate(ALERT_TEXTS[text["key"]]) % arguments).strip()
+
+
+def alert_message(alert: Alert, translate: Callable[[str], str] = lambda message: message) -> str:
+    """The alert as its reader reads it; alerts raised before texts were stored
+    by key have only their Chinese message."""
+    text = alert.detail.get("text") if isinstance(alert.detail, dict) else None
+    if not isinstance(text, dict) or text.get("key") not in ALERT_TEXTS:
+        return alert.message
+    try:
+        return render_alert_text(text, translate)
+    except (KeyError, TypeError, ValueError):
+        return alert.message
+
+
 class _Scan:
     def __init__(self, session: Session, now: datetime, policy: SupervisionPolicy) -> None:
         self.session = session
@@ -290,9 +351,11 @@ class _Scan:
         case: Case,
         kind: AlertKind,
         condition: str,
-        message: str,
+        text: dict[str, Any],
         detail: dict[str, Any] | None = None,
     ) -> Alert:
+        message = render_alert_text(text)
+        detail = {**(detail or {}), "text": text}
         recipients = self.directory.recipients(kind, case)
         alert = Alert(
             kind=kind.value,
@@ -303,7 +366,7 @@ class _Scan:
             handler_staff_id=case.handler_staff_id,
             condition=condition,
             message=message,
-            detail=detail or {},
+            detail=detail,
             due_on=case.due_on,
             raised_on=self.today,
             created_at=self.now,
@@ -402,22 +465,26 @@ class _Scan:
                 case,
                 kind,
                 condition,
-                self._time_message(case, kind),
+                self._time_text(case, kind),
                 {"due_on": case.due_on.isoformat() if case.due_on else None},
             )
 
-    def _time_message(self, case: Case, kind: AlertKind) -> str:
+    def _time_text(self, case: Case, kind: AlertKind) -> dict[str, Any]:
         version = self.session.get(MatterVersion, case.matter_version_id)
-        matter = version.name if version else ""
-        due = case.due_on.isoformat() if case.due_on else "-"
-        subject = f"办件 {case.receipt_number}（{matter}）"
-        text_by_kind = {
-            AlertKind.REMINDER: f"提醒：{subject}将于 {due} 到期，请及时办结。",
-            AlertKind.WARNING: f"预警：{subject}今天为承诺期限最后一个工作日（{due}），仍未办结。",
-            AlertKind.YELLOW: f"黄牌：{subject}已超过承诺期限（{due}），请立即办结。",
-            AlertKind.RED: f"红牌：{subject}黄牌警告后仍未在规定期限内办结（承诺期限 {due}）。",
-        }
-        return text_by_kind[kind]
+        key = {
+            AlertKind.REMINDER: "reminder",
+            AlertKind.WARNING: "warning",
+            AlertKind.YELLOW: "yellow",
+            AlertKind.RED: "red",
+        }[kind]
+        return alert_text(
+            key,
+            {
+                "receipt": case.receipt_number,
+                "matter": version.name if version else "",
+                "due": case.due_on.isoformat() if case.due_on else "-",
+            },
+        )
 
     # ------------------------------------------------------------ event checks
 
@@ -461,13 +528,13 @@ class _Scan:
             ).scalars():
                 history.setdefault(event.case_id, []).append(event)
             for case_id, events in history.items():
-                for kind, condition, message, detail in check_events(
+                for kind, condition, alert_words, detail in check_events(
                     events, cases[case_id].promised_days, new_ids, self.policy
                 ):
                     if (case_id, kind.value, condition) in existing:
                         continue
                     existing.add((case_id, kind.value, condition))
-                    self.raise_alert(cases[case_id], kind, condition, message, detail)
+                    self.raise_alert(cases[case_id], kind, condition, alert_words, detail)
         self.report.events_checked += len(new_ids)
         cursor.last_event_id = max(cursor.last_event_id, max(new_ids))
         cursor.updated_at = self.now
@@ -524,9 +591,14 @@ class _Scan:
                 case,
                 AlertKind.ABNORMAL_END,
                 condition,
-                f"异常：办件 {case.receipt_number} 自 {suspension.started_on.isoformat()} "
-                "告知补正，"
-                f"已 {waited} 个工作日未补交材料（补交不来）。",
+                alert_text(
+                    "supplement_not_returned",
+                    {
+                        "receipt": case.receipt_number,
+                        "since": suspension.started_on.isoformat(),
+                        "days": waited,
+                    },
+                ),
                 {
                     "reason": "supplement_not_returned",
                     "started_on": suspension.started_on.isoformat(),
@@ -543,10 +615,10 @@ def check_events(
     promised_days: int,
     new_ids: set[int],
     policy: SupervisionPolicy = DEFAULT_POLICY,
-) -> list[tuple[AlertKind, str, str, dict[str, Any]]]:
+) -> list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]]:
     """Process and abnormal-ending findings among ``events`` (one case, id order)
     whose id is in ``new_ids``; earlier events serve only as context."""
-    findings: list[tuple[AlertKind, str, str, dict[str, Any]]] = []
+    findings: list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]] = []
     previous: CaseEvent | None = None
     for event in events:
         if event.id in new_ids:
@@ -587,15 +659,16 @@ def skipped_steps(from_state: str, to_state: str) -> list[str] | None:
     return None
 
 
+def _step_label(state: str) -> str:
+    known = {s.value for s in CaseState}
+    return STEP_LABELS[CaseState(state)] if state in known else state
+
+
 def _event_findings(
     event: CaseEvent, previous: CaseEvent | None, promised_days: int, policy: SupervisionPolicy
-) -> list[tuple[AlertKind, str, str, dict[str, Any]]]:
-    findings: list[tuple[AlertKind, str, str, dict[str, Any]]] = []
-    step = (
-        STEP_LABELS.get(CaseState(event.to_state), event.to_state)
-        if event.to_state in {s.value for s in CaseState}
-        else event.to_state
-    )
+) -> list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]]:
+    findings: list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]] = []
+    step = _step_label(event.to_state)
     base = {
         "event_id": event.id,
         "action": event.action,
@@ -609,7 +682,7 @@ def _event_findings(
                 (
                     AlertKind.PROCESS,
                     f"no_acceptance:{event.id}",
-                    f"流程异常：办件的第一个环节不是受理（{step}）。",
+                    alert_text("no_acceptance", {"step": step}),
                     {**base, "rule": "no_acceptance"},
                 )
             )
@@ -619,7 +692,7 @@ def _event_findings(
                 (
                     AlertKind.PROCESS,
                     f"out_of_order:{event.id}",
-                    f"流程异常：环节「{step}」的起始状态与上一环节的结果不符。",
+                    alert_text("out_of_order", {"step": step}),
                     {**base, "rule": "out_of_order", "previous_to": previous.to_state},
                 )
             )
@@ -628,7 +701,7 @@ def _event_findings(
                 (
                     AlertKind.PROCESS,
                     f"time_reversed:{event.id}",
-                    f"时间逻辑异常：环节「{step}」的时间早于上一环节。",
+                    alert_text("time_reversed", {"step": step}),
                     {**base, "rule": "time_reversed", "previous_at": previous.at.isoformat()},
                 )
             )
@@ -641,7 +714,7 @@ def _event_findings(
                     (
                         AlertKind.PROCESS,
                         f"skipped:{event.id}",
-                        f"流程异常：跳过了环节「{'、'.join(skipped)}」直接进入「{step}」。",
+                        alert_text("skipped", {"skipped": skipped, "step": step}),
                         {**base, "rule": "skipped", "skipped": skipped},
                     )
                 )
@@ -650,7 +723,10 @@ def _event_findings(
                     (
                         AlertKind.PROCESS,
                         f"illegal:{event.id}",
-                        f"流程异常：不允许的环节变更 {event.from_state} → {event.to_state}。",
+                        alert_text(
+                            "illegal_transition",
+                            {"from_step": _step_label(event.from_state), "step": step},
+                        ),
                         {**base, "rule": "illegal_transition"},
                     )
                 )
@@ -660,7 +736,7 @@ def _event_findings(
             (
                 AlertKind.ABNORMAL_END,
                 f"{event.action}:{event.id}",
-                f"异常办结：{label}。{event.note}".strip(),
+                alert_text("abnormal_end", {"label": label, "note": event.note}),
                 {**base, "reason": event.action, "note": event.note},
             )
         )
@@ -858,7 +934,7 @@ def deliver_pending(
                     notify.OutgoingMessage(
                         recipient_name=delivery.recipient_name,
                         address=_address(session, delivery.channel, recipient),
-                        subject=f"{alert.kind} 办件监察提醒",
+                        subject=ALERT_SUBJECT % {"kind": alert.kind},
                         body=alert.message,
                     ),
                 )

@@ -45,6 +45,7 @@ from backend.models import (
     Ticket,
     Window,
 )
+from backend.privacy import mask_name
 from backend.services import access, audit
 from backend.services import cases as case_service
 from backend.services.access import Access, Resource
@@ -58,7 +59,12 @@ blueprint = Blueprint("desk", __name__, url_prefix="/cases")
 page_errors(blueprint, fallback_endpoint="desk.index")
 add_nav("desk.index", _l("办件"), order=20)
 
-ACTION_LABELS = {
+# Every action a case event records (CaseEvent.action), as a person reads it: the
+# one table for the timeline and the desk's buttons. A code missing here shows as
+# 其他操作, never as the code.
+EVENT_LABELS = {
+    "accept": _l("受理"),
+    "not_accept": _l("不予受理"),
     "undertake": _l("承办"),
     "review": _l("送审核"),
     "return": _l("退回承办"),
@@ -67,9 +73,75 @@ ACTION_LABELS = {
     "deliver": _l("发证/取件"),
     "deny": _l("不予许可"),
     "withdraw": _l("撤回"),
+    "suspend": _l("暂停计时"),
+    "resume": _l("恢复计时"),
+    "forward": _l("转办"),
+    "joint_approve": _l("联办部门同意"),
+    "joint_deny": _l("联办部门不同意"),
+    "disclose": _l("设为办结公示"),
+    "undisclose": _l("取消办结公示"),
 }
+OTHER_EVENT = _l("其他操作")
+ACTION_LABELS = {action: EVENT_LABELS[action] for action in case_service.TRANSITIONS}
 STATE_LABELS = {state.value: label for state, label in case_service.STEP_LABELS.items()}
 SUSPENSION_CHOICES = [kind.value for kind in SuspensionKind]
+# The kinds are stored in Chinese (the law's words); the pages show them through _().
+SUSPENSION_TEXTS = (
+    _l("补正"), _l("听证"), _l("招标"), _l("拍卖"), _l("检验"), _l("检测"), _l("检验检测"),
+    _l("检疫"), _l("鉴定"), _l("专家评审"), _l("专家论证"), _l("踏勘"),
+)  # fmt: skip
+# How an actor label that names no staff member reads (CaseEvent.actor_label).
+ACTOR_KIND_LABELS = {"device": _l("终端设备"), "hub": _l("大厅主机"), "system": _l("系统")}
+
+
+def actor_text(label: str, staff: Staff | None) -> str:
+    """Who did it, for people: 工作人员 韩*涵（BH0102）, 终端设备 kiosk-1, 系统.
+
+    Staff names are masked as everywhere else a name is shown; the employee
+    number identifies the person to those who may know."""
+    if staff is not None:
+        return str(
+            _(
+                "工作人员 %(name)s（%(number)s）",
+                name=mask_name(staff.name),
+                number=staff.employee_no,
+            )
+        )
+    kind, _separator, rest = label.partition(":")
+    if kind == "staff" and rest:
+        return str(_("工作人员（%(number)s）", number=rest))
+    kind_label = ACTOR_KIND_LABELS.get(kind)
+    if kind_label is None:
+        return str(ACTOR_KIND_LABELS["system"])
+    return f"{kind_label} {rest}".strip()
+
+
+def timeline_rows(session: Session, case: Case) -> list[dict[str, Any]]:
+    """The case's events in the reader's language: step, action and actor as words."""
+    staff_ids = {event.actor_staff_id for event in case.events if event.actor_staff_id}
+    staff = (
+        {
+            row.id: row
+            for row in session.execute(select(Staff).where(Staff.id.in_(staff_ids))).scalars()
+        }
+        if staff_ids
+        else {}
+    )
+    return [
+        {
+            "at": event.at.isoformat(),
+            "action": event.action,
+            "step": _(STATE_LABELS[event.to_state])
+            if event.to_state in STATE_LABELS
+            else OTHER_EVENT,
+            "action_label": EVENT_LABELS.get(event.action, OTHER_EVENT),
+            "actor": actor_text(
+                event.actor_label, staff.get(event.actor_staff_id) if event.actor_staff_id else None
+            ),
+            "note": event.note,
+        }
+        for event in case.events
+    ]
 
 
 def _ext() -> Any:
@@ -293,7 +365,7 @@ def _hall_id(session: Session, user: StaffUser) -> int:
 def _case_context(
     session: Session, user: StaffUser, case: Case, scope: access.CaseScope
 ) -> dict[str, Any]:
-    view = case_service.staff_view(session, case)
+    view = case_service.staff_view(session, case, _ext().protector)
     version = session.get(MatterVersion, case.matter_version_id)
     department = session.get(Department, case.department_id)
     window = session.get(Window, case.window_id) if case.window_id else None
@@ -312,6 +384,7 @@ def _case_context(
         "actions": available_actions(case),
         "suspension_kinds": SUSPENSION_CHOICES,
         "state_labels": STATE_LABELS,
+        "timeline": timeline_rows(session, case),
         "manifest": materials.read_manifest(_ext().settings.upload_dir, case.id),
         "open_states": case_service.OPEN_STATES,
     }

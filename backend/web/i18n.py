@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -47,6 +49,28 @@ def compile_catalogs(target_dir: Path) -> Path:
             write_mo(target, catalog)
         partial.replace(mo_path)  # atomic: another worker may be reading it
     return target_dir
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translator(language: str) -> Callable[[str], str]:
+    """gettext for ``language`` without a request: the scheduler renders reports
+    and messages outside any, and a page may render for another language.
+    Chinese (and an unknown language) is the message id itself."""
+    po_path = SOURCE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == DEFAULT_LOCALE or not po_path.exists():
+        return _message_id
+    with po_path.open("rb") as source:
+        catalog = read_po(source, locale=language)
+    strings = {
+        str(message.id): str(message.string)
+        for message in catalog
+        if message.id and isinstance(message.string, str) and message.string
+    }
+    return lambda message: strings.get(message, message)
+
+
+def _message_id(message: str) -> str:
+    return message
 
 
 def select_locale() -> str:

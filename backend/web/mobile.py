@@ -161,8 +161,12 @@ def case_progress(token: str) -> Any:
             abort(404)
         view = case_service.public_view(session, case)
         hall = session.get(Hall, case.hall_id)
+        message, arguments = case_service.next_step_text(case)
     use_hall_zone(hall.timezone if hall else None)  # the timeline on the hall's clock
-    return render_template("mobile/case.html", view=view)
+    if "kind" in arguments:
+        arguments = {**arguments, "kind": _(arguments["kind"])}
+    next_step = _(message, **arguments) if arguments else _(message)
+    return render_template("mobile/case.html", view=view, next_step=next_step)
 
 
 # ---------------------------------------------------------------- appointments

@@ -43,7 +43,9 @@ from backend.services import report_schedule as schedule_service
 from backend.services.access import Access, Resource, roles_for
 from backend.web import reports
 from backend.web.auth import StaffUser, current_staff, staff_required
+from backend.web.i18n import current_language, translator
 from backend.web.layout import add_nav, page_errors, page_zone
+from backend.web.reports.data import weight_text
 
 blueprint = Blueprint("performance_pages", __name__, url_prefix="/performance")
 page_errors(blueprint, fallback_endpoint="performance_pages.index")
@@ -130,20 +132,7 @@ def period_choices(today: date) -> list[tuple[Any, list[tuple[str, str]]]]:
 
 def _weights_text() -> str:
     """`reports.data.weight_text()` for the page, in the page's language."""
-    w = performance.WEIGHTS
-    text = _(
-        "得分 = %(satisfaction).2f×满意率 + %(on_time).2f×按时办结率 + "
-        "%(waiting).2f×等候得分 + %(rectification).2f×整改率（各项按百分制）；"
-        "等候得分：P90 等候 ≤ %(full)g 分钟为 100，≥ %(zero)g 分钟为 0，之间线性；"
-        "无数据的项不计，其余权重按比例放大。",
-        satisfaction=w["satisfaction"],
-        on_time=w["on_time"],
-        waiting=w["waiting"],
-        rectification=w["rectification"],
-        full=performance.WAIT_FULL_MINUTES,
-        zero=performance.WAIT_ZERO_MINUTES,
-    )
-    return str(text)
+    return weight_text(_)
 
 
 # ------------------------------------------------------------------ the page
@@ -243,6 +232,7 @@ def report(report_format: str) -> Any:
             group_by=_group_by(),
             today=_today(),
             now=_now(),
+            translate=translator(current_language()),
         )
     body = reports.render(document, report_format)
     response = Response(body, mimetype=reports.MEDIA_TYPES[report_format])

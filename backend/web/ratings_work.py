@@ -45,7 +45,7 @@ from backend.services import ratings as rating_service
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.layout import HALL_ZONE, add_nav, page_errors
+from backend.web.layout import add_nav, page_errors, page_zone
 
 blueprint = Blueprint("ratings_work", __name__, url_prefix="/ratings")
 page_errors(blueprint, fallback_endpoint="workbench.index")
@@ -85,7 +85,7 @@ def _now() -> datetime:
 
 
 def _today() -> date:
-    return local_day(_now(), str(HALL_ZONE))
+    return local_day(_now(), page_zone())
 
 
 def _may_act(user: StaffUser, item: Rectification) -> bool:
@@ -257,7 +257,7 @@ def rectification(item_id: int) -> Any:
             "appeal_labels": APPEAL_LABELS,
             "may_act": _may_act(user, item),
             "levels": [(level.value, _(level.label)) for level in RatingLevel],
-            "rated_day": local_day(rating.rated_at, str(HALL_ZONE)),
+            "rated_day": local_day(rating.rated_at, page_zone()),
         }
     return render_template("ratings/rectification.html", **context)
 
@@ -348,7 +348,7 @@ def my_bad_ratings(session: Session, staff_id: int) -> list[dict[str, Any]]:
                 # the day only, not the time: the minute would point at the rater.
                 "rating": rating_service.rating_json(rating, for_clerk=True),
                 "id": rating.id,
-                "day": local_day(rating.rated_at, str(HALL_ZONE)),
+                "day": local_day(rating.rated_at, page_zone()),
                 "appeals": history,
                 "may_appeal": not rating.voided
                 and not any(a.state is AppealState.PENDING for a in history),

@@ -41,6 +41,14 @@ from backend.web.layout import add_nav, page_errors, wants_fragment
 from backend.web.live import QUEUE_EVENTS, live_cursor
 
 blueprint = Blueprint("supervision_pages", __name__, url_prefix="/supervision")
+
+
+@blueprint.app_template_filter("alert_text")
+def alert_text(alert: Alert) -> str:
+    """An alert's text in the page's language."""
+    return supervision_service.alert_message(alert, _)
+
+
 page_errors(blueprint, fallback_endpoint="supervision_pages.alerts")
 
 VIEW_ROLES = tuple(sorted(roles_for(Resource.SUPERVISION, Access.READ)))  # the API's rule
@@ -93,6 +101,13 @@ RULE_LABELS = {
     "deny": _l("不予许可"),
     "void": _l("作废"),
     "delete": _l("删除"),
+}
+# Whom an alert went to (AlertDelivery.recipient_role).
+RECIPIENT_ROLE_LABELS = {
+    "handler": _l("承办人"),
+    "department_lead": _l("部门首席代表"),
+    "supervisor": _l("电子监察"),
+    "discipline": _l("纪检监察"),
 }
 FINDING_KINDS = (AlertKind.PROCESS.value, AlertKind.ABNORMAL_END.value)
 PAGE_SIZE = 200
@@ -471,6 +486,7 @@ def case_alerts(case_id: int) -> Any:
         kind_classes=KIND_CLASSES,
         kind_labels=KIND_LABELS,
         clear_reasons=CLEAR_REASONS,
+        recipient_roles=RECIPIENT_ROLE_LABELS,
         states=STATES,
         can_acknowledge=user.principal.has_role(*VIEW_ROLES),
     )

@@ -58,6 +58,14 @@ def test_search_finds_by_pinyin_initials_and_filters_by_department(api: Api) -> 
     assert search(api, "q=许可&department=NOPE")["results"] == []
 
 
+def test_old_names_and_common_words_find_the_renamed_matter(api: Api) -> None:
+    # The words: the matter is called 企业设立登记 now.
+    for query in ("gsdj", "工商登记", "注册登记", "gongshangdengji"):
+        first = search(api, f"q={query}")["results"][0]
+        assert (first["code"], first["matched"][:5]) == ("GS-001", "alias"), query
+    assert "工商登记" in spec_of(api, "GS-001")["aliases"]
+
+
 def test_matter_detail_lists_materials_fee_and_time_limits(api: Api) -> None:
     status, detail = api.get("/api/v1/catalog/matters/GS-001")
     assert status == 200, detail

@@ -116,6 +116,7 @@ class FakeHub:
                 department_name=self.departments.get(m["department"], m["department"]),
                 type=m["type"],
                 keywords=tuple(m.get("keywords", ())),
+                aliases=tuple(m.get("aliases", ())),
                 life_events=tuple(m.get("life_events", ())),
             )
             for index, m in enumerate(catalog["matters"])
@@ -238,6 +239,7 @@ class FakeHub:
             category=matter["queue_category"],
             window_area=self._area(matter["queue_category"]),
             floor=category["floor"] if category else None,
+            aliases=list(matter.get("aliases", ())),
         )
 
     def _do_catalog_search(self, body: dict[str, Any]) -> dict[str, Any] | ErrorCode:

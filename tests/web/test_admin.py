@@ -208,6 +208,26 @@ def test_editing_a_matter_adds_a_version_and_the_diff_shows_the_fields(
     assert same.status_code == 302 and len(versions(db, "GS-001")) == 2
 
 
+def test_aliases_are_maintained_on_the_edit_page_and_searched_at_once(
+    admin: Browser, db: Database
+) -> None:
+    edit_page = text(admin.get("/admin/catalog/m/GS-002/edit"))
+    assert 'name="aliases"' in edit_page
+    form = matter_form(db, "GS-002", aliases="工商变更、老字号变更；执照变更")
+    response = admin.post("/admin/catalog/m/GS-002/edit", form)
+    assert response.status_code == 302, text(response)[:3000]
+    assert versions(db, "GS-002")[-1].spec["aliases"] == ["工商变更", "老字号变更", "执照变更"]
+    diff = text(admin.get("/admin/catalog/m/GS-002/diff?a=1&b=2"))
+    assert 'data-diff-field="别名"' in diff
+    found = admin.client.get("/api/v1/catalog/search?q=lzhbg").get_json()
+    assert found["results"][0]["code"] == "GS-002"
+    assert found["results"][0]["matched"] == "alias_pinyin"
+    # A one-character alias is refused with the row parser's reason; nothing is saved.
+    refused = admin.post("/admin/catalog/m/GS-002/edit", matter_form(db, "GS-002", aliases="变"))
+    assert refused.status_code == 400 and "至少 2 个字符" in text(refused)
+    assert len(versions(db, "GS-002")) == 2
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -74,7 +74,7 @@ def register(body: RegisterCase) -> Reply:
         )
         if not scope.all_departments and case.department_id not in scope.departments:
             raise Forbidden("该事项不属于您的部门 / this matter belongs to another department")
-        view = case_service.staff_view(session, case)
+        view = case_service.staff_view(session, case, extension.protector)
         view["public_token"] = case.public_token
     return view, 201
 
@@ -84,13 +84,13 @@ def get_case(case_id: int) -> Reply:
     who = principal()
     with ext().db.reading() as session:
         case, _scope = access.load_case(session, who, case_id, now())
-        return case_service.staff_view(session, case)
+        return case_service.staff_view(session, case, ext().protector)
 
 
 def _change(
     case_id: int,
     change: Callable[..., Case],
-    reply: Callable[[Session, Case], dict[str, Any]] = case_service.staff_view,
+    reply: Callable[[Session, Case], dict[str, Any]] | None = None,
     **details: Any,
 ) -> Reply:
     """Transitions, suspensions, forwarding and disclosure: the caller's write access
@@ -108,6 +108,8 @@ def _change(
             allow_all_departments=True,
             **details,
         )
+        if reply is None:
+            return case_service.staff_view(session, case, ext().protector)
         return reply(session, case)
 
 

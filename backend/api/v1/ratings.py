@@ -13,6 +13,7 @@ from backend.api.framework import DEVICE_OR_STAFF, STAFF, Reply, operation, prin
 from backend.api.v1.common import actor_label, ext, hall_session, now
 from backend.api.v1.schemas import (
     CallbackNote,
+    Empty,
     FollowUp,
     Outcome,
     RectificationQuery,
@@ -60,6 +61,7 @@ def submit(hall: str, body: SubmitRating) -> Reply:
                 received_at=received_at,
             ),
             actor=actor_label(who, device),
+            protector=ext().protector,
         )
         reply = rating_service.rating_json(outcome.rating)
         reply["duplicate"] = not outcome.created
@@ -167,6 +169,26 @@ def _rectification_step(
 )
 def callback(item_id: int, body: CallbackNote) -> Reply:
     return _rectification_step(item_id, rating_service.record_callback, note=body.note, now=now())
+
+
+@operation(
+    blueprint,
+    "/rectifications/<int:item_id>/original-note",
+    "POST",
+    body=Empty,
+    auth=STAFF,
+    roles=FOLLOW_UP_ROLES,
+    summary="回访前查看差评原始备注（留痕）/ the bad rating's note as written, for the callback",
+)
+def original_note(item_id: int, body: Empty) -> Reply:
+    # POST, not GET: every reading is an audited act, and no cache or log
+    # keeps an answer that holds a phone number.
+    who = principal()
+    with ext().db.writing() as session:
+        note = rating_service.original_note(
+            session, rectification_id=item_id, protector=ext().protector, actor=who.label
+        )
+        return {"id": item_id, "note": note}
 
 
 @operation(

@@ -38,6 +38,7 @@ from backend.models import CalendarYear, WorkdayOverride
 from backend.services import calendar_change
 from backend.services.calendar import calendar_for
 from backend.services.queue import local_day
+from backend.texts import N_
 from backend.web.admin import blueprint
 from backend.web.admin.common import (
     AdminForm,
@@ -57,14 +58,14 @@ FIRST_YEAR, LAST_YEAR = calendar_change.FIRST_YEAR, calendar_change.LAST_YEAR
 IMPORT_LIMIT_BYTES = holiday_notice.MAX_INPUT_CHARS * 4  # UTF-8: up to 4 bytes a character
 WEEKDAY_NAMES = ("一", "二", "三", "四", "五", "六", "日")
 HOLIDAY_NAMES = {
-    "New Year's Day": "元旦",
-    "Spring Festival": "春节",
-    "Tomb-sweeping Day": "清明节",
-    "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节",
-    "National Day": "国庆节",
-    "Mid-autumn Festival": "中秋节",
-    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+    "New Year's Day": N_("元旦"),
+    "Spring Festival": N_("春节"),
+    "Tomb-sweeping Day": N_("清明节"),
+    "Labour Day": N_("劳动节"),
+    "Dragon Boat Festival": N_("端午节"),
+    "National Day": N_("国庆节"),
+    "Mid-autumn Festival": N_("中秋节"),
+    "Anti-Fascist 70th Day": N_("抗战胜利纪念日"),
 }
 
 
@@ -130,7 +131,8 @@ def _holiday_name(day: date) -> str:
         _is_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
         return ""
-    return HOLIDAY_NAMES.get(name or "", name or "")
+    # Chinese names are the message ids: the page shows them in its language.
+    return _(HOLIDAY_NAMES[name]) if name in HOLIDAY_NAMES else (name or "")
 
 
 def _months(db: Any, year: int, overrides: dict[date, WorkdayOverride]) -> list[Any]:

@@ -72,6 +72,7 @@ HEADER_TEXTS = (
     _l("事项编码"), _l("事项名称"), _l("事项类型"), _l("实施部门"), _l("承诺时限(工作日)"),
     _l("法定时限(工作日)"), _l("申报材料"), _l("审批条件"), _l("设定依据"), _l("收费标准"),
     _l("办理流程"), _l("网上可办"), _l("排队类别"), _l("办理窗口"), _l("生活事件"), _l("关键词"),
+    _l("别名"),
 )  # fmt: skip
 IMPORT_LIMIT_BYTES = 10 * 1024 * 1024
 PAGE_SIZE = 200
@@ -106,6 +107,7 @@ class MatterForm(AdminForm):
     windows = StringField(_l("办理窗口"), validators=[Optional(), Length(max=500), Clean()])
     life_events = StringField(_l("生活事件"), validators=[Optional(), Length(max=500), Clean()])
     keywords = StringField(_l("关键词"), validators=[Optional(), Length(max=1000), Clean()])
+    aliases = StringField(_l("别名"), validators=[Optional(), Length(max=1000), Clean()])
 
 
 class ImportForm(AdminForm):

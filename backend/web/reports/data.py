@@ -9,6 +9,7 @@ pages always agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,17 +19,37 @@ from sqlalchemy.orm import Session
 
 from backend.models import Department, Hall
 from backend.services import performance, reporting
+from backend.texts import N_
 
-GROUP_LABELS = {"department": "部门", "window": "窗口", "clerk": "工作人员", "hall": "大厅"}
-PERIOD_KIND_LABELS = {
-    "year": "年度",
-    "quarter": "季度",
-    "month": "月度",
-    "week": "周",
-    "day": "日",
-    "range": "期间",
+# Every text of a report is a message id; the report renders them with its own
+# ``translate`` (backend.web.i18n.translator): a page's download follows the
+# page's language, and the scheduled e-mail, which has no reader's language on
+# record, is in Chinese.
+Translate = Callable[[str], str]
+
+
+def same_text(message: str) -> str:
+    return message
+
+
+GROUP_LABELS = {
+    "department": N_("部门"),
+    "window": N_("窗口"),
+    "clerk": N_("工作人员"),
+    "hall": N_("大厅"),
 }
-WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+PERIOD_KIND_LABELS = {
+    "year": N_("年度"),
+    "quarter": N_("季度"),
+    "month": N_("月度"),
+    "week": N_("周"),
+    "day": N_("单日"),
+    "range": N_("期间"),
+}
+WEEKDAYS = (
+    N_("星期一"), N_("星期二"), N_("星期三"), N_("星期四"),
+    N_("星期五"), N_("星期六"), N_("星期日"),
+)  # fmt: skip
 # The hours shown in the heat map: the hall's issuing hours with a margin.
 HEAT_HOURS = tuple(range(8, 18))
 
@@ -43,37 +64,37 @@ class Column:
 # The ranking table, in every format. Seconds are shown as minutes: that is how
 # the hall talks about waiting ("等了二十分钟").
 COLUMNS: tuple[Column, ...] = (
-    Column("rank", "名次", "int"),
-    Column("name", "名称", "text"),
-    Column("score", "得分", "score"),
-    Column("previous_rank", "上期名次", "int"),
-    Column("score_change", "得分变化", "change"),
-    Column("tickets_served", "办结号票", "int"),
-    Column("avg_wait_seconds", "平均等候(分)", "minutes"),
-    Column("p90_wait_seconds", "P90等候(分)", "minutes"),
-    Column("avg_service_seconds", "平均办理(分)", "minutes"),
-    Column("p90_service_seconds", "P90办理(分)", "minutes"),
-    Column("cases_completed", "办结办件", "int"),
-    Column("cases_on_time", "按时办结", "int"),
-    Column("cases_late", "逾期办结", "int"),
-    Column("cases_open_overdue", "超期未结", "int"),
-    Column("on_time_rate", "按时率", "percent"),
-    Column("ratings", "评价数", "int"),
-    Column("satisfaction", "满意率", "percent"),
-    Column("ratings_bad", "差评", "int"),
-    Column("rectification_rate", "整改率", "percent"),
+    Column("rank", N_("名次"), "int"),
+    Column("name", N_("名称"), "text"),
+    Column("score", N_("得分"), "score"),
+    Column("previous_rank", N_("上期名次"), "int"),
+    Column("score_change", N_("得分变化"), "change"),
+    Column("tickets_served", N_("办结号票"), "int"),
+    Column("avg_wait_seconds", N_("平均等候(分)"), "minutes"),
+    Column("p90_wait_seconds", N_("P90等候(分)"), "minutes"),
+    Column("avg_service_seconds", N_("平均办理(分)"), "minutes"),
+    Column("p90_service_seconds", N_("P90办理(分)"), "minutes"),
+    Column("cases_completed", N_("办结办件"), "int"),
+    Column("cases_on_time", N_("按时办结"), "int"),
+    Column("cases_late", N_("逾期办结"), "int"),
+    Column("cases_open_overdue", N_("超期未结"), "int"),
+    Column("on_time_rate", N_("按时率"), "percent"),
+    Column("ratings", N_("评价数"), "int"),
+    Column("satisfaction", N_("满意率"), "percent"),
+    Column("ratings_bad", N_("差评"), "int"),
+    Column("rectification_rate", N_("整改率"), "percent"),
 )
 
 RATING_COLUMNS: tuple[Column, ...] = (
-    Column("name", "部门", "text"),
-    Column("total", "有效评价", "int"),
-    Column("satisfied", "满意(≥基本满意)", "int"),
-    Column("satisfaction_rate", "满意率", "percent"),
-    Column("bad", "差评", "int"),
-    Column("called_back", "已回访", "int"),
-    Column("callback_rate", "回访率", "percent"),
-    Column("rectified", "已整改", "int"),
-    Column("rectification_rate", "整改率", "percent"),
+    Column("name", N_("部门"), "text"),
+    Column("total", N_("有效评价"), "int"),
+    Column("satisfied", N_("满意(≥基本满意)"), "int"),
+    Column("satisfaction_rate", N_("满意率"), "percent"),
+    Column("bad", N_("差评"), "int"),
+    Column("called_back", N_("已回访"), "int"),
+    Column("callback_rate", N_("回访率"), "percent"),
+    Column("rectified", N_("已整改"), "int"),
+    Column("rectification_rate", N_("整改率"), "percent"),
 )
 
 
@@ -93,18 +114,21 @@ class PerformanceReport:
     ratings_total: dict[str, Any]
     # heat[weekday 1..7][hour] = (tickets, average wait in seconds or None)
     heat: dict[int, dict[int, tuple[int, float | None]]] = field(default_factory=dict)
+    translate: Translate = field(default=same_text, repr=False, compare=False)
 
     @property
     def group_label(self) -> str:
-        return GROUP_LABELS.get(self.group_by, self.group_by)
+        return self.translate(GROUP_LABELS.get(self.group_by, self.group_by))
 
     @property
     def period_text(self) -> str:
-        kind = PERIOD_KIND_LABELS.get(self.period.kind, "")
-        return (
-            f"{kind} {self.period.label}（{self.period.start.isoformat()} 至 "
-            f"{self.period.end.isoformat()}）"
-        )
+        kind = PERIOD_KIND_LABELS.get(self.period.kind)
+        return self.translate(N_("%(kind)s %(label)s（%(start)s 至 %(end)s）")) % {
+            "kind": self.translate(kind) if kind else "",
+            "label": self.period.label,
+            "start": self.period.start.isoformat(),
+            "end": self.period.end.isoformat(),
+        }
 
     @property
     def filename_stem(self) -> str:
@@ -124,8 +148,10 @@ def build_report(
     group_by: str,
     today: date,
     now: datetime,
+    translate: Translate = same_text,
 ) -> PerformanceReport:
-    """Everything one report shows, for one hall (and one department for a lead)."""
+    """Everything one report shows, for one hall (and one department for a lead),
+    worded by ``translate``."""
     scope = performance.Scope(hall_id=hall_id, department_id=department_id)
     ranked = performance.ranking(session, period, group_by, scope, today)
     hall_summary = performance.summary(session, period, "hall", scope, today, with_names=False)
@@ -149,7 +175,7 @@ def build_report(
             cell["avg_wait_seconds"],
         )
     hall_name = session.execute(select(Hall.name).where(Hall.id == hall_id)).scalar_one()
-    scope_label = "全部部门"
+    scope_label = translate(N_("全部部门"))
     if department_id is not None:
         scope_label = (
             session.execute(
@@ -158,7 +184,7 @@ def build_report(
             or "—"
         )
     return PerformanceReport(
-        title=f"{hall_name}绩效评估报表",
+        title=translate(N_("%(hall)s绩效评估报表")) % {"hall": hall_name},
         hall_name=hall_name,
         scope_label=scope_label,
         period=period,
@@ -168,9 +194,13 @@ def build_report(
         weights=dict(performance.WEIGHTS),
         rows=rows,
         totals=totals,
-        ratings=[{**group, "name": group.get("name") or "未指定"} for group in rating_groups],
+        ratings=[
+            {**group, "name": group.get("name") or translate(N_("未指定"))}
+            for group in rating_groups
+        ],
         ratings_total=rating_total,
         heat=heat,
+        translate=translate,
     )
 
 
@@ -231,13 +261,22 @@ def cell_text(column: Column, row: dict[str, Any]) -> str:
     return str(value)
 
 
-def weight_text() -> str:
+WEIGHT_TEXT = N_(
+    "得分 = %(satisfaction).2f×满意率 + %(on_time).2f×按时办结率 + "
+    "%(waiting).2f×等候得分 + %(rectification).2f×整改率（各项按百分制）；"
+    "等候得分：P90 等候 ≤ %(full)g 分钟为 100，≥ %(zero)g 分钟为 0，之间线性；"
+    "无数据的项不计，其余权重按比例放大。"
+)
+
+
+def weight_text(translate: Translate = same_text) -> str:
     """The score formula in words, from the service's own constants."""
     w = performance.WEIGHTS
-    return (
-        f"得分 = {w['satisfaction']:.2f}×满意率 + {w['on_time']:.2f}×按时办结率 + "
-        f"{w['waiting']:.2f}×等候得分 + {w['rectification']:.2f}×整改率（各项按百分制）；"
-        f"等候得分：P90 等候 ≤ {performance.WAIT_FULL_MINUTES:g} 分钟为 100，"
-        f"≥ {performance.WAIT_ZERO_MINUTES:g} 分钟为 0，之间线性；"
-        "无数据的项不计，其余权重按比例放大。"
-    )
+    return translate(WEIGHT_TEXT) % {
+        "satisfaction": w["satisfaction"],
+        "on_time": w["on_time"],
+        "waiting": w["waiting"],
+        "rectification": w["rectification"],
+        "full": performance.WAIT_FULL_MINUTES,
+        "zero": performance.WAIT_ZERO_MINUTES,
+    }

@@ -14,6 +14,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from backend.texts import N_
 from backend.web.layout import local_datetime
 from backend.web.reports.data import (
     COLUMNS,
@@ -21,6 +22,7 @@ from backend.web.reports.data import (
     WEEKDAYS,
     Column,
     PerformanceReport,
+    Translate,
     cell_value,
     weight_text,
 )
@@ -43,10 +45,14 @@ NUMBER_FORMATS = {
 def _title(sheet: Worksheet, report: PerformanceReport, heading: str, width: int) -> int:
     sheet["A1"] = f"{report.title} — {heading}"
     sheet["A1"].font = Font(name=FONT, size=14, bold=True)
-    sheet["A2"] = (
-        f"统计期间：{report.period_text}　比较期间：{report.previous_period.label}　"
-        f"范围：{report.scope_label}　生成时间：{local_datetime(report.generated_at)}"
-    )
+    sheet["A2"] = report.translate(
+        N_("统计期间：%(period)s　比较期间：%(previous)s　范围：%(scope)s　生成时间：%(at)s")
+    ) % {
+        "period": report.period_text,
+        "previous": report.previous_period.label,
+        "scope": report.scope_label,
+        "at": local_datetime(report.generated_at),
+    }
     sheet["A2"].font = Font(name=FONT, size=10, color="52606D")
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(width, 1))
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=max(width, 1))
@@ -58,10 +64,11 @@ def _table(
     first_row: int,
     columns: Sequence[Column],
     rows: Sequence[dict[str, Any]],
+    translate: Translate,
     total: dict[str, Any] | None = None,
 ) -> int:
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=first_row, column=index, value=column.label)
+        cell = sheet.cell(row=first_row, column=index, value=translate(column.label))
         cell.font = Font(name=FONT, bold=True)
         cell.fill = HEADER_FILL
         cell.border = BORDER
@@ -72,7 +79,11 @@ def _table(
         row_number += 1
         is_total = total is not None and position == len(all_rows) - 1
         for index, column in enumerate(columns, start=1):
-            value = "合计" if is_total and column.kind == "text" else cell_value(column, row)
+            value = (
+                translate(N_("合计"))
+                if is_total and column.kind == "text"
+                else cell_value(column, row)
+            )
             cell = sheet.cell(row=row_number, column=index, value=value)
             cell.number_format = NUMBER_FORMATS[column.kind]
             cell.border = BORDER
@@ -80,7 +91,7 @@ def _table(
             if is_total:
                 cell.fill = TOTAL_FILL
     for index, column in enumerate(columns, start=1):
-        width = 24 if column.kind == "text" else max(9, len(column.label) * 2 + 2)
+        width = 24 if column.kind == "text" else max(9, len(translate(column.label)) + 4)
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = sheet.cell(row=first_row + 1, column=3)
     if rows:
@@ -90,13 +101,15 @@ def _table(
 
 
 def render_xlsx(report: PerformanceReport) -> bytes:
+    t = report.translate
     workbook = Workbook()
     ranking = workbook.active
     assert ranking is not None
-    ranking.title = "绩效排名"
-    header = _title(ranking, report, f"按{report.group_label}排名", len(COLUMNS))
-    last = _table(ranking, header, COLUMNS, report.rows)
-    ranking.cell(row=last + 2, column=1, value=weight_text()).font = Font(
+    ranking.title = t(N_("绩效排名"))
+    heading = t(N_("按%(group)s排名")) % {"group": report.group_label}
+    header = _title(ranking, report, heading, len(COLUMNS))
+    last = _table(ranking, header, COLUMNS, report.rows, t)
+    ranking.cell(row=last + 2, column=1, value=weight_text(t)).font = Font(
         name=FONT, size=9, color="52606D"
     )
     ranking.print_options.gridLines = False
@@ -105,23 +118,23 @@ def render_xlsx(report: PerformanceReport) -> bytes:
     ranking.sheet_properties.pageSetUpPr.fitToPage = True
     ranking.print_title_rows = f"{header}:{header}"
 
-    ratings = workbook.create_sheet("好差评")
-    header = _title(ratings, report, "好差评（按部门）", len(RATING_COLUMNS))
-    _table(ratings, header, RATING_COLUMNS, report.ratings, report.ratings_total)
+    ratings = workbook.create_sheet(t(N_("好差评")))
+    header = _title(ratings, report, t(N_("好差评（按部门）")), len(RATING_COLUMNS))
+    _table(ratings, header, RATING_COLUMNS, report.ratings, t, report.ratings_total)
 
-    heat = workbook.create_sheet("等候热力")
+    heat = workbook.create_sheet(t(N_("等候热力")))
     hours = report.heat_hours()
-    header = _title(heat, report, "平均等候分钟（星期 × 取号时段）", len(hours) + 1)
-    heat.cell(row=header, column=1, value="星期").font = Font(name=FONT, bold=True)
+    header = _title(heat, report, t(N_("平均等候分钟（星期 × 取号时段）")), len(hours) + 1)
+    heat.cell(row=header, column=1, value=t(N_("星期"))).font = Font(name=FONT, bold=True)
     for index, hour in enumerate(hours, start=2):
-        cell = heat.cell(row=header, column=index, value=f"{hour}时")
+        cell = heat.cell(row=header, column=index, value=t(N_("%(hour)d时")) % {"hour": hour})
         cell.font = Font(name=FONT, bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center")
         heat.column_dimensions[get_column_letter(index)].width = 7
     for day in range(1, 8):
         row = header + day
-        heat.cell(row=row, column=1, value=f"星期{WEEKDAYS[day - 1]}").font = Font(name=FONT)
+        heat.cell(row=row, column=1, value=t(WEEKDAYS[day - 1])).font = Font(name=FONT)
         for index, hour in enumerate(hours, start=2):
             found = report.heat.get(day, {}).get(hour)
             if found and found[1] is not None:

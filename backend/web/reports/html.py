@@ -59,5 +59,6 @@ def render_html(report: PerformanceReport) -> str:
         weekdays=WEEKDAYS,
         hours=report.heat_hours(),
         heat_style=lambda seconds: heat_style(seconds, worst),
-        weight_text=weight_text(),
+        weight_text=weight_text(report.translate),
+        t=report.translate,
     )

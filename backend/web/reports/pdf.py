@@ -30,6 +30,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from backend.texts import N_
 from backend.web.layout import local_datetime
 from backend.web.reports.data import (
     COLUMNS,
@@ -37,6 +38,7 @@ from backend.web.reports.data import (
     WEEKDAYS,
     Column,
     PerformanceReport,
+    Translate,
     cell_text,
     weight_text,
 )
@@ -88,8 +90,9 @@ def _table(
     total: dict[str, Any] | None,
     cell_style: ParagraphStyle,
     widths: Sequence[float],
+    translate: Translate,
 ) -> Table:
-    header = [Paragraph(column.label, cell_style) for column in columns]
+    header = [Paragraph(translate(column.label), cell_style) for column in columns]
     body: list[list[Any]] = []
     for row in rows:
         body.append(
@@ -102,10 +105,13 @@ def _table(
         )
     if total is not None:
         body.append(
-            ["合计" if column.kind == "text" else cell_text(column, total) for column in columns]
+            [
+                translate(N_("合计")) if column.kind == "text" else cell_text(column, total)
+                for column in columns
+            ]
         )
     if not body:
-        body.append(["本期没有数据", *[""] * (len(columns) - 1)])
+        body.append([translate(N_("本期没有数据")), *[""] * (len(columns) - 1)])
     table = Table([header, *body], colWidths=widths, repeatRows=1)
     style = [
         ("FONT", (0, 0), (-1, -1), font, 7.5),
@@ -128,7 +134,8 @@ def _heat_table(report: PerformanceReport, font: str, width: float) -> Table:
         (wait or 0.0 for cells in report.heat.values() for _n, wait in cells.values()),
         default=0.0,
     )
-    data: list[list[str]] = [["星期", *[f"{hour}时" for hour in hours]]]
+    t = report.translate
+    data: list[list[str]] = [[t(N_("星期")), *[t(N_("%(hour)d时")) % {"hour": h} for h in hours]]]
     style: list[Any] = [
         ("FONT", (0, 0), (-1, -1), font, 7.5),
         ("GRID", (0, 0), (-1, -1), 0.4, GRID),
@@ -136,7 +143,7 @@ def _heat_table(report: PerformanceReport, font: str, width: float) -> Table:
         ("ALIGN", (0, 0), (-1, -1), "CENTER"),
     ]
     for day in range(1, 8):
-        line = [f"星期{WEEKDAYS[day - 1]}"]
+        line = [t(WEEKDAYS[day - 1])]
         for column, hour in enumerate(hours, start=1):
             found = report.heat.get(day, {}).get(hour)
             if found is None or found[1] is None:
@@ -178,20 +185,30 @@ def render_pdf(report: PerformanceReport) -> bytes:
     narrow = (width - 36 * mm) / (len(COLUMNS) - 1)
     ranking_widths = [narrow if c.kind != "text" else 36 * mm for c in COLUMNS]
     rating_widths = [60 * mm, *[(width - 60 * mm) / (len(RATING_COLUMNS) - 1)] * 8]
-    meta = (
-        f"统计期间：{report.period_text}　比较期间：{report.previous_period.label}　"
-        f"范围：{report.scope_label}　分组：按{report.group_label}　"
-        f"生成时间：{local_datetime(report.generated_at)}"
-    )
+    t = report.translate
+    meta = t(
+        N_(
+            "统计期间：%(period)s　比较期间：%(previous)s　范围：%(scope)s　"
+            "分组：按%(group)s　生成时间：%(at)s"
+        )
+    ) % {
+        "period": report.period_text,
+        "previous": report.previous_period.label,
+        "scope": report.scope_label,
+        "group": report.group_label,
+        "at": local_datetime(report.generated_at),
+    }
     story: list[Any] = [
         Paragraph(report.title, styles["title"]),
         Paragraph(meta, styles["meta"]),
-        Paragraph(f"一、绩效排名（按{report.group_label}）", styles["h2"]),
+        Paragraph(
+            t(N_("一、绩效排名（按%(group)s）")) % {"group": report.group_label}, styles["h2"]
+        ),
         Spacer(1, 2 * mm),
-        _table(font, COLUMNS, report.rows, None, styles["cell"], ranking_widths),
+        _table(font, COLUMNS, report.rows, None, styles["cell"], ranking_widths, t),
         Spacer(1, 1.5 * mm),
-        Paragraph(weight_text(), styles["note"]),
-        Paragraph("二、好差评（按部门）", styles["h2"]),
+        Paragraph(weight_text(t), styles["note"]),
+        Paragraph(t(N_("二、好差评（按部门）")), styles["h2"]),
         Spacer(1, 2 * mm),
         _table(
             font,
@@ -200,11 +217,12 @@ def render_pdf(report: PerformanceReport) -> bytes:
             report.ratings_total,
             styles["cell"],
             rating_widths,
+            t,
         ),
         # Eight rows: split over two pages they could not be read, so kept whole.
         KeepTogether(
             [
-                Paragraph("三、等候热力（平均等候分钟，星期 × 取号时段）", styles["h2"]),
+                Paragraph(t(N_("三、等候热力（平均等候分钟，星期 × 取号时段）")), styles["h2"]),
                 Spacer(1, 2 * mm),
                 _heat_table(report, font, width),
             ]
@@ -215,7 +233,8 @@ def render_pdf(report: PerformanceReport) -> bytes:
         canvas.saveState()
         canvas.setFont(font, 7)
         canvas.setFillColor(colors.HexColor("#52606D"))
-        canvas.drawRightString(page[0] - 10 * mm, 6 * mm, f"第 {doc.page} 页 · hallkit 电子监察")
+        footer_text = t(N_("第 %(page)d 页 · hallkit 电子监察")) % {"page": doc.page}
+        canvas.drawRightString(page[0] - 10 * mm, 6 * mm, footer_text)
         canvas.restoreState()
 
     document.build(story, onFirstPage=footer, onLaterPages=footer)
