@@ -627,10 +627,19 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip()[:200] if lines else "(no output)"
 
 
-def start_device_app(
-    settings: Settings, package: str, device_id: str, broker: Any, position: tuple[int, int]
-) -> _RunningApp:
+def device_app_command(settings: Settings, package: str, device_id: str, broker: Any) -> list[str]:
     config = app_config_file(settings, device_id, broker)
+    command = [sys.executable, "-m", package, "--config", str(config)]
+    if package == "kiosk":
+        command += ["--cache-dir", str(settings.var_dir / "kiosk-cache")]
+    return command
+
+
+def start_device_app(
+    settings: Settings, device_id: str, command: list[str], position: tuple[int, int]
+) -> _RunningApp:
+    """Start one app with its window at `position`; all it prints (Kivy's log,
+    audio and clipboard warnings) goes to var/logs/<device>.log, not the terminal."""
     log_path = _log_dir(settings) / f"{device_id}.log"
     env = dict(
         os.environ,
@@ -638,9 +647,6 @@ def start_device_app(
         KCFG_GRAPHICS_LEFT=str(position[0]),
         KCFG_GRAPHICS_TOP=str(position[1]),
     )
-    command = [sys.executable, "-m", package, "--config", str(config)]
-    if package == "kiosk":
-        command += ["--cache-dir", str(settings.var_dir / "kiosk-cache")]
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             command,
@@ -664,7 +670,9 @@ def _device_apps(settings: Settings, enabled: bool, broker: Any) -> Iterator[Dev
         yield None
         return
     started = [
-        start_device_app(settings, package, device_id, broker, position)
+        start_device_app(
+            settings, device_id, device_app_command(settings, package, device_id, broker), position
+        )
         for (package, device_id), position in zip(DEVICE_APPS, APP_WINDOW_POSITIONS, strict=True)
     ]
     apps = DeviceApps(started, _print)
