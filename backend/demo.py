@@ -325,8 +325,19 @@ def _devices(
         elif kind == "evaluator":
             devices["evaluators"].append(SimEvaluator(client, rng))
         client.start()
-    for client in clients:
-        client.wait_connected(15)
+    from hallbus.client import AuthenticationFailed
+
+    try:
+        for client in clients:
+            client.wait_connected(15)
+    except (TimeoutError, AuthenticationFailed) as error:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.stop()
+        raise DemoError(
+            f"模拟设备连不上消息总线 / the simulated devices cannot use the broker at "
+            f"mqtt://{broker.host}:{broker.port}: {error}"
+        ) from None
     _print(
         f"  模拟设备 devices: {len(clients)} online "
         f"({len(devices['kiosks'])} kiosks, {len(devices['displays'])} window displays, "
