@@ -29,6 +29,7 @@ PERIOD_KIND_LABELS = {
     "range": "期间",
 }
 WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+INSUFFICIENT_LABEL = "数据不足"
 # The hours shown in the heat map: the hall's issuing hours with a margin.
 HEAT_HOURS = tuple(range(8, 18))
 
@@ -141,6 +142,19 @@ def build_report(
         }
         for item in ranked["items"]
     ]
+    # Groups with too little data follow the ranking, marked and without a
+    # score: their figures are shown, never a place above those ranked.
+    rows += [
+        {
+            **item["metrics"],
+            "rank": INSUFFICIENT_LABEL,
+            "name": item["name"],
+            "score": None,
+            "previous_rank": item["previous_rank"],
+            "score_change": None,
+        }
+        for item in ranked["insufficient"]
+    ]
     rating_groups, rating_total = rating_table(session, period, scope, today)
     heat: dict[int, dict[int, tuple[int, float | None]]] = {}
     for cell in performance.heatmap(session, period, scope, today)["cells"]:
@@ -240,4 +254,7 @@ def weight_text() -> str:
         f"等候得分：P90 等候 ≤ {performance.WAIT_FULL_MINUTES:g} 分钟为 100，"
         f"≥ {performance.WAIT_ZERO_MINUTES:g} 分钟为 0，之间线性；"
         "无数据的项不计，其余权重按比例放大。"
+        f"数据少于 {performance.MIN_SAMPLE} 条的项不算已计量；已计量项的权重合计不足 "
+        f"{performance.MIN_MEASURED_WEIGHT:g} 的不参与排名，列为“{INSUFFICIENT_LABEL}”；"
+        "超期未办结的办件计入其超期的每个期间的按时办结率。"
     )
