@@ -490,9 +490,7 @@ def _open_overdue(
         .group_by(*[e for _, e in keys])
     )
     # Without keys there is no GROUP BY, and the one row may count 0.
-    return {
-        tuple(row[: len(keys)]): int(row[-1]) for row in session.execute(statement) if row[-1]
-    }
+    return {tuple(row[: len(keys)]): int(row[-1]) for row in session.execute(statement) if row[-1]}
 
 
 def _bucket_periods(period: Period, bucket: str) -> list[tuple[date, Period]]:
