@@ -35,6 +35,8 @@ class AlertKind(enum.StrEnum):
     ABNORMAL_END = (
         "异常办结"  # withdrawn, not accepted, denied, 补正 never returned (3.1.1.1 异常监察)
     )
+    FEE = "收费异常"  # charged other than the catalog's 收费标准 (3.1.1.2 违规收费)
+    DURATION = "时长异常"  # decided abnormally fast or slow for its matter (3.1.1.1 异常监察)
 
 
 # Severity shown in lists and used for sorting; higher is worse.
@@ -42,6 +44,8 @@ ALERT_LEVELS: dict[AlertKind, int] = {
     AlertKind.REMINDER: 0,
     AlertKind.WARNING: 1,
     AlertKind.ABNORMAL_END: 1,
+    AlertKind.DURATION: 1,
+    AlertKind.FEE: 2,
     AlertKind.PROCESS: 2,
     AlertKind.YELLOW: 2,
     AlertKind.RED: 3,
