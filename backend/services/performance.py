@@ -1501,8 +1501,11 @@ def trend(
         return picked
 
     by_ticket, by_case, by_rating = pick(tickets), pick(cases), pick(ratings)
+    # A bucket in which nothing was served, rated or decided (a weekend day) has
+    # no point, even though the cases overdue then count against it.
+    active = {label for label, value in by_case.items() if value["cases_completed"]}
     points = []
-    for label in sorted(set(by_ticket) | set(by_case) | set(by_rating)):
+    for label in sorted(set(by_ticket) | active | set(by_rating)):
         metrics = {
             **EMPTY_TICKETS,
             **EMPTY_CASES,

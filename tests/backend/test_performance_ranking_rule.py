@@ -246,13 +246,11 @@ def test_an_open_overdue_case_counts_against_every_period_it_is_overdue_in(
     assert (november["cases_completed"], november["cases_open_overdue"]) == (0, 1)
     assert november["on_time_rate"] == 0.0
     months = {point["bucket"]: point for point in trend["points"]}
-    assert [
-        months[m]["cases_open_overdue"] for m in ("2026-09-01", "2026-10-01", "2026-11-01")
-    ] == [
-        2,
-        1,
-        1,
-    ]
+    # Only October had decisions: September and November have no trend point
+    # (nothing served, rated or decided), but their own figures above count
+    # the open case all the same.
+    assert set(months) == {"2026-10-01"}
+    assert months["2026-10-01"]["cases_open_overdue"] == 1
     assert months["2026-10-01"]["on_time_rate"] == pytest.approx(1 / 3, abs=1e-4)
 
 
@@ -282,3 +280,29 @@ def test_a_case_due_on_the_periods_last_day_is_not_overdue_in_it(
     assert (august["cases_completed"], august["cases_open_overdue"]) == (1, 0)
     assert august["on_time_rate"] == 1.0
     assert september["cases_open_overdue"] == 3
+
+
+def test_a_day_with_nothing_served_rated_or_decided_has_no_trend_point(
+    database: Database, overdue_cases: dict[str, Any]
+) -> None:
+    window = overdue_cases["window"]
+    with database.reading() as session:
+        daily = perf.trend(
+            session,
+            perf.parse_period("2026-10", TODAY),
+            "day",
+            perf.Scope(),
+            TODAY,
+            group_by="window",
+            group_id=window,
+        )
+    points = {point["bucket"]: point for point in daily["points"]}
+    assert set(points) == {"2026-10-14", "2026-10-20"}  # the two decisions
+    # 14 Oct: one decided on time, both September cases open and overdue.
+    assert points["2026-10-14"]["cases_open_overdue"] == 2
+    assert points["2026-10-14"]["on_time_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    # 20 Oct: one decided (late) that day; the other is still open and overdue.
+    assert (points["2026-10-20"]["cases_late"], points["2026-10-20"]["cases_open_overdue"]) == (
+        1,
+        1,
+    )
