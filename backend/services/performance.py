@@ -473,20 +473,28 @@ def _open_overdue(
         return {}
     last_due = min(period.end, today) - timedelta(days=1)
     _, period_end = period.utc_bounds()
-    statement = (
-        select(*[expression.label(name) for name, expression in keys], func.count())
-        .where(
-            Case.due_on <= last_due,
-            or_(
-                Case.state.in_(OPEN_STATES),
-                and_(Case.state.in_(COMPLETED_STATES), Case.completed_at >= period_end),
-            ),
-            *_case_filters(scope),
+    result: dict[tuple[Any, ...], int] = {}
+    for condition in _still_open_or_decided_after(period_end):
+        statement = (
+            select(*[expression.label(name) for name, expression in keys], func.count())
+            .where(Case.due_on <= last_due, condition, *_case_filters(scope))
+            .group_by(*[e for _, e in keys])
         )
-        .group_by(*[e for _, e in keys])
+        for row in session.execute(statement):
+            if row[-1]:  # without keys there is no GROUP BY, and the one row may count 0
+                key = tuple(row[: len(keys)])
+                result[key] = result.get(key, 0) + int(row[-1])
+    return result
+
+
+def _still_open_or_decided_after(instant: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Open now, or decided at or after ``instant``: two conditions read in two
+    queries, each by its own index (ix_cases_open_due, ix_cases_completed_at),
+    where one OR would read every case due before the period's end."""
+    return (
+        Case.state.in_(OPEN_STATES),
+        and_(Case.state.in_(COMPLETED_STATES), Case.completed_at >= instant),
     )
-    # Without keys there is no GROUP BY, and the one row may count 0.
-    return {tuple(row[: len(keys)]): int(row[-1]) for row in session.execute(statement) if row[-1]}
 
 
 def _open_overdue_by_bucket(
@@ -513,21 +521,20 @@ def _open_overdue_by_bucket(
     ends = [part.end for _first, part in lived]
     last_due = min(period.end, today) - timedelta(days=1)
     period_start, _ = period.utc_bounds()
-    statement = select(
-        *[expression.label(name) for name, expression in keys],
-        Case.due_on,
-        _local_date(session, Case.completed_at),
-    ).where(
-        Case.due_on <= last_due,
-        or_(
-            Case.state.in_(OPEN_STATES),
-            and_(Case.state.in_(COMPLETED_STATES), Case.completed_at >= period_start),
-        ),
-        *_case_filters(scope),
-    )
     width = len(keys)
+    rows = [
+        row
+        for condition in _still_open_or_decided_after(period_start)
+        for row in session.execute(
+            select(
+                *[expression.label(name) for name, expression in keys],
+                Case.due_on,
+                _local_date(session, Case.completed_at),
+            ).where(Case.due_on <= last_due, condition, *_case_filters(scope))
+        )
+    ]
     result: dict[tuple[Any, ...], int] = {}
-    for row in session.execute(statement):
+    for row in rows:
         due = _as_date(row[width])
         first_overdue = bisect_left(lived_ends, due + timedelta(days=1))
         last = len(ends) if row[width + 1] is None else bisect_left(ends, _as_date(row[width + 1]))
