@@ -138,12 +138,25 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     help="auto（有 Mosquitto 用 Mosquitto，否则内置）| embedded | mosquitto | mqtt://host:port",
 )
 @click.option(
+    "--broker-port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="演示自带消息总线的端口（默认 1884，被占用时自动选空闲端口）"
+    "/ port of the demo's own broker (default 1884, a free one when that is taken)",
+)
+@click.option(
     "--apps",
     is_flag=True,
     help="同时在窗口中运行真实的触摸屏、窗口屏、综合屏和评价器程序（需要显示器）",
 )
 def demo(
-    port: int, seconds: float | None, speed: float, no_devices: bool, broker: str, apps: bool
+    port: int,
+    seconds: float | None,
+    speed: float,
+    no_devices: bool,
+    broker: str,
+    broker_port: int | None,
+    apps: bool,
 ) -> None:
     from backend.demo import run_demo
 
@@ -154,6 +167,7 @@ def demo(
             speed=speed,
             devices=not no_devices,
             broker=broker,
+            broker_port=broker_port,
             apps=apps,
         )
     )

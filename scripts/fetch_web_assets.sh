@@ -2,17 +2,26 @@
 # Fill backend/static/vendor/ with the pinned browser libraries the pages serve
 # (no CDN at run time). Installs from the npm registry with the lock file into a
 # temporary directory, copies the built files, and does nothing when the wanted
-# version is already in place. Run from anywhere; needs node and npm.
+# version is already in place. Run from anywhere; needs Python 3, and node and
+# npm only when the files have to be fetched.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 vendor="$repo/backend/static/vendor"
 stamp="$vendor/.versions"
-wanted="$(cd "$repo" && node -e 'const p=require("./package.json");process.stdout.write(JSON.stringify(p.dependencies))')"
+# The wanted versions, written as JSON.stringify writes them (the stamp format):
+# read with Python so that a machine with the files in place needs no node.
+wanted="$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["dependencies"], separators=(",", ":")), end="")' "$repo/package.json")"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -f "$vendor/echarts.min.js" ]]; then
   echo "web assets up to date: $wanted"
   exit 0
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "web assets missing: $vendor needs $wanted, fetched with node and npm," >&2
+  echo "which are not installed (Debian: apt-get install nodejs npm), then run $0 again" >&2
+  exit 1
 fi
 
 work="$(mktemp -d)"

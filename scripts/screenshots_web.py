@@ -227,8 +227,9 @@ def admin_screenshots(browser: Any, server: RunningServer, out: Path) -> None:
 def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> None:
     """电子监察 and 绩效 pages as a supervisor: web-supervision-*.png, web-performance-*.png.
 
-    Adds overdue cases (scanned into 预警/黄牌/红牌), a withdrawn case (a finding)
-    and a month of served tickets and ratings, so the charts have something to show.
+    Adds overdue cases (scanned into 预警/黄牌/红牌), a withdrawn case and a fee
+    charged for a free matter (findings) and a month of served tickets and
+    ratings, so the charts have something to show.
     """
     import random
     from datetime import date, time
@@ -241,6 +242,7 @@ def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> N
     random.seed(7)
     with extension.db.writing() as session:
         hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        registered = []
         for handler, matter, accepted in [
             ("BH1101", "SYJ-001", date(2026, 11, 10)),
             ("BH1102", "SYJ-001", date(2026, 11, 12)),
@@ -264,6 +266,7 @@ def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> N
                 actor=actor,
                 now=datetime.combine(accepted, time(10), zone).astimezone(UTC),
             )
+            registered.append((case, actor))
         case_service.transition(
             session,
             case_id=case.id,
@@ -271,6 +274,14 @@ def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> N
             actor=actor,
             now=NOW - timedelta(days=1),
             note="申请人主动撤回申请",
+        )
+        charged, charging_clerk = registered[3]  # SYJ-001 is free (不收费): a 收费异常 finding
+        case_service.record_fee(
+            session,
+            case_id=charged.id,
+            amount="30",
+            actor=charging_clerk,
+            now=NOW - timedelta(days=1),
         )
         posts = session.execute(
             select(Window.id, StaffPost.staff_id, Window.number)
@@ -285,9 +296,12 @@ def supervision_screenshots(browser: Any, server: RunningServer, out: Path) -> N
             day = NOW.astimezone(zone).date() - timedelta(days=offset)
             if day.weekday() >= 5:
                 continue
-            for window_id, staff_id, window_number in posts[:12]:
+            # Twelve busy windows, and a thirteenth that opened now and then:
+            # too little data to rank (数据不足).
+            for index, (window_id, staff_id, window_number) in enumerate(posts[:13]):
                 slow = 1.0 + (int(window_number) % 4) * 0.5
-                for _ in range(random.randint(8, 16)):
+                count = random.randint(8, 16) if index < 12 else 2 * (offset % 5 == 0)
+                for _ in range(count):
                     number += 1
                     hour = random.choice([9, 9, 10, 10, 11, 13, 14, 14, 15, 16])
                     issued = datetime.combine(day, time(hour, random.randint(0, 59)), zone)

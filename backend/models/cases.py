@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, event
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from backend.models.base import Base, utcnow
@@ -64,6 +64,9 @@ class Case(Base):
     public_disclosure: Mapped[bool] = mapped_column(Boolean, default=False)
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     completed_at: Mapped[datetime | None] = mapped_column()
+    # 收费: what was charged, in fen (分); None until a fee is recorded. Checked
+    # against the catalog's 收费标准 by the supervision scan (收费异常).
+    fee_charged_fen: Mapped[int | None] = mapped_column(BigInteger)
     collected_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -38,6 +38,8 @@ class AlertKind(enum.StrEnum):
     # A calendar change (holiday notice entered, year confirmed) moved the due
     # date of an open case: the handler is told the new date.
     DEADLINE_MOVED = "期限变更"
+    FEE = "收费异常"  # charged other than the catalog's 收费标准 (3.1.1.2 违规收费)
+    DURATION = "时长异常"  # decided abnormally fast or slow for its matter (3.1.1.1 异常监察)
 
 
 # Severity shown in lists and used for sorting; higher is worse.
@@ -46,6 +48,8 @@ ALERT_LEVELS: dict[AlertKind, int] = {
     AlertKind.DEADLINE_MOVED: 0,
     AlertKind.WARNING: 1,
     AlertKind.ABNORMAL_END: 1,
+    AlertKind.DURATION: 1,
+    AlertKind.FEE: 2,
     AlertKind.PROCESS: 2,
     AlertKind.YELLOW: 2,
     AlertKind.RED: 3,

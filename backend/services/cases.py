@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.catalog.fees import FeeFormatError, format_fen, parse_yuan
 from backend.errors import BadInput, Forbidden, InvalidTransition, NotFound
 from backend.models import (
     ApplicantKind,
@@ -394,6 +395,52 @@ def suspend(
     return case
 
 
+# A fee is recorded while the case is handled or once it is decided (收费 at the
+# 财政（银行）集中收费窗口 comes with the decision or the certificate).
+FEE_STATES = OPEN_STATES | {CaseState.COMPLETED, CaseState.DELIVERED}
+
+
+def record_fee(
+    session: Session,
+    *,
+    case_id: int,
+    amount: str,
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    allow_all_departments: bool = False,
+) -> Case:
+    """收费登记: what the applicant was charged, in yuan. A later record replaces
+    the amount (a correction); every record stays in the case's timeline, and
+    the supervision scan compares it with the catalog's 收费标准 (收费异常)."""
+    try:
+        fen = parse_yuan(amount)
+    except FeeFormatError as error:
+        raise BadInput(str(error), field="amount") from error
+    case = _lock_case(session, case_id, actor, allow_all=allow_all_departments)
+    if case.state not in FEE_STATES:
+        raise InvalidTransition(
+            "不予受理、不予许可或撤回的办件不能登记收费 / no fee on a case that was refused"
+        )
+    previous = case.fee_charged_fen
+    case.fee_charged_fen = fen
+    text = f"收费 {format_fen(fen)} 元"
+    if previous is not None:
+        text += f"（更正，原 {format_fen(previous)} 元）"
+    _event(
+        session, case, "fee", case.state, case.state, actor, f"{text} {note.strip()}".strip(), now
+    )
+    record(
+        session,
+        actor.label,
+        "case.fee",
+        "case",
+        case.id,
+        {"fen": fen, "previous_fen": previous},
+    )
+    return case
+
+
 def _close_open_suspension(session: Session, case: Case, day: date) -> None:
     for suspension in case.suspensions:
         if suspension.ended_on is None:
@@ -683,6 +730,9 @@ def staff_view(session: Session, case: Case, protector: IdentityProtector) -> di
             "public_disclosure": case.public_disclosure,
             "decision_reason": case.decision_reason,
             "collected_by": case.collected_by,
+            "fee_charged": format_fen(case.fee_charged_fen)
+            if case.fee_charged_fen is not None
+            else None,
             "timeline": timeline(case),
             "suspensions": [
                 {

@@ -24,6 +24,7 @@ saving time, which is why a fixed offset is used on SQLite).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,6 +90,17 @@ WEIGHTS = {"satisfaction": 0.35, "on_time": 0.35, "waiting": 0.15, "rectificatio
 WAIT_FULL_MINUTES = 15.0
 WAIT_ZERO_MINUTES = 60.0
 P90 = 0.9
+
+# 数据不足 (docs/supervision.md "Who is ranked"): a score is only ranked when it
+# rests on enough data. A component counts as measured when it has at least
+# MIN_SAMPLE observations in the period (30: below that one case or rating
+# more or less moves a rate by over 3 points, and a rate's 95 % margin is up
+# to ±18 points), and the measured components must carry at least
+# MIN_MEASURED_WEIGHT of the weights: on-time completion alone (0.35) or
+# satisfaction alone is not a score of a group's service. Groups below it are
+# shown apart with what they have, never ranked.
+MIN_SAMPLE = 30
+MIN_MEASURED_WEIGHT = 0.5
 
 COMPLETED_STATES = (CaseState.COMPLETED.value, CaseState.DELIVERED.value, CaseState.DENIED.value)
 OPEN_STATES = ("accepted", "undertaking", "reviewing", "approved")
@@ -384,10 +396,12 @@ def case_metrics(
     keys: Sequence[tuple[str, Any]],
     scope: Scope,
     today: date,
+    bucket: str | None = None,
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Decided cases (办结/发证/不予许可) of the period: on time when decided on or
-    before the due date. Overdue open: still open now, due within the period and
-    already past."""
+    before the due date. Open overdue: overdue during the period and not decided
+    in it (:func:`_open_overdue`); they count against the on-time rate. With
+    ``bucket``, the first key is that bucket of the decision day."""
     start, end = period.utc_bounds()
     completed_day = _local_date(session, Case.completed_at)
     filters: list[Any] = []
@@ -417,7 +431,8 @@ def case_metrics(
             "cases_late": int(row.completed) - int(row.on_time),
             "cases_open_overdue": 0,
         }
-    for key, count in _open_overdue(session, period, keys, scope, today).items():
+    group_keys = keys[1:] if bucket is not None else keys
+    for key, count in _open_overdue(session, period, group_keys, scope, today, bucket).items():
         entry = result.setdefault(
             key,
             {
@@ -429,8 +444,17 @@ def case_metrics(
         )
         entry["cases_open_overdue"] = count
     for entry in result.values():
-        entry["on_time_rate"] = _ratio(entry["cases_on_time"], entry["cases_completed"])
+        entry["on_time_rate"] = on_time_rate(
+            entry["cases_on_time"], entry["cases_completed"], entry["cases_open_overdue"]
+        )
     return result
+
+
+def on_time_rate(on_time: int, completed: int, open_overdue: int) -> float | None:
+    """Cases decided on time / (cases decided + cases overdue and still open):
+    a case past its deadline lowers the rate of every period in which it is
+    overdue, not only the one in which it is finally decided."""
+    return _ratio(on_time, completed + open_overdue)
 
 
 def _open_overdue(
@@ -439,23 +463,112 @@ def _open_overdue(
     keys: Sequence[tuple[str, Any]],
     scope: Scope,
     today: date,
+    bucket: str | None = None,
 ) -> dict[tuple[Any, ...], int]:
-    """Cases still open now whose due date is in the period and already past
-    (ix_cases_open_due: only the open cases are read)."""
-    last_due = min(period.end, today - timedelta(days=1))
-    if last_due < period.start:
+    """Cases overdue during the period and not decided in it, per key: due
+    before the period's last day (and before today), and still open now or
+    decided only after the period. Such a case -- the ones that carry a yellow
+    or red card -- counts against each period in which it is overdue; in the
+    period it is decided in, it counts as decided late instead.
+
+    With ``bucket`` the period is cut into its days/weeks/months and the bucket's
+    first day leads each key (as the decided cases' keys: a date on PostgreSQL,
+    ISO text on SQLite)."""
+    if bucket is not None:
+        return _open_overdue_by_bucket(session, period, keys, scope, today, bucket)
+    if period.start > today:  # no day of the period has been lived yet
         return {}
-    statement = (
-        select(*[expression.label(name) for name, expression in keys], func.count())
-        .where(
-            Case.state.in_(OPEN_STATES),
-            Case.due_on >= period.start,
-            Case.due_on <= last_due,
-            *_case_filters(scope),
+    last_due = min(period.end, today) - timedelta(days=1)
+    _, period_end = period.utc_bounds()
+    result: dict[tuple[Any, ...], int] = {}
+    for condition in _still_open_or_decided_after(period_end):
+        statement = (
+            select(*[expression.label(name) for name, expression in keys], func.count())
+            .where(Case.due_on <= last_due, condition, *_case_filters(scope))
+            .group_by(*[e for _, e in keys])
         )
-        .group_by(*[e for _, e in keys])
+        for row in session.execute(statement):
+            if row[-1]:  # without keys there is no GROUP BY, and the one row may count 0
+                key = tuple(row[: len(keys)])
+                result[key] = result.get(key, 0) + int(row[-1])
+    return result
+
+
+def _still_open_or_decided_after(instant: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Open now, or decided at or after ``instant``: two conditions read in two
+    queries, each by its own index (ix_cases_open_due, ix_cases_completed_at),
+    where one OR would read every case due before the period's end."""
+    return (
+        Case.state.in_(OPEN_STATES),
+        and_(Case.state.in_(COMPLETED_STATES), Case.completed_at >= instant),
     )
-    return {tuple(row[: len(keys)]): int(row[-1]) for row in session.execute(statement)}
+
+
+def _open_overdue_by_bucket(
+    session: Session,
+    period: Period,
+    keys: Sequence[tuple[str, Any]],
+    scope: Scope,
+    today: date,
+    bucket: str,
+) -> dict[tuple[Any, ...], int]:
+    """:func:`_open_overdue` for each bucket of the period, from one read of the
+    cases that can count in any of them (the same rule per bucket, applied here
+    rather than in one query per bucket: a month by day would be 31 queries)."""
+    lived = [
+        (first, part) for first, part in _bucket_periods(period, bucket) if part.start <= today
+    ]
+    if not lived:
+        return {}
+    postgresql = _dialect(session) == "postgresql"
+    labels = [first if postgresql else first.isoformat() for first, _part in lived]
+    # Both ascending: bisect finds the buckets a case counts in (overdue by the
+    # bucket's last lived day, not decided by the bucket's last day).
+    lived_ends = [min(part.end, today) for _first, part in lived]
+    ends = [part.end for _first, part in lived]
+    last_due = min(period.end, today) - timedelta(days=1)
+    period_start, _ = period.utc_bounds()
+    width = len(keys)
+    rows = [
+        row
+        for condition in _still_open_or_decided_after(period_start)
+        for row in session.execute(
+            select(
+                *[expression.label(name) for name, expression in keys],
+                Case.due_on,
+                _local_date(session, Case.completed_at),
+            ).where(Case.due_on <= last_due, condition, *_case_filters(scope))
+        )
+    ]
+    result: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        due = _as_date(row[width])
+        first_overdue = bisect_left(lived_ends, due + timedelta(days=1))
+        last = len(ends) if row[width + 1] is None else bisect_left(ends, _as_date(row[width + 1]))
+        for index in range(first_overdue, last):
+            key = (labels[index], *row[:width])
+            result[key] = result.get(key, 0) + 1
+    return result
+
+
+def _bucket_periods(period: Period, bucket: str) -> list[tuple[date, Period]]:
+    """(first day of the bucket, the part of ``period`` inside it) for each
+    day / ISO week / month the period touches."""
+    parts: list[tuple[date, Period]] = []
+    day = period.start
+    while day <= period.end:
+        if bucket == "day":
+            first, last = day, day
+        elif bucket == "week":
+            first = day - timedelta(days=day.weekday())
+            last = first + timedelta(days=6)
+        else:
+            first = day.replace(day=1)
+            last = day.replace(day=monthrange(day.year, day.month)[1])
+        start, end = max(first, period.start), min(last, period.end)
+        parts.append((first, Period(f"{start}..{end}", "range", start, end)))
+        day = last + timedelta(days=1)
+    return parts
 
 
 def _rating_key(group_by: str) -> Any:
@@ -537,6 +650,25 @@ def score(metrics: dict[str, Any]) -> float | None:
         return None
     total_weight = sum(WEIGHTS[name] for name in parts)
     return round(sum(WEIGHTS[name] * value for name, value in parts.items()) / total_weight, 2)
+
+
+def measured(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a group's score rests on: the observations behind each component,
+    the weight of the components with at least MIN_SAMPLE of them, and whether
+    that is enough to rank the group (MIN_MEASURED_WEIGHT)."""
+    observations = {
+        "satisfaction": int(metrics.get("ratings") or 0),
+        "on_time": int(metrics.get("cases_completed") or 0)
+        + int(metrics.get("cases_open_overdue") or 0),
+        "waiting": int(metrics.get("tickets_served") or 0),
+        "rectification": int(metrics.get("rectifications") or 0),
+    }
+    weight = sum(WEIGHTS[name] for name, count in observations.items() if count >= MIN_SAMPLE)
+    return {
+        "observations": observations,
+        "measured_weight": round(weight, 2),
+        "enough_data": weight >= MIN_MEASURED_WEIGHT - 1e-9,
+    }
 
 
 # ------------------------------------------------------ additive figures
@@ -658,7 +790,7 @@ class CaseFigures:
             "cases_on_time": self.on_time,
             "cases_late": self.completed - self.on_time,
             "cases_open_overdue": self.open_overdue,
-            "on_time_rate": _ratio(self.on_time, self.completed),
+            "on_time_rate": on_time_rate(self.on_time, self.completed, self.open_overdue),
         }
 
 
@@ -1129,7 +1261,7 @@ def _figures(
     if not rolled:
         return (
             ticket_metrics(session, period, ticket_keys, scope),
-            case_metrics(session, period, case_keys, scope, today),
+            case_metrics(session, period, case_keys, scope, today, bucket),
             rating_metrics(session, period, rating_keys, scope),
         )
     tickets = _rolled_ticket_figures(session, bucket, group_by, rolled, scope)
@@ -1144,8 +1276,9 @@ def _figures(
         )
         _merge(cases, raw_case_figures(session, case_keys, raw, scope))
         _merge(ratings, raw_rating_counts(session, rating_keys, raw, scope))
-    # Still open now and due inside the period: not a daily figure, always live.
-    for key, count in _open_overdue(session, period, case_keys, scope, today).items():
+    # Overdue during the period and not decided in it: not a daily figure, always live.
+    group_keys = case_keys[1:] if bucket is not None else case_keys
+    for key, count in _open_overdue(session, period, group_keys, scope, today, bucket).items():
         key = _norm(key)
         cases.setdefault(key, CaseFigures()).open_overdue += count
     return (
@@ -1241,6 +1374,7 @@ def summary(
                 "name": names.get(key, "未指定" if key is None else str(key)),
                 **metrics,
                 "score": score(metrics),
+                "data": measured(metrics),
             }
         )
     return {"period": period.as_json(), "group_by": group_by, "weights": WEIGHTS, "items": rows}
@@ -1250,7 +1384,11 @@ def ranking(
     session: Session, period: Period, group_by: str, scope: Scope, today: date
 ) -> dict[str, Any]:
     """横向: groups ranked by score in ``period``; 纵向: each group's score and
-    rank in the previous period of the same kind, and the change."""
+    rank in the previous period of the same kind, and the change.
+
+    Only groups with enough data (:func:`measured`) are ranked, in ``items``;
+    the others are listed apart in ``insufficient`` (数据不足) with their
+    figures and what they lack, and have no rank -- in either period."""
     current = summary(session, period, group_by, scope, today)
     before_period = previous_period(period)
     before = summary(session, before_period, group_by, scope, today, with_names=False)
@@ -1258,37 +1396,45 @@ def ranking(
     previous_score = {item["id"]: item["score"] for item in before["items"]}
     ranks = _ranks(current["items"])
     items = []
-    for item in sorted(current["items"], key=lambda i: ranks.get(i["id"], 10**9)):
+    insufficient = []
+    for item in sorted(current["items"], key=lambda i: (ranks.get(i["id"], 10**9), i["name"])):
         if item["id"] is None:
             continue
         old_score = previous_score.get(item["id"])
-        items.append(
-            {
-                "rank": ranks.get(item["id"]),
-                "id": item["id"],
-                "name": item["name"],
-                "score": item["score"],
-                "previous_rank": previous_rank.get(item["id"]),
-                "previous_score": old_score,
-                "score_change": round(item["score"] - old_score, 2)
-                if item["score"] is not None and old_score is not None
-                else None,
-                "metrics": {k: v for k, v in item.items() if k not in ("id", "name", "score")},
-            }
-        )
+        row = {
+            "rank": ranks.get(item["id"]),
+            "id": item["id"],
+            "name": item["name"],
+            "score": item["score"],
+            "previous_rank": previous_rank.get(item["id"]),
+            "previous_score": old_score,
+            "score_change": round(item["score"] - old_score, 2)
+            if item["score"] is not None and old_score is not None
+            else None,
+            "data": item["data"],
+            "metrics": {k: v for k, v in item.items() if k not in ("id", "name", "score", "data")},
+        }
+        (items if row["rank"] is not None else insufficient).append(row)
     return {
         "period": current["period"],
         "previous_period": before_period.as_json(),
         "group_by": group_by,
         "weights": WEIGHTS,
+        "minimum": {"sample": MIN_SAMPLE, "measured_weight": MIN_MEASURED_WEIGHT},
         "items": items,
+        "insufficient": insufficient,
     }
 
 
 def _ranks(items: list[dict[str, Any]]) -> dict[Any, int]:
-    """Competition ranking (1, 2, 2, 4) by score; groups without a score are unranked."""
+    """Competition ranking (1, 2, 2, 4) by score of the groups with enough data;
+    groups without a score or with too little data are unranked."""
     scored = sorted(
-        (i for i in items if i["score"] is not None and i["id"] is not None),
+        (
+            i
+            for i in items
+            if i["score"] is not None and i["id"] is not None and i["data"]["enough_data"]
+        ),
         key=lambda i: -i["score"],
     )
     ranks: dict[Any, int] = {}
@@ -1413,8 +1559,11 @@ def trend(
         return picked
 
     by_ticket, by_case, by_rating = pick(tickets), pick(cases), pick(ratings)
+    # A bucket in which nothing was served, rated or decided (a weekend day) has
+    # no point, even though the cases overdue then count against it.
+    active = {label for label, value in by_case.items() if value["cases_completed"]}
     points = []
-    for label in sorted(set(by_ticket) | set(by_case) | set(by_rating)):
+    for label in sorted(set(by_ticket) | active | set(by_rating)):
         metrics = {
             **EMPTY_TICKETS,
             **EMPTY_CASES,
@@ -1451,11 +1600,15 @@ def _round(value: Any) -> float | None:
 
 __all__ = [
     "GROUPS",
+    "MIN_MEASURED_WEIGHT",
+    "MIN_SAMPLE",
     "WEIGHTS",
     "Period",
     "Scope",
     "case_metrics",
     "heatmap",
+    "measured",
+    "on_time_rate",
     "parse_period",
     "previous_period",
     "ranking",

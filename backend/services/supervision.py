@@ -37,6 +37,13 @@ WorkCalendar of backend.workdays; ``remaining`` is
   (default 20) working days (补交不来). The latter clears when the materials
   arrive or the case closes; the others are findings for review and stay until
   acknowledged.
+* 收费异常 (3.1.1.2 违规收费): a new 收费登记 (``fee`` event) whose amount the
+  matter's 收费标准 does not allow (backend.catalog.fees: nothing for a free
+  matter; sums of the amounts the standard names).
+* 时长异常 (3.1.1.1 异常监察): a new decision (办结, 不予许可) whose time from
+  受理 lies outside Tukey's far-out fences of the matter's own decided cases
+  on the log scale (at least ``duration_min_sample`` of them, no clock stops;
+  see ``duration_fences``).
 
 Idempotency: an alert is identified by (case, kind, condition); the scan never
 inserts a second uncleared alert for the same triple (a partial unique index
@@ -47,6 +54,8 @@ backs this up) and the event checks read each event once through a cursor
 from __future__ import annotations
 
 import logging
+import math
+import statistics
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -57,6 +66,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from backend.catalog.fees import fee_standard, format_fen
 from backend.db import Database
 from backend.errors import Forbidden, NotFound
 from backend.models import (
@@ -96,6 +106,16 @@ from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 log = logging.getLogger(__name__)
 
 TIME_KINDS = (AlertKind.REMINDER, AlertKind.WARNING, AlertKind.YELLOW, AlertKind.RED)
+# Findings raised from new case events, never raised twice for one condition.
+EVENT_FINDING_KINDS = (
+    AlertKind.PROCESS,
+    AlertKind.ABNORMAL_END,
+    AlertKind.FEE,
+    AlertKind.DURATION,
+)
+# The decisions that end a case's handling (its duration is measured to them).
+DECISION_ACTIONS = ("complete", "deny")
+DECIDED_STATES = (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.DENIED)
 OPEN_STATE_VALUES = tuple(state.value for state in OPEN_STATES)
 EVENT_CURSOR = "case_events"
 
@@ -137,8 +157,20 @@ class SupervisionPolicy:
             AlertKind.PROCESS: (notify.IN_PAGE,),
             AlertKind.ABNORMAL_END: (notify.IN_PAGE,),
             AlertKind.DEADLINE_MOVED: (notify.IN_PAGE, notify.SMS),
+            AlertKind.FEE: (notify.IN_PAGE,),
+            AlertKind.DURATION: (notify.IN_PAGE,),
         }
     )
+    # 时长异常: a decided case is compared with the matter's own decided cases
+    # of the last ``duration_lookback_days`` (without clock stops), once the
+    # matter has at least ``duration_min_sample`` of them. Outside Tukey's
+    # far-out fences on the log of the duration, Q1 − k·IQR … Q3 + k·IQR with
+    # k = ``duration_fence_iqr``, and at least ``duration_min_factor`` times
+    # beyond Q1 / Q3 (docs/supervision.md "时长异常").
+    duration_min_sample: int = 20
+    duration_lookback_days: int = 365
+    duration_fence_iqr: float = 3.0
+    duration_min_factor: float = 2.0
     max_delivery_attempts: int = 5
     claim_timeout: timedelta = timedelta(minutes=10)
 
@@ -292,12 +324,17 @@ ALERT_TEXTS = {
     "skipped": N_("流程异常：跳过了环节「%(skipped)s」直接进入「%(step)s」。"),
     "illegal_transition": N_("流程异常：不允许的环节变更 %(from_step)s → %(step)s。"),
     "abnormal_end": N_("异常办结：%(label)s。%(note)s"),
+    "fee": N_("收费异常：办件 %(receipt)s 实收 %(charged)s 元，收费标准为「%(standard)s」。"),
+    "duration": N_(
+        "时长异常：办件 %(receipt)s 从受理到%(step)s用时 %(hours)s 小时，%(words)s；"
+        "同一事项近一年 %(sample)s 件的中间一半用时 %(q1)s 至 %(q3)s 小时。"
+    ),
     "supplement_not_returned": N_(
         "异常：办件 %(receipt)s 自 %(since)s 告知补正，已 %(days)s 个工作日未补交材料（补交不来）。"
     ),
 }
 # Arguments that are labels themselves (translated too); lists are joined.
-_LABEL_ARGUMENTS = frozenset({"step", "from_step", "skipped", "label"})
+_LABEL_ARGUMENTS = frozenset({"step", "from_step", "skipped", "label", "words"})
 # Deliveries are in Chinese: the hall records no language for a recipient yet.
 ALERT_SUBJECT = N_("办件监察提醒：%(kind)s")
 _LIST_JOINER = N_("、")
@@ -343,6 +380,9 @@ class _Scan:
         self.calendar: WorkCalendar = calendar_for(session)
         self.directory = _Directory(session)
         self.report = ScanReport()
+        # Per scan: matter versions, and each matter's decided durations.
+        self._versions: dict[int, MatterVersion] = {}
+        self._durations: dict[int, list[tuple[int, float]]] = {}
 
     # ------------------------------------------------------------------ raising
 
@@ -528,9 +568,9 @@ class _Scan:
             ).scalars():
                 history.setdefault(event.case_id, []).append(event)
             for case_id, events in history.items():
-                for kind, condition, alert_words, detail in check_events(
-                    events, cases[case_id].promised_days, new_ids, self.policy
-                ):
+                findings = check_events(events, cases[case_id].promised_days, new_ids, self.policy)
+                findings += self._fee_and_duration(cases[case_id], events, new_ids)
+                for kind, condition, alert_words, detail in findings:
                     if (case_id, kind.value, condition) in existing:
                         continue
                     existing.add((case_id, kind.value, condition))
@@ -541,7 +581,7 @@ class _Scan:
 
     def _existing_event_alerts(self, case_ids: Iterable[int]) -> set[tuple[int, str, str]]:
         found: set[tuple[int, str, str]] = set()
-        kinds = [AlertKind.PROCESS.value, AlertKind.ABNORMAL_END.value]
+        kinds = [kind.value for kind in EVENT_FINDING_KINDS]
         for chunk in _chunks(sorted(case_ids), 500):
             # Event findings are never re-raised, even after being cleared.
             found.update(
@@ -552,6 +592,135 @@ class _Scan:
                 ).all()
             )
         return found
+
+    # ------------------------------------------------- 收费异常 and 时长异常
+
+    def _fee_and_duration(
+        self, case: Case, events: list[CaseEvent], new_ids: set[int]
+    ) -> list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]]:
+        """A new 收费登记 is compared with the catalog's 收费标准; a new decision
+        (办结, 不予许可) with the durations of the matter's other decided cases."""
+        findings: list[tuple[AlertKind, str, dict[str, Any], dict[str, Any]]] = []
+        new = [event for event in events if event.id in new_ids]
+        fee_events = [event for event in new if event.action == "fee"]
+        if fee_events and case.fee_charged_fen is not None:
+            finding = self._fee_finding(case, fee_events[-1])
+            if finding is not None:
+                findings.append(finding)
+        decisions = [event for event in new if event.action in DECISION_ACTIONS]
+        if decisions and case.completed_at is not None and not case.suspensions:
+            finding = self._duration_finding(case, decisions[-1])
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _version(self, version_id: int) -> MatterVersion:
+        version = self._versions.get(version_id)
+        if version is None:
+            version = self.session.get(MatterVersion, version_id)
+            assert version is not None
+            self._versions[version_id] = version
+        return version
+
+    def _fee_finding(
+        self, case: Case, event: CaseEvent
+    ) -> tuple[AlertKind, str, dict[str, Any], dict[str, Any]] | None:
+        charged = case.fee_charged_fen
+        assert charged is not None
+        standard = fee_standard(self._version(case.matter_version_id).as_spec())
+        if standard.allows(charged) is not False:
+            return None
+        rule = "fee_for_free_matter" if standard.free else "fee_not_in_standard"
+        return (
+            AlertKind.FEE,
+            f"fee:{charged}",
+            alert_text(
+                "fee",
+                {
+                    "receipt": case.receipt_number,
+                    "charged": format_fen(charged),
+                    "standard": standard.text,
+                },
+            ),
+            {
+                "rule": rule,
+                "event_id": event.id,
+                "at": event.at.isoformat(),
+                "charged_fen": charged,
+                "standard": standard.text,
+                "standard_amounts_fen": list(standard.amounts_fen),
+            },
+        )
+
+    def _duration_finding(
+        self, case: Case, event: CaseEvent
+    ) -> tuple[AlertKind, str, dict[str, Any], dict[str, Any]] | None:
+        assert case.completed_at is not None
+        matter_id = self._version(case.matter_version_id).matter_id
+        durations = self._matter_durations(matter_id)
+        others = [seconds for case_id, seconds in durations if case_id != case.id]
+        fences = duration_fences(others, self.policy)
+        if fences is None:
+            return None
+        seconds = (case.completed_at - case.accepted_at).total_seconds()
+        if fences.lower <= seconds <= fences.upper:
+            return None
+        rule = "too_fast" if seconds < fences.lower else "too_slow"
+        words = N_("异常快") if rule == "too_fast" else N_("异常慢")
+        return (
+            AlertKind.DURATION,
+            f"{rule}:{event.id}",
+            alert_text(
+                "duration",
+                {
+                    "receipt": case.receipt_number,
+                    "step": STEP_LABELS[case.state],
+                    "hours": _hours(seconds),
+                    "words": words,
+                    "sample": len(others),
+                    "q1": _hours(fences.q1),
+                    "q3": _hours(fences.q3),
+                },
+            ),
+            {
+                "rule": rule,
+                "event_id": event.id,
+                "at": event.at.isoformat(),
+                "seconds": round(seconds),
+                "q1_seconds": round(fences.q1),
+                "q3_seconds": round(fences.q3),
+                "lower_seconds": round(fences.lower),
+                "upper_seconds": round(fences.upper),
+                "sample": len(others),
+            },
+        )
+
+    def _matter_durations(self, matter_id: int) -> list[tuple[int, float]]:
+        """(case id, seconds from 受理 to decision) of the matter's cases decided in
+        the look-back window, any version, without a clock stop (their time
+        depends on the applicant)."""
+        cached = self._durations.get(matter_id)
+        if cached is not None:
+            return cached
+        since = self.now - timedelta(days=self.policy.duration_lookback_days)
+        suspended = select(CaseSuspension.id).where(CaseSuspension.case_id == Case.id).exists()
+        rows = self.session.execute(
+            select(Case.id, Case.accepted_at, Case.completed_at)
+            .join(MatterVersion, MatterVersion.id == Case.matter_version_id)
+            .where(
+                MatterVersion.matter_id == matter_id,
+                Case.state.in_([state.value for state in DECIDED_STATES]),
+                Case.completed_at >= since,
+                Case.completed_at <= self.now,
+                ~suspended,
+            )
+        ).all()
+        durations = [
+            (case_id, (completed - accepted).total_seconds())
+            for case_id, accepted, completed in rows
+        ]
+        self._durations[matter_id] = durations
+        return durations
 
     # ----------------------------------------------------------- 补正 not returned
 
@@ -608,6 +777,43 @@ class _Scan:
         for condition, alert in open_alerts.items():
             if condition not in still_open:
                 self.clear(alert, "supplement_ended")
+
+
+@dataclass(frozen=True)
+class DurationFences:
+    q1: float
+    q3: float
+    lower: float
+    upper: float
+
+
+# Below a minute the logarithm would make seconds look like days apart.
+_SHORTEST_DURATION = 60.0
+
+
+def duration_fences(
+    durations: Iterable[float], policy: SupervisionPolicy = DEFAULT_POLICY
+) -> DurationFences | None:
+    """Tukey's far-out fences on log(duration), as seconds; None below the
+    minimum sample. Durations are skewed (most cases take a few days, some many
+    weeks), so the fences are set on their logarithm, where the spread is even;
+    far-out (3·IQR, not 1.5) because every finding is read by a person; and
+    never nearer than ``duration_min_factor`` times Q1 or Q3, so a matter whose
+    cases all take the same day does not flag the next one taking a day more."""
+    values = sorted(math.log(max(value, _SHORTEST_DURATION)) for value in durations)
+    if len(values) < policy.duration_min_sample:
+        return None
+    q1, _median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    spread = q3 - q1
+    floor = math.log(policy.duration_min_factor)
+    lower = min(q1 - policy.duration_fence_iqr * spread, q1 - floor)
+    upper = max(q3 + policy.duration_fence_iqr * spread, q3 + floor)
+    return DurationFences(math.exp(q1), math.exp(q3), math.exp(lower), math.exp(upper))
+
+
+def _hours(seconds: float) -> str:
+    """A duration in hours for an alert text (one unit, so the text translates)."""
+    return f"{max(seconds, 0) / 3600:.1f}"
 
 
 def check_events(

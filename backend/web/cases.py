@@ -387,6 +387,7 @@ def _case_context(
         "timeline": timeline_rows(session, case),
         "manifest": materials.read_manifest(_ext().settings.upload_dir, case.id),
         "open_states": case_service.OPEN_STATES,
+        "fee_states": case_service.FEE_STATES,
     }
 
 
@@ -452,6 +453,18 @@ def suspend(case_id: int) -> Any:
         _("已暂停计时"),
         kind=request.form.get("kind", ""),
         reason=request.form.get("reason", ""),
+    )
+
+
+@blueprint.post("/<int:case_id>/fee")
+@staff_required()
+def fee(case_id: int) -> Any:
+    return _change(
+        case_id,
+        case_service.record_fee,
+        _("已登记收费"),
+        amount=request.form.get("amount", ""),
+        note=request.form.get("note", ""),
     )
 
 

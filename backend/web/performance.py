@@ -135,6 +135,19 @@ def _weights_text() -> str:
     return weight_text(_)
 
 
+def _ranking_rule_text() -> str:
+    """Who is ranked (performance.measured), in the page's language."""
+    return str(
+        _(
+            "参与排名的条件：某项数据达到 %(sample)d 条（号票、评价、办件或整改）才算已计量，"
+            "已计量项的权重合计须达到 %(weight)g；不足的列在“数据不足”中，不排名。"
+            "超期未办结的办件（黄牌、红牌）计入其超期的每个期间，降低当期按时办结率。",
+            sample=performance.MIN_SAMPLE,
+            weight=performance.MIN_MEASURED_WEIGHT,
+        )
+    )
+
+
 # ------------------------------------------------------------------ the page
 
 
@@ -175,8 +188,16 @@ def index() -> Any:
         query=query,
         trend_url=url_for("performance_pages.trend_data", **trend_query),
         heatmap_url=url_for("performance_pages.heatmap_data", **query),
-        group_name=next((i["name"] for i in ranked["items"] if str(i["id"]) == group_id), None),
+        group_name=next(
+            (
+                i["name"]
+                for i in (*ranked["items"], *ranked["insufficient"])
+                if str(i["id"]) == group_id
+            ),
+            None,
+        ),
         weights_text=_weights_text(),
+        ranking_rule_text=_ranking_rule_text(),
         formats=FORMAT_LABELS,
     )
 

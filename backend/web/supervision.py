@@ -64,6 +64,8 @@ KIND_CLASSES = {
     AlertKind.PROCESS.value: "kind-process",
     AlertKind.ABNORMAL_END.value: "kind-abnormal",
     AlertKind.DEADLINE_MOVED.value: "kind-reminder",
+    AlertKind.FEE.value: "kind-fee",
+    AlertKind.DURATION.value: "kind-duration",
 }
 KIND_LABELS = {
     AlertKind.REMINDER.value: _l("提醒"),
@@ -73,6 +75,8 @@ KIND_LABELS = {
     AlertKind.PROCESS.value: _l("流程异常"),
     AlertKind.ABNORMAL_END.value: _l("异常办结"),
     AlertKind.DEADLINE_MOVED.value: _l("期限变更"),
+    AlertKind.FEE.value: _l("收费异常"),
+    AlertKind.DURATION.value: _l("时长异常"),
 }
 STATES = {
     "active": _l("未解除"),
@@ -101,6 +105,10 @@ RULE_LABELS = {
     "deny": _l("不予许可"),
     "void": _l("作废"),
     "delete": _l("删除"),
+    "fee_for_free_matter": _l("不收费事项收费"),
+    "fee_not_in_standard": _l("与收费标准不符"),
+    "too_fast": _l("办理异常快"),
+    "too_slow": _l("办理异常慢"),
 }
 # Whom an alert went to (AlertDelivery.recipient_role).
 RECIPIENT_ROLE_LABELS = {
@@ -109,7 +117,12 @@ RECIPIENT_ROLE_LABELS = {
     "supervisor": _l("电子监察"),
     "discipline": _l("纪检监察"),
 }
-FINDING_KINDS = (AlertKind.PROCESS.value, AlertKind.ABNORMAL_END.value)
+FINDING_KINDS = (
+    AlertKind.PROCESS.value,
+    AlertKind.ABNORMAL_END.value,
+    AlertKind.FEE.value,
+    AlertKind.DURATION.value,
+)
 PAGE_SIZE = 200
 
 
@@ -373,6 +386,7 @@ def _alert_context(template_kinds: tuple[str, ...], default_state: str) -> dict[
         "rule_labels": RULE_LABELS,
         "alert_event": ALERT_EVENT,
         "page_size": PAGE_SIZE,
+        "duration_min_sample": supervision_service.DEFAULT_POLICY.duration_min_sample,
     }
 
 

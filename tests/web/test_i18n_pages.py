@@ -88,6 +88,7 @@ PERFORMANCE_PAGES: dict[str, list[tuple[str, str]]] = {
         ("整改率", "Rectification rate"),
         ("纵向比较", "Compared with"),
         ("按时办结率", "on-time completion"),
+        ("参与排名的条件", "Who is ranked"),
     ],
     "/performance/schedules": [
         ("新建报表计划", "New report schedule"),

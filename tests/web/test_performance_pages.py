@@ -121,9 +121,11 @@ def served(db: Database) -> dict[str, int]:
 def test_ranking_page_table_charts_and_data(browser: Browser, served: dict[str, int]) -> None:
     browser.sign_in(SUPERVISOR)
     page = browser.get("/performance?period=2026-11&group_by=window").get_data(as_text=True)
-    ranked = re.findall(r'data-rank-row="(\d+)" data-rank="(\d*)"', page)
-    assert len(ranked) == 2
-    # Window 1: satisfaction 50 %, p90 wait 18.5 min → its score is the higher one.
+    # 4 and 2 tickets, 2 ratings: too little to rank either window; both are
+    # shown apart (数据不足) with what they have, and the page says the rule.
+    assert re.findall(r'data-rank-row="(\d+)"', page) == []
+    assert len(re.findall(r'data-insufficient-row="(\d+)"', page)) == 2
+    assert 'id="ranking-rule"' in page and "数据不足" in page
     assert '<option value="2026-11" selected>' in page and '<option value="2026-Q4"' in page
     # ECharts is served from the hall's own backend, never fetched from another
     # host: every script and stylesheet comes from this server. (Looking for
@@ -148,7 +150,7 @@ def test_ranking_page_table_charts_and_data(browser: Browser, served: dict[str, 
 def test_department_lead_sees_only_own_department(browser: Browser, served: dict[str, int]) -> None:
     browser.sign_in(GS_LEAD)
     page = browser.get("/performance?period=2026-11&group_by=window").get_data(as_text=True)
-    assert len(re.findall(r"data-rank-row=", page)) == 1
+    assert len(re.findall(r"data-(?:rank|insufficient)-row=", page)) == 1
     heat = browser.get("/performance/data/heatmap.json?period=2026-11").get_json()
     assert heat["cells"][0]["tickets"] == 4  # window 11's tickets are not the lead's
     workbook = load_workbook(

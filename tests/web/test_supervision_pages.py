@@ -267,3 +267,25 @@ def test_live_hall_view_and_its_fragment(browser: Browser, db: Database, clock) 
     assert 'data-elapsed="720"' in page  # the oldest A ticket has waited 12 minutes
     fragment = browser.get("/supervision/hall/panel", headers=FRAGMENT).get_data(as_text=True)
     assert "<html" not in fragment and "data-window=" in fragment
+
+
+def test_a_fee_recorded_at_the_desk_is_checked_and_listed_with_the_findings(
+    app: Flask, browser: Browser, db: Database
+) -> None:
+    """SYJ-001 is free (不收费): a fee recorded for it is a 收费异常 finding."""
+    case_id = register(db, at(date(2026, 11, 24)))
+    clerk = Browser(app.test_client())
+    clerk.sign_in(SYJ_CLERK)
+    refused = clerk.post(f"/cases/{case_id}/fee", {"amount": "三十"}, follow_redirects=True)
+    assert "金额须为元" in refused.get_data(as_text=True)
+    assert clerk.post(f"/cases/{case_id}/fee", {"amount": "30"}).status_code == 302
+    detail = clerk.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert re.search(r"data-fee-charged>\s*30\.00 元", detail) and "不收费" in detail
+    scan(db, at(date(2026, 11, 24), 11))
+    browser.sign_in(SUPERVISOR)
+    page = browser.get("/supervision/findings").get_data(as_text=True)
+    assert 'data-alert-kind="收费异常" data-rule="fee_for_free_matter"' in page
+    assert "不收费事项收费" in page and "30.00 元" in page
+    english = browser.get("/supervision/findings?lang=en").get_data(as_text=True)
+    assert "Fee anomaly" in english and "Fee charged for a free matter" in english
+    assert "Duration anomaly" in english  # the kind filter offers it

@@ -17,6 +17,7 @@ from backend.api.v1.schemas import (
     Forward,
     JointDecision,
     PublicCaseLookup,
+    RecordFee,
     RegisterCase,
     Resume,
     Suspend,
@@ -141,6 +142,18 @@ def transition(case_id: int, body: CaseTransition) -> Reply:
 )
 def suspend(case_id: int, body: Suspend) -> Reply:
     return _change(case_id, case_service.suspend, kind=body.kind, reason=body.reason)
+
+
+@operation(
+    blueprint,
+    "/<int:case_id>/fee",
+    "POST",
+    body=RecordFee,
+    auth=STAFF,
+    summary="收费登记（实收金额，元）/ record the fee charged",
+)
+def record_fee(case_id: int, body: RecordFee) -> Reply:
+    return _change(case_id, case_service.record_fee, amount=body.amount, note=body.note)
 
 
 @operation(

@@ -176,6 +176,13 @@ class Resume(Strict):
     note: str = Field(default="", max_length=2000)
 
 
+class RecordFee(Strict):
+    amount: str = Field(
+        min_length=1, max_length=14, description="实收金额，元，最多两位小数 / yuan, e.g. 80.00"
+    )
+    note: str = Field(default="", max_length=200, description="缴款书号等 / receipt number etc.")
+
+
 class Forward(Strict):
     department: str = Field(max_length=40)
     window: str | None = Field(default=None, max_length=16)

@@ -29,7 +29,9 @@ KIND_VALUES = tuple(kind.value for kind in AlertKind)
 
 class AlertQuery(Strict):
     state: Literal["open", "acknowledged", "cleared"] | None = None
-    kind: str | None = Field(default=None, description="预警/黄牌/红牌/流程异常/异常办结/提醒")
+    kind: str | None = Field(
+        default=None, description="预警/黄牌/红牌/流程异常/异常办结/收费异常/时长异常/提醒"
+    )
     case_id: int | None = None
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0)

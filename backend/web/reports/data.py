@@ -50,6 +50,7 @@ WEEKDAYS = (
     N_("星期一"), N_("星期二"), N_("星期三"), N_("星期四"),
     N_("星期五"), N_("星期六"), N_("星期日"),
 )  # fmt: skip
+INSUFFICIENT_LABEL = N_("数据不足")
 # The hours shown in the heat map: the hall's issuing hours with a margin.
 HEAT_HOURS = tuple(range(8, 18))
 
@@ -167,6 +168,19 @@ def build_report(
         }
         for item in ranked["items"]
     ]
+    # Groups with too little data follow the ranking, marked and without a
+    # score: their figures are shown, never a place above those ranked.
+    rows += [
+        {
+            **item["metrics"],
+            "rank": INSUFFICIENT_LABEL,
+            "name": item["name"],
+            "score": None,
+            "previous_rank": item["previous_rank"],
+            "score_change": None,
+        }
+        for item in ranked["insufficient"]
+    ]
     rating_groups, rating_total = rating_table(session, period, scope, today)
     heat: dict[int, dict[int, tuple[int, float | None]]] = {}
     for cell in performance.heatmap(session, period, scope, today)["cells"]:
@@ -267,6 +281,10 @@ WEIGHT_TEXT = N_(
     "等候得分：P90 等候 ≤ %(full)g 分钟为 100，≥ %(zero)g 分钟为 0，之间线性；"
     "无数据的项不计，其余权重按比例放大。"
 )
+RANKING_RULE_TEXT = N_(
+    "数据少于 %(sample)d 条的项不算已计量；已计量项的权重合计不足 %(weight)g 的不参与排名，"
+    "列为“%(label)s”；超期未办结的办件计入其超期的每个期间的按时办结率。"
+)
 
 
 def weight_text(translate: Translate = same_text) -> str:
@@ -279,4 +297,8 @@ def weight_text(translate: Translate = same_text) -> str:
         "rectification": w["rectification"],
         "full": performance.WAIT_FULL_MINUTES,
         "zero": performance.WAIT_ZERO_MINUTES,
+    } + translate(RANKING_RULE_TEXT) % {
+        "sample": performance.MIN_SAMPLE,
+        "weight": performance.MIN_MEASURED_WEIGHT,
+        "label": translate(INSUFFICIENT_LABEL),
     }
