@@ -1,7 +1,7 @@
 """ticket hold (挂起): held_at, resumed_at, hold_reason, closed_reason
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 The ticket state column is a plain VARCHAR(24) without a CHECK constraint
 (enum_column: native_enum=False), so the new state "held" needs no change to it
@@ -18,7 +18,7 @@ from alembic import op
 import backend.models.base
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

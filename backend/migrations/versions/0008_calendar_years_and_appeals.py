@@ -1,7 +1,7 @@
 """calendar_years (a year's holiday notice confirmed) and rating_appeals (申诉)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 
 A confirmed year's days stop being provisional (backend.workdays). The table
 starts empty: every year the calendar package does not know stays provisional
@@ -21,7 +21,7 @@ from alembic import op
 import backend.models.base
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

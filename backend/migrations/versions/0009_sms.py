@@ -1,7 +1,7 @@
 """ticket contacts, the SMS outbox and the per-category turn-is-near count
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 
 ``ticket_contacts`` holds the sealed mobile number a visitor left for a ticket;
 ``sms_messages`` is the outbox of backend.services.sms (state, attempts, the
@@ -19,7 +19,7 @@ from alembic import op
 import backend.models.base
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
