@@ -212,7 +212,7 @@ def test_a_case_decided_abnormally_fast_or_slow_is_a_finding(database: Database)
     assert too_fast.detail["sample"] >= 30
     assert too_fast.detail["seconds"] == 20 * 60
     assert too_fast.detail["q1_seconds"] == pytest.approx(2.5 * 86400, rel=0.01)
-    assert "20 分钟" in too_fast.message and "异常快" in too_fast.message
+    assert "用时 0.3 小时" in too_fast.message and "异常快" in too_fast.message
     assert open_alerts(database, slow)["时长异常"].detail["rule"] == "too_slow"
     assert "时长异常" not in open_alerts(database, usual)
     run_scan(database, at(DAY, 12))

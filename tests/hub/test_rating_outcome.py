@@ -17,12 +17,13 @@ from sqlalchemy import select, update
 from backend.db import Database
 from backend.models import Hall as HallRow
 from backend.models import Rating, RatingChannel
+from backend.privacy import IdentityProtector
 from backend.services import ratings as rating_service
 from hallbus.client import RequestFailed
 from hallbus.errors import ErrorCode
 from hallbus.messages import RateNow
 from simulators.devices import SimEvaluator
-from tests.hub.conftest import WAIT_S, Hall, wait_until
+from tests.hub.conftest import SECRET, WAIT_S, Hall, wait_until
 
 
 def served_and_invited(hall: Hall, evaluator: SimEvaluator) -> RateNow:
@@ -66,6 +67,7 @@ def test_an_offline_rating_refused_later_is_reported_refused(mosquitto_hall: Hal
                     ticket_id=ticket_id,
                 ),
                 actor="test",
+                protector=IdentityProtector.from_secret(SECRET),
             )
     finally:
         database.dispose()

@@ -58,13 +58,16 @@ HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b(?:staff|device|hub):[A-Za-z0-9-]+")
 CODE_WORDS = frozenset(EVENT_LABELS) | {"handler", "supervisor", "discipline"}
 HIDDEN = re.compile(r"<(script|style|template)\b.*?</\1>", re.S)
+# Samples of what a person types or pastes that are Chinese in either language
+# (the State Council's notice, the 休/班 of its file format), marked lang="zh".
+CHINESE_SAMPLE = re.compile(r'<(q|code|span)\b[^>]*\blang="zh"[^>]*>.*?</\1>', re.S)
 VISIBLE_ATTRIBUTE = re.compile(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"')
 TAG = re.compile(r"<[^>]+>")
 
 
 def visible_text(html: str) -> str:
     """Text between tags plus the attributes a person reads (placeholders, titles)."""
-    html = HIDDEN.sub(" ", html)
+    html = CHINESE_SAMPLE.sub(" ", HIDDEN.sub(" ", html))
     attributes = " ".join(VISIBLE_ATTRIBUTE.findall(html))
     return unescape(TAG.sub(" ", html) + " " + attributes)
 
@@ -107,6 +110,8 @@ def data_runs(db: Database) -> frozenset[str]:
     # The catalog's cell format (材料: 名称|原件|1|是) is the spreadsheet's, Chinese
     # in either language like the file itself.
     runs.update(("是", "否", *(form.value for form in MaterialForm)))
+    # Likewise the holiday file's day kinds (日期,休/班,说明), which it must contain.
+    runs.update(("休", "班"))
     return frozenset(runs)
 
 

@@ -173,7 +173,7 @@ def build_report(
     rows += [
         {
             **item["metrics"],
-            "rank": INSUFFICIENT_LABEL,
+            "rank": translate(INSUFFICIENT_LABEL),
             "name": item["name"],
             "score": None,
             "previous_rank": item["previous_rank"],
