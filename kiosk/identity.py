@@ -64,6 +64,22 @@ def phone_last4_valid(digits: str) -> bool:
     return len(digits) == 4 and digits.isdigit()
 
 
+MOBILE_LENGTH = 11
+# The same rule as hallbus.messages.MobileNumber (a mainland mobile for the 到号提醒 SMS).
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def mobile_valid(digits: str) -> bool:
+    return _MOBILE.fullmatch(digits) is not None
+
+
+def mask_mobile(digits: str) -> str:
+    """138****8000: enough for the visitor to recognise their number, no more."""
+    if len(digits) != MOBILE_LENGTH:
+        return dots(len(digits))
+    return digits[:3] + "****" + digits[-4:]
+
+
 def dots(count: int) -> str:
     """What the screen shows instead of typed phone digits (people queue behind the kiosk)."""
     return "●" * count

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from hallbus.errors import ErrorCode
 from hallbus.messages import TakeTicket, TicketIssued
 from kiosk.gateway import error_code
-from kiosk.identity import IdCardRead
+from kiosk.identity import MOBILE_LENGTH, IdCardRead, mask_mobile, mobile_valid
 from kiosk.print_content import ticket_content, where_text
 from kiosk.printing import PrinterHealth, PrintOutcome, visitor_message
 from kiosk.viewmodels.search import SearchFlow
@@ -29,10 +29,62 @@ class TicketTarget:
     title: str
 
 
+class PhoneEntry:
+    """The optional 到号提醒 number: typed on the digit keypad, kept only until the ticket.
+
+    The number is never logged and never printed; once accepted the screen shows it
+    masked (138****8000).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.number: str | None = None  # accepted, sent as TakeTicket.notify_phone
+        self.digits = ""  # being typed on the keypad
+        self.editing = False
+        self.error_key: str | None = None
+
+    def open(self) -> None:
+        self.digits = self.number or ""
+        self.editing = True
+        self.error_key = None
+
+    def press(self, key: str) -> None:
+        if not self.editing:
+            return
+        self.error_key = None
+        if key == "backspace":
+            self.digits = self.digits[:-1]
+        elif key == "clear":
+            self.digits = ""
+        elif len(key) == 1 and key.isdigit() and len(self.digits) < MOBILE_LENGTH:
+            self.digits += key
+
+    def accept(self) -> bool:
+        if not mobile_valid(self.digits):
+            self.error_key = "ticket.phone.invalid"
+            return False
+        self.number, self.digits, self.editing, self.error_key = self.digits, "", False, None
+        return True
+
+    def cancel(self) -> None:
+        self.digits, self.editing, self.error_key = "", False, None
+
+    def remove(self) -> None:
+        self.reset()
+
+    def typed_text(self) -> str:
+        # Grouped 3-4-4 while typing so the visitor can check it against their phone.
+        d = self.digits
+        return " ".join(part for part in (d[:3], d[3:7], d[7:]) if part)
+
+
 class TicketFlow:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.search = SearchFlow(session)
+        self.phone = PhoneEntry()  # one object: the kiosk's actions are bound to its methods
         self.reset()
 
     def reset(self) -> None:
@@ -45,6 +97,7 @@ class TicketFlow:
         self.print_outcome: PrintOutcome | None = None
         self.printing = False
         self.appointment_code = ""
+        self.phone.reset()
         self.search.reset()
 
     # ----------------------------------------------------------------- choosing
@@ -122,6 +175,21 @@ class TicketFlow:
         )
         self._take(body)
 
+    # ------------------------------------------------------ 到号提醒 (optional)
+
+    def phone_offered(self) -> bool:
+        """No hub flag says whether SMS reminders are on, so the kiosk always offers them
+        while the backend is reachable. Offline or degraded the hub issues from its reserved
+        block, which carries no number (docs/protocol.md), so the offer is hidden then."""
+        return not self.session.offline and not self.session.degraded
+
+    def open_phone(self) -> None:
+        if self.phone_offered():
+            self.phone.open()
+
+    def accept_phone(self) -> None:
+        self.phone.accept()
+
     # ----------------------------------------------------------------- confirm
 
     def confirm(self) -> None:
@@ -132,6 +200,8 @@ class TicketFlow:
             self.session.alert_key = "offline.unavailable"
             return
         category = self.session.category(target.category) if target.category else None
+        if self.phone.editing:
+            return  # the keypad covers the confirm button; finish or cancel the number first
         if self.priority_on and self.priority_kind is None:
             self.priority_kind = "elderly"
         priority = self.priority_kind if self.priority_on else None
@@ -143,6 +213,7 @@ class TicketFlow:
             matter_code=target.matter_code,
             priority_kind=priority,
             id_lookup_hash=self.id_card.lookup_hash if self.id_card else None,
+            notify_phone=self.phone.number if self.phone_offered() else None,
         )
         self._take(body)
 
@@ -151,6 +222,7 @@ class TicketFlow:
         appointment = body.is_check_in
 
         def done(ticket: TicketIssued) -> None:
+            self.phone.reset()  # the hub has it now; the kiosk forgets it
             self.ticket = ticket
             self.print_outcome = None
             self.printing = True
@@ -269,8 +341,22 @@ class TicketFlow:
             ],
             "appointment_code": self.appointment_code,
         }
+        values.update(self._render_phone())
         values.update(self._render_ticket())
         return values
+
+    def _render_phone(self) -> dict[str, Any]:
+        phone = self.phone
+        offered = self.phone_offered()
+        masked = mask_mobile(phone.number) if phone.number else ""
+        return {
+            "phone_offered": offered,
+            "phone_editing": offered and phone.editing,
+            "phone_typed": phone.typed_text() if phone.editing else "",
+            "phone_masked": masked,
+            "phone_set_text": self.session.t("ticket.phone.set", phone=masked) if masked else "",
+            "phone_error": self.session.t(phone.error_key) if phone.error_key else "",
+        }
 
     def _render_ticket(self) -> dict[str, Any]:
         session = self.session

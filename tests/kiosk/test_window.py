@@ -40,6 +40,8 @@ def test_visitor_takes_a_ticket_in_the_real_window(tmp_path: Path) -> None:
     assert seen["home_notice"].startswith("今日下午14:00起二楼公安服务窗口暂停办理")
     assert seen["tiles"][0].startswith("[b]企业开办[/b]") and "等候 12 人" in seen["tiles"][0]
 
+    assert seen["phone_layer_shown"] is True
+    assert seen["phone_typed_label"] == "138 0013 8000"
     assert seen["ticket_number_label"] == "A001"
     assert seen["ticket_category_label"] == "企业开办"
     assert seen["print_message_label"].startswith("请取走您的号票")
@@ -49,6 +51,11 @@ def test_visitor_takes_a_ticket_in_the_real_window(tmp_path: Path) -> None:
     assert seen["offline_take_ticket_enabled"] is False
     assert seen["offline_banner"].startswith("网络暂时中断")
 
-    for name in ("window-home.png", "window-ticket.png", "window-offline.png"):
+    for name in (
+        "window-home.png",
+        "window-phone.png",
+        "window-ticket.png",
+        "window-offline.png",
+    ):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000

@@ -53,6 +53,17 @@ def main(out_json: Path, screenshot_dir: Path) -> int:
                 seen["tiles"] = [tile.text for tile in tiles]
                 vm.act("ticket.category", "A")
 
+            def type_phone() -> None:
+                vm.act("ticket.phone.open")
+                for digit in "13800138000":
+                    vm.act("ticket.phone.key", digit)
+
+            def record_phone() -> None:
+                confirm = screen("ticket_confirm")
+                seen["phone_layer_shown"] = confirm.ids.phone_layer.shown
+                seen["phone_typed_label"] = confirm.ids.phone_typed.text
+                vm.act("ticket.phone.accept")
+
             def record_ticket() -> None:
                 done = screen("ticket_done")
                 seen["ticket_number_label"] = done.ids.ticket_number.text
@@ -78,6 +89,19 @@ def main(out_json: Path, screenshot_dir: Path) -> int:
                 ),
                 Step("ticket", lambda: vm.act("ticket.open"), lambda s: s["screen"] == "ticket"),
                 Step("tiles", record_tiles, lambda s: s["screen"] == "ticket_confirm"),
+                Step(
+                    "phone-keypad",
+                    type_phone,
+                    lambda s: s["phone_typed"] == "138 0013 8000",
+                    screenshot_dir / "window-phone.png",
+                ),
+                Step("record-phone", record_phone, lambda s: s["phone_masked"] == "138****8000"),
+                Step(
+                    "phone-set",
+                    lambda: None,
+                    lambda s: s["phone_masked"] == "138****8000",
+                    screenshot_dir / "window-phone-set.png",
+                ),
                 Step(
                     "confirm",
                     lambda: vm.act("ticket.confirm"),
