@@ -119,7 +119,10 @@ def supervision_scan(
 @click.argument("employee_no")
 @click.option("--email", default="")
 @click.option("--phone", default="")
-def supervision_contact(employee_no: str, email: str, phone: str) -> None:
+@click.option(
+    "--language", type=click.Choice(["zh", "en"]), default="zh", help="alerts in zh or en"
+)
+def supervision_contact(employee_no: str, email: str, phone: str, language: str) -> None:
     database = Database(settings_from_env().database_url)
     try:
         with database.writing() as session:
@@ -131,6 +134,7 @@ def supervision_contact(employee_no: str, email: str, phone: str) -> None:
             contact = session.get(StaffContact, staff.id) or StaffContact(staff_id=staff.id)
             contact.email = email.strip()
             contact.phone = phone.strip()
+            contact.language = language
             session.add(contact)
         click.echo(
             f"{employee_no}: {notify.mask_email(email) if email else '-'} "
@@ -148,7 +152,10 @@ def supervision_contact(employee_no: str, email: str, phone: str) -> None:
 @click.option("--title", default="")
 @click.option("--email", default="")
 @click.option("--phone", default="")
-def supervision_discipline(name: str, title: str, email: str, phone: str) -> None:
+@click.option(
+    "--language", type=click.Choice(["zh", "en"]), default="zh", help="alerts in zh or en"
+)
+def supervision_discipline(name: str, title: str, email: str, phone: str, language: str) -> None:
     database = Database(settings_from_env().database_url)
     try:
         with database.writing() as session:
@@ -159,6 +166,7 @@ def supervision_discipline(name: str, title: str, email: str, phone: str) -> Non
                     email=email.strip(),
                     phone=phone.strip(),
                     active=True,
+                    language=language,
                 )
             )
         click.echo(f"已登记 / added: {name} {title}")

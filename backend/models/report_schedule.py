@@ -53,3 +53,5 @@ class ReportSchedule(Base):
     # Failures for the period now due; after MAX_FAILURES the period is skipped.
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The recipient's language for the e-mail and its report: "zh" or "en".
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")

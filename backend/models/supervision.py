@@ -162,6 +162,8 @@ class StaffContact(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     # A work mobile; shown masked everywhere, in full only to the SMS gateway.
     phone: Mapped[str] = mapped_column(String(32), default="")
+    # The language alerts are sent in: "zh" (default) or "en".
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
 
 class DisciplineContact(Base):
@@ -178,6 +180,7 @@ class DisciplineContact(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
 
 class ScanCursor(Base):

@@ -16,6 +16,7 @@ senders never mail the same report.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadInput
 from backend.models.report_schedule import ReportFormat, ReportFrequency, ReportSchedule
 from backend.services import notify, performance
+from backend.texts import N_
 from hallbus.localtime import DEFAULT_TIMEZONE, hall_zone
 
 log = logging.getLogger(__name__)
@@ -80,8 +82,24 @@ def is_due(schedule: ReportSchedule, now: datetime) -> Due | None:
     return due
 
 
+LANGUAGES = ("zh", "en")  # the recipient's: e-mail and report are written in it
+SUBJECT = N_("%(title)s（%(period)s）")
+BODY = N_(
+    "%(name)s：\n\n附件为%(title)s，统计期间 %(start)s 至 %(end)s。\n"
+    "本邮件由 hallkit 电子监察系统按计划（%(every)s）自动发送，如需停止请联系系统管理员。\n"
+)
+EVERY = {ReportFrequency.MONTHLY.value: N_("每月"), ReportFrequency.WEEKLY.value: N_("每周")}
+
+
 def validate(
-    *, frequency: str, day: int, hour: int, group_by: str, report_format: str, email: str
+    *,
+    frequency: str,
+    day: int,
+    hour: int,
+    group_by: str,
+    report_format: str,
+    email: str,
+    language: str = "zh",
 ) -> None:
     if frequency not in {f.value for f in ReportFrequency}:
         raise BadInput("发送周期只能是每月或每周 / frequency must be monthly or weekly")
@@ -98,6 +116,8 @@ def validate(
     local, at, domain = email.partition("@")
     if not local or not at or "." not in domain or len(email) > 200 or " " in email:
         raise BadInput("邮箱地址不正确 / invalid e-mail address")
+    if language not in LANGUAGES:
+        raise BadInput("语言只能是中文或英文 / language must be zh or en")
 
 
 @dataclass
@@ -112,6 +132,7 @@ def send_due_reports(
     """Render and e-mail every due report; run in a writing session."""
     # Imported here: the renderers pull in reportlab and openpyxl, which a
     # process that never sends reports need not load.
+    from backend.web.i18n import recipient_translator
     from backend.web.reports import build_report, render
 
     outcome = SendReport()
@@ -123,6 +144,7 @@ def send_due_reports(
         due = is_due(schedule, now)
         if due is None:
             continue
+        translate = recipient_translator(schedule.language)
         try:
             report = build_report(
                 session,
@@ -132,6 +154,7 @@ def send_due_reports(
                 group_by=schedule.group_by,
                 today=today,
                 now=now,
+                translate=translate,
             )
             document = render(report, schedule.report_format)
             filename = f"{report.filename_stem}.{FILE_SUFFIX[schedule.report_format]}"
@@ -140,8 +163,9 @@ def send_due_reports(
                 notify.OutgoingMessage(
                     recipient_name=schedule.recipient_name,
                     address=schedule.recipient_email,
-                    subject=f"{report.title}（{due.period.label}）",
-                    body=_body(schedule, report.title, due.period),
+                    subject=translate(SUBJECT)
+                    % {"title": report.title, "period": due.period.label},
+                    body=_body(schedule, report.title, due.period, translate),
                     attachments=(notify.Attachment(filename, document, maintype, subtype),),
                 )
             )
@@ -165,14 +189,20 @@ def send_due_reports(
     return outcome
 
 
-def _body(schedule: ReportSchedule, title: str, period: performance.Period) -> str:
-    every = "每月" if schedule.frequency == ReportFrequency.MONTHLY.value else "每周"
-    return (
-        f"{schedule.recipient_name}：\n\n"
-        f"附件为{title}，统计期间 {period.start.isoformat()} 至 {period.end.isoformat()}。\n"
-        f"本邮件由 hallkit 电子监察系统按计划（{every}）自动发送，"
-        "如需停止请联系系统管理员。\n"
-    )
+def _body(
+    schedule: ReportSchedule,
+    title: str,
+    period: performance.Period,
+    translate: Callable[[str], str],
+) -> str:
+    every = EVERY.get(schedule.frequency, EVERY[ReportFrequency.MONTHLY.value])
+    return translate(BODY) % {
+        "name": schedule.recipient_name,
+        "title": title,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "every": translate(every),
+    }
 
 
 MAIN_TYPES = {

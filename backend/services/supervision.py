@@ -335,7 +335,8 @@ ALERT_TEXTS = {
 }
 # Arguments that are labels themselves (translated too); lists are joined.
 _LABEL_ARGUMENTS = frozenset({"step", "from_step", "skipped", "label", "words"})
-# Deliveries are in Chinese: the hall records no language for a recipient yet.
+# E-mail and SMS are written in the recipient's language (the contact's
+# ``language``, "zh" when there is no contact row).
 ALERT_SUBJECT = N_("办件监察提醒：%(kind)s")
 _LIST_JOINER = N_("、")
 
@@ -1036,17 +1037,40 @@ def notify_deadline_moved(
 
 
 def _address(session: Session, channel: str, recipient: _Recipient) -> str:
+    return _reach(session, channel, recipient)[0]
+
+
+def _reach(session: Session, channel: str, recipient: _Recipient) -> tuple[str, str]:
+    """(address, language) of a recipient on a channel; "zh" without a contact."""
     if channel == notify.IN_PAGE:
-        return ""
+        return "", "zh"
     if recipient.contact_id is not None:
         contact = session.get(DisciplineContact, recipient.contact_id)
         if contact is not None:
-            return contact.email if channel == notify.EMAIL else contact.phone
+            address = contact.email if channel == notify.EMAIL else contact.phone
+            return address, contact.language
     if recipient.staff_id is not None:
         staff_contact = session.get(StaffContact, recipient.staff_id)
         if staff_contact is not None:
-            return staff_contact.email if channel == notify.EMAIL else staff_contact.phone
-    return ""
+            address = staff_contact.email if channel == notify.EMAIL else staff_contact.phone
+            return address, staff_contact.language
+    return "", "zh"
+
+
+def delivery_message(
+    alert: Alert, recipient_name: str, address: str, language: str
+) -> notify.OutgoingMessage:
+    """An alert's e-mail/SMS in the recipient's language (the translation catalog)."""
+    from backend.web.i18n import recipient_translator  # the catalogs live with the pages
+
+    translate = recipient_translator(language)
+    # The kinds are Chinese words, message ids of the catalog themselves.
+    return notify.OutgoingMessage(
+        recipient_name=recipient_name,
+        address=address,
+        subject=translate(ALERT_SUBJECT) % {"kind": translate(alert.kind)},
+        body=alert_message(alert, translate),
+    )
 
 
 def _working_days_after(calendar: WorkCalendar, start: date, today: date, cap: int) -> int:
@@ -1133,16 +1157,12 @@ def deliver_pending(
                 delivery.recipient_staff_id,
                 delivery.recipient_contact_id,
             )
+            address, language = _reach(session, delivery.channel, recipient)
             work.append(
                 (
                     delivery.id,
                     delivery.channel,
-                    notify.OutgoingMessage(
-                        recipient_name=delivery.recipient_name,
-                        address=_address(session, delivery.channel, recipient),
-                        subject=ALERT_SUBJECT % {"kind": alert.kind},
-                        body=alert.message,
-                    ),
+                    delivery_message(alert, delivery.recipient_name, address, language),
                 )
             )
     # (delivery id, failure or None, the failure is final, the channel is off)

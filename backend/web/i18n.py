@@ -69,6 +69,22 @@ def translator(language: str) -> Callable[[str], str]:
     return lambda message: strings.get(message, message)
 
 
+# What a recipient of e-mail and SMS (report schedules, alert contacts) reads:
+# the stored value of their ``language`` column.
+RECIPIENT_LANGUAGES = {"zh": "简体中文", "en": "English"}
+DEFAULT_RECIPIENT_LANGUAGE = "zh"
+
+
+def recipient_translator(language: str) -> Callable[[str], str]:
+    """:func:`translator` for a stored recipient language ("zh" or "en")."""
+    return translator("en" if language == "en" else DEFAULT_LOCALE)
+
+
+def page_recipient_language() -> str:
+    """The recipient language matching the page's language (a new schedule's default)."""
+    return "en" if current_language() == "en" else DEFAULT_RECIPIENT_LANGUAGE
+
+
 def _message_id(message: str) -> str:
     return message
 

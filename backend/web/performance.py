@@ -43,7 +43,12 @@ from backend.services import report_schedule as schedule_service
 from backend.services.access import Access, Resource, roles_for
 from backend.web import reports
 from backend.web.auth import StaffUser, current_staff, staff_required
-from backend.web.i18n import current_language, translator
+from backend.web.i18n import (
+    RECIPIENT_LANGUAGES,
+    current_language,
+    page_recipient_language,
+    translator,
+)
 from backend.web.layout import add_nav, page_errors, page_zone
 from backend.web.reports.data import weight_text
 
@@ -305,6 +310,8 @@ def schedules() -> Any:
         group_choices=GROUP_CHOICES,
         formats=FORMAT_LABELS,
         weekdays=WEEKDAY_LABELS,
+        recipient_languages=RECIPIENT_LANGUAGES,
+        page_recipient_language=page_recipient_language(),
     )
 
 
@@ -342,6 +349,7 @@ def create_schedule() -> Any:
     group_by = form.get("group_by", "department")
     day = _int("day", 1)
     hour = _int("hour", 8)
+    language = form.get("language", "") or page_recipient_language()
     with _ext().db.writing() as session:
         staff_id_text = form.get("recipient", "")
         name = form.get("recipient_name", "").strip()[:100]
@@ -363,6 +371,7 @@ def create_schedule() -> Any:
             group_by=group_by,
             report_format=report_format,
             email=email,
+            language=language,
         )
         department_id: int | None = None
         if not user.principal.has_role(Role.SUPERVISOR, Role.ADMINISTRATOR):
@@ -386,6 +395,7 @@ def create_schedule() -> Any:
             last_period="",
             failures=0,
             last_error="",
+            language=language,
         )
         session.add(schedule)
         session.flush()
@@ -403,6 +413,7 @@ def create_schedule() -> Any:
                 "group_by": group_by,
                 "department_id": department_id,
                 "recipient_staff_id": recipient_staff_id,
+                "language": language,
             },
         )
     flash(_("已添加报表计划"), "success")

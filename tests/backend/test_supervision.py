@@ -840,3 +840,58 @@ def test_live_hall_view(api: Api, clock: FakeClock, device_token: Any) -> None:
     assert len(body["windows"]) > 0 and "state" in body["windows"][0]
     clerk = api.sign_in("BH0101")
     assert api.get("/api/v1/supervision/hall/BH", clerk)[0] == 403
+
+
+def test_alert_email_is_in_the_contacts_language(
+    database: Database, national_day_case: int, smtp_server: tuple[_Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    with database.writing() as session:
+        case = session.get(Case, national_day_case)
+        assert case is not None
+        lead = next(
+            s
+            for s in session.execute(select(Staff)).scalars()
+            if s.department_id == case.department_id and s.has_role(Role.DEPARTMENT_LEAD)
+        )
+        assert case.handler_staff_id is not None and case.handler_staff_id != lead.id
+        session.add(
+            StaffContact(
+                staff_id=case.handler_staff_id, email="h@example.gov.cn", phone="", language="en"
+            )
+        )
+        # No language given: the column's default, Chinese.
+        session.add(StaffContact(staff_id=lead.id, email="lead@example.gov.cn", phone=""))
+    run_scan(database, at(date(2026, 10, 8)))
+    clock = FakeClock(at(date(2026, 10, 8), 9, 1))
+    channels = notify.default_channels(smtp=notify.SmtpSettings(host="127.0.0.1", port=port))
+    assert sv.deliver_pending(database, channels, clock).sent == 2
+
+    def mail_to(address: str) -> tuple[str, str]:
+        raw = next(m[2] for m in inbox.messages if m[1] == [address])
+        message = message_from_bytes(raw)
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return str(make_header(decode_header(message["Subject"]))), payload.decode("utf-8")
+
+    subject, body = mail_to("h@example.gov.cn")
+    assert subject == "Case supervision: Yellow card"
+    assert body.startswith("Yellow card: case ") and "past its promised time limit" in body
+    assert "黄牌" not in subject + body and "办件" not in subject + body
+    subject, body = mail_to("lead@example.gov.cn")
+    assert subject == "办件监察提醒：黄牌"
+    assert body.startswith("黄牌：办件 ") and "已超过承诺期限（2026-09-30）" in body
+
+
+def test_alert_sms_is_in_the_discipline_contacts_language(database: Database) -> None:
+    with database.writing() as session:
+        session.add(DisciplineContact(name="Li", phone="13800138000", active=True, language="en"))
+        session.flush()
+        contact_id = session.execute(select(DisciplineContact.id)).scalar_one()
+    alert = Alert(kind="红牌", message="红牌：……", detail={})
+    recipient = sv._Recipient("discipline", "Li", None, contact_id)
+    with database.reading() as session:
+        address, language = sv._reach(session, notify.SMS, recipient)
+    message = sv.delivery_message(alert, "Li", address, language)
+    assert (address, language) == ("13800138000", "en")
+    assert message.subject == "Case supervision: Red card"

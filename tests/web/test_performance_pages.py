@@ -384,3 +384,83 @@ def test_failed_delivery_is_recorded_and_retried(db: Database, served: dict[str,
             row = session.execute(select(ReportSchedule)).scalar_one()
             assert row.failures == attempt and row.last_error.startswith("2026-W48: SMTP")
             assert row.last_period == ""
+
+
+def test_schedule_language_follows_the_page_and_the_form(
+    browser: Browser, app: Any, db: Database
+) -> None:
+    form = {
+        "recipient_name": "王主任",
+        "recipient_email": "wang@example.gov.cn",
+        "group_by": "department",
+        "report_format": "pdf",
+        "frequency": "monthly",
+        "day": "1",
+        "hour": "8",
+    }
+    admin = Browser(app.test_client())
+    admin.sign_in(ADMIN)
+    assert admin.post("/performance/schedules", form).status_code == 302  # Chinese page
+    english_page = admin.get("/performance/schedules?lang=en").get_data(as_text=True)
+    assert 'name="language"' in english_page and "E-mail language" in english_page
+    assert admin.post("/performance/schedules", form).status_code == 302  # English page
+    assert admin.post("/performance/schedules", {**form, "language": "zh"}).status_code == 302
+    assert admin.post("/performance/schedules", {**form, "language": "fr"}).status_code == 302
+    with db.reading() as session:
+        stored = session.execute(select(ReportSchedule).order_by(ReportSchedule.id)).scalars()
+        assert [s.language for s in stored] == ["zh", "en", "zh"]  # "fr" refused
+
+
+def _language_schedule(hall_id: int, staff_id: int, language: str, email: str) -> ReportSchedule:
+    return ReportSchedule(
+        hall_id=hall_id,
+        department_id=None,
+        recipient_staff_id=staff_id,
+        recipient_name="Tian" if language == "en" else "田晓燕",
+        recipient_email=email,
+        group_by="window",
+        report_format="xlsx",
+        frequency="monthly",
+        day=1,
+        hour=8,
+        active=True,
+        created_at=local(date(2026, 11, 20), 9),
+        last_period="",
+        failures=0,
+        last_error="",
+        language=language,
+    )
+
+
+def test_scheduled_report_is_in_the_schedules_language(
+    db: Database, served: dict[str, int], smtp_server: tuple[_Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    channel = notify.SmtpEmailChannel(notify.SmtpSettings(host="127.0.0.1", port=port))
+    with db.writing() as session:
+        hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+        lead = session.execute(select(Staff).where(Staff.employee_no == GS_LEAD)).scalar_one()
+        session.add(_language_schedule(hall_id, lead.id, "en", "en@example.gov.cn"))
+        session.add(_language_schedule(hall_id, lead.id, "zh", "zh@example.gov.cn"))
+    with db.writing() as session:
+        outcome = schedules.send_due_reports(session, local(date(2026, 12, 1), 8, 5), channel)
+    assert len(outcome.sent) == 2 and len(inbox.messages) == 2
+    by_address = {m["To"].split("<")[-1].rstrip(">"): m for m in inbox.messages}
+
+    def parts(message: Message) -> tuple[str, str, Any]:
+        subject = str(make_header(decode_header(message["Subject"])))
+        body = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+        text = body.get_payload(decode=True).decode("utf-8")
+        document = next(p for p in message.walk() if p.get_filename())
+        return subject, text, load_workbook(io.BytesIO(document.get_payload(decode=True)))
+
+    subject, text, workbook = parts(by_address["en@example.gov.cn"])
+    assert subject.endswith("performance report (2026-11)")
+    assert text.startswith("Tian,") and "Attached is the" in text and "(Monthly)" in text
+    assert "绩效" not in subject + text and "附件" not in text
+    assert "Performance ranking" in workbook.sheetnames and "绩效排名" not in workbook.sheetnames
+    assert data_rows(workbook["Performance ranking"]) == 2
+    subject, text, workbook = parts(by_address["zh@example.gov.cn"])
+    assert subject.endswith("绩效评估报表（2026-11）")
+    assert text.startswith("田晓燕：") and "附件为" in text and "（每月）" in text
+    assert "绩效排名" in workbook.sheetnames

@@ -23,8 +23,7 @@ from backend.texts import N_
 
 # Every text of a report is a message id; the report renders them with its own
 # ``translate`` (backend.web.i18n.translator): a page's download follows the
-# page's language, and the scheduled e-mail, which has no reader's language on
-# record, is in Chinese.
+# page's language, and the scheduled e-mail follows its schedule's language.
 Translate = Callable[[str], str]
 
 
