@@ -476,8 +476,19 @@ def _clerks(settings: Settings, base: str) -> tuple[list[Any], list[str]]:
 
 def _hall_clock(status: dict[str, Any]) -> str:
     """Now on the demo hall's wall clock (its own zone, not this machine's)."""
+    return format_local(datetime.now(UTC), _demo_zone(status), "%H:%M:%S")
+
+
+def _demo_zone(status: dict[str, Any]) -> str | None:
     zone = status["hall"].get("timezone")
-    return format_local(datetime.now(UTC), zone if is_known_zone(zone or "") else None, "%H:%M:%S")
+    return zone if is_known_zone(zone or "") else None
+
+
+def call_line(call: dict[str, Any], zone: str | None) -> str:
+    """A recent call of the summary; its time on the hall's clock like the header's
+    (the status gives UTC instants)."""
+    called = format_local(datetime.fromisoformat(call["called_at"]), zone, "%H:%M:%S")
+    return f"  {call['ticket']:>8} → {call['window']}号窗口  {called}"
 
 
 def _summary(base: str, hub: Any) -> str:
@@ -502,8 +513,8 @@ def _summary(base: str, hub: Any) -> str:
         "",
         "最近叫号 latest calls:",
     ]
-    for call in status["recent_calls"][:8]:
-        lines.append(f"  {call['ticket']:>8} → {call['window']}号窗口  {call['called_at'][11:19]}")
+    zone = _demo_zone(status)
+    lines += [call_line(call, zone) for call in status["recent_calls"][:8]]
     open_windows = [w for w in status["windows"] if w["state"] == "open"]
     lines.append("")
     lines.append(f"开放窗口 open windows: {len(open_windows)} / {len(status['windows'])}")

@@ -157,3 +157,10 @@ def test_an_app_that_exits_is_reported_and_its_output_is_in_var_logs(
     assert "kivy chatter" in log_text and "no such file" in log_text
     printed = capfd.readouterr()
     assert "kivy chatter" not in printed.out + printed.err
+
+
+def test_the_summary_shows_call_times_on_the_halls_clock() -> None:
+    from backend.demo import call_line
+
+    call = {"ticket": "A051", "window": "1", "called_at": "2026-12-07T01:06:07Z"}
+    assert call_line(call, "Asia/Shanghai") == "      A051 → 1号窗口  09:06:07"
