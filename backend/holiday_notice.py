@@ -4,7 +4,7 @@ Two sources, one result (:class:`ParsedCalendar`: the days with 休/班 and the
 problems found, each with the line it came from):
 
 * :func:`parse_notice` reads the text of the State Council notice
-  (国务院办公厅关于XXXX年部分节假日安排的通知) as it is pasted from the
+  (e.g. 国务院办公厅关于2027年部分节假日安排的通知) as it is pasted from the
   government website.  Its usual wording, one holiday per item::
 
       一、元旦：1月1日（周五）至3日（周日）放假调休，共3天。1月4日（周一）上班。
