@@ -243,6 +243,8 @@ class SimEvaluator:
         self.states: Inbox[WindowDisplayState] = Inbox()
         self.configs: Inbox[ConfigPush] = Inbox()
         self.accepted: list[RatingAccepted] = []
+        # (request id, acceptance) of every invitation answered, in order.
+        self.answered: Inbox[tuple[str, RatingAccepted]] = Inbox()
         self.ignored: list[str] = []
         # Final outcomes of ratings the hub acknowledged `queued` (backend away).
         self.outcomes: Inbox[RatingOutcome] = Inbox()
@@ -289,7 +291,9 @@ class SimEvaluator:
 
     def answer(self, command: RateNow, level: int) -> RatingAccepted:
         """Submit a rating for `command`; retried with the same rating_id until accepted."""
-        return self.submit(self.rating_for(command, level))
+        accepted = self.submit(self.rating_for(command, level))
+        self.answered.add((command.request_id, accepted))
+        return accepted
 
     def submit(self, rating: SubmitRating) -> RatingAccepted:
         last: ContractError | None = None

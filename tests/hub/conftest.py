@@ -84,6 +84,15 @@ class BackendServer:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._app: Any = None
+        # Requests to hold at the door of the next start (see hold_next).
+        self._holds: dict[str, tuple[threading.Event, threading.Event | None]] = {}
+
+    def hold_next(
+        self, fragment: str, *, release: threading.Event, arrived: threading.Event | None = None
+    ) -> None:
+        """From the next start on, requests whose path contains `fragment` wait for
+        `release` before the app sees them; `arrived` is set when the first one waits."""
+        self._holds[fragment] = (release, arrived)
 
     @property
     def url(self) -> str:
@@ -104,6 +113,11 @@ class BackendServer:
         self._app = _create_api_app(settings)
         self._app.extensions["hallkit"].clock = self.clock
         self._gate = _Gate(self._app)
+        for fragment, (release, arrived) in self._holds.items():
+            self._gate.hold[fragment] = release
+            if arrived is not None:
+                self._gate.arrived[fragment] = arrived
+        self._holds.clear()
         self._server = make_server("127.0.0.1", self.port, self._gate, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -146,10 +160,13 @@ class _Gate:
         self.app = app
         self.down = False
         self.hold: dict[str, threading.Event] = {}
+        self.arrived: dict[str, threading.Event] = {}
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
         for fragment, release in list(self.hold.items()):
             if fragment in environ.get("PATH_INFO", ""):
+                if fragment in self.arrived:
+                    self.arrived[fragment].set()
                 release.wait(WAIT_S * 3)
         if self.down:
             start_response("503 Service Unavailable", [("Connection", "close")])

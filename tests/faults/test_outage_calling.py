@@ -1,0 +1,288 @@
+"""The hall keeps calling through a backend outage, and the day's ledger balances.
+
+Mid-morning the backend goes away for several hall minutes. Windows 1–4 keep
+calling from the hub's console, window 5 from its caller key box on a pty, the
+kiosks keep issuing, the evaluators keep rating. Then the backend returns and
+the hub replays what the hall did. The ledger compares what people held, heard
+and pressed with what the backend stored: tickets issued vs stored, calls made
+vs stored, tickets called twice, ratings given vs stored — 0 lost, 0 duplicated,
+0 invented — that every display showed every call, and that the day's figures
+(per clerk, waits) include the outage.
+
+Played three times: a plain outage; the hub killed -9 during the outage; the
+hub killed -9 while it replays (one replayed request is held at the backend's
+door while the hub dies, then let through: the restarted hub sends it again,
+and the backend must recognise it).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.models import Event, Hall, Rating, Staff, Ticket
+from backend.services import performance
+from hallbus.messages import CallEvent
+from simulators.callerbox import SimulatedCallerBox
+from simulators.devices import SimEvaluator, SimHallDisplay, SimKiosk, SimWindowDisplay
+from simulators.hubconsole import HubConsoleClerk
+from simulators.traffic import SimClerk
+from tests.conftest import DEMO_PASSWORD
+from tests.faults.conftest import RATE, WINDOWS, OutageHall
+
+WAIT_S = 30.0
+CONSOLE_WINDOWS = ("1", "2", "3", "4")
+KEY_BOX_WINDOW = "5"
+CLERKS = {"1": "BH0101", "2": "BH0201", "3": "BH0301", "4": "BH0401", "5": "BH0501"}
+# Windows 1–3 serve A, window 4 B then A, window 5 B (backend/seed/demo_hall.yaml).
+CATEGORIES = ("A", "A", "B")
+
+
+@dataclass
+class Ledger:
+    """What the hall saw: every number printed, every call made, every rating accepted."""
+
+    issued: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (ticket, window)
+    served: dict[str, int] = field(default_factory=dict)  # employee_no -> finished
+    ratings: set[str] = field(default_factory=set)
+
+    def finished(self, employee_no: str) -> None:
+        self.served[employee_no] = self.served.get(employee_no, 0) + 1
+
+
+@dataclass
+class Hall_:
+    hall: OutageHall
+    ledger: Ledger
+    kiosks: list[SimKiosk]
+    hall_display: SimHallDisplay
+    window_displays: dict[str, SimWindowDisplay]
+    evaluators: dict[str, SimEvaluator]
+    rng: random.Random
+
+    def issue(self, count: int, *, degraded: bool) -> None:
+        for index in range(count):
+            kiosk = self.kiosks[index % len(self.kiosks)]
+            ticket = kiosk.take_ticket(self.rng.choice(CATEGORIES))
+            assert ticket.degraded is degraded, ticket
+            self.ledger.issued.append(ticket.number)
+
+
+def _devices(hall: OutageHall) -> Hall_:
+    kiosks = [SimKiosk(hall.client("kiosk-1")), SimKiosk(hall.client("kiosk-2"))]
+    hall_display = SimHallDisplay(hall.client("hall-display-1"))
+    window_displays = {w: SimWindowDisplay(hall.client(f"window-display-{w}")) for w in WINDOWS}
+    evaluators = {
+        w: SimEvaluator(hall.client(f"evaluator-{w}"), random.Random(int(w)), clock=hall.clock)
+        for w in WINDOWS
+    }
+    return Hall_(
+        hall, Ledger(), kiosks, hall_display, window_displays, evaluators, random.Random(15)
+    )
+
+
+def _expect_rating(devices: Hall_, window: str, ticket: str) -> None:
+    """The evaluator at `window` was invited for `ticket` and its rating was accepted."""
+    evaluator = devices.evaluators[window]
+    command = evaluator.requests.wait_for(lambda r: r.ticket_number == ticket, WAIT_S)
+    _request, accepted = evaluator.answered.wait_for(
+        lambda answer: answer[0] == command.request_id, WAIT_S
+    )
+    devices.ledger.ratings.add(accepted.rating_id)
+
+
+def _serve_online(devices: Hall_, clerks: dict[str, SimClerk], window: str) -> None:
+    ticket = clerks[window].call_next()
+    assert ticket is not None
+    devices.ledger.calls.append((ticket, window))
+    clerks[window].finish()
+    devices.ledger.finished(CLERKS[window])
+    _expect_rating(devices, window, ticket)
+
+
+def _serve_at_console(devices: Hall_, console: HubConsoleClerk) -> str | None:
+    ticket = console.act("call")
+    if ticket is None:
+        return None
+    devices.ledger.calls.append((ticket, console.window))
+    console.act("start")
+    console.act("finish")
+    devices.ledger.finished(CLERKS[console.window])
+    _expect_rating(devices, console.window, ticket)
+    return ticket
+
+
+def _serve_at_key_box(devices: Hall_, box: SimulatedCallerBox) -> str | None:
+    shown = box.press("call")
+    if not shown or not shown[0].isalpha():
+        return None
+    devices.ledger.calls.append((shown, KEY_BOX_WINDOW))
+    box.press("finish")
+    devices.ledger.finished(CLERKS[KEY_BOX_WINDOW])
+    _expect_rating(devices, KEY_BOX_WINDOW, shown)
+    return shown
+
+
+def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: bool) -> None:
+    hall.hub.start()
+    hall.wait_for_hub(
+        lambda h: h.get("mode") == "online" and h.get("backend_reachable"), WAIT_S, "online"
+    )
+    devices = _devices(hall)
+    clerks = {w: SimClerk(hall.backend.url, CLERKS[w], w) for w in WINDOWS}
+    for clerk in clerks.values():
+        clerk.sign_in()  # opens the window; window 5's key box acts for its clerk
+    box = SimulatedCallerBox(hall.caller_master, address=5)
+    try:
+        # ---- the morning, online: the backend decides.
+        devices.issue(12, degraded=False)
+        for window in ("1", "4"):
+            _serve_online(devices, clerks, window)
+        assert box.press("call")  # a key box works online too (hub → backend)
+        online_box_call = box.shown()
+        devices.ledger.calls.append((online_box_call, KEY_BOX_WINDOW))
+        box.press("finish")
+        devices.ledger.finished(CLERKS[KEY_BOX_WINDOW])
+        _expect_rating(devices, KEY_BOX_WINDOW, online_box_call)
+        # The hub's snapshot of the queue is current before the link goes.
+        hall.wait_for_hub(
+            lambda h: h.get("snapshot_waiting") == len(devices.ledger.issued) - len(devices.ledger.calls),
+            WAIT_S,
+            "a current offline snapshot",
+        )
+
+        # ---- the backend dies; the hall goes on.
+        hall.backend.stop()
+        hall.wait_for_hub(lambda h: h.get("mode") == "offline", WAIT_S, "offline mode")
+        consoles = {
+            w: HubConsoleClerk(f"http://127.0.0.1:{hall.console_port}", CLERKS[w], DEMO_PASSWORD, w)
+            for w in CONSOLE_WINDOWS
+        }
+        for console in consoles.values():
+            console.sign_in()
+            assert console.state()["mode"] == "offline"
+        devices.issue(10, degraded=True)
+        outage_started = hall.clock()
+        for round_number in range(3):
+            for console in consoles.values():
+                _serve_at_console(devices, console)
+            _serve_at_key_box(devices, box)
+            if kill_during_outage and round_number == 0:
+                hall.hub.kill()
+                hall.hub.start()
+                hall.wait_for_hub(lambda h: h.get("mode") == "offline", WAIT_S, "offline again")
+                for console in consoles.values():
+                    console.sign_in()  # a new hub process may have a new session
+                devices.issue(3, degraded=True)
+        # Several hall minutes pass with the centre away.
+        assert hall.clock() - outage_started >= timedelta(minutes=2)
+
+        # ---- the backend returns; the hub replays, then hands back.
+        held = threading.Event()
+        arrived = threading.Event()
+        if kill_during_replay:
+            hall.backend.hold_next("/window-actions", release=held, arrived=arrived)
+        hall.backend.start()
+        if kill_during_replay:
+            assert arrived.wait(WAIT_S), "the replay never reached the backend"
+            hall.hub.kill()
+            held.set()  # the request the dead hub sent lands now; its answer is lost
+            hall.hub.start()
+        health = hall.wait_for_hub(
+            lambda h: h.get("mode") == "online" and h.get("outbox_depth") == 0,
+            WAIT_S * 2,
+            "the replay to finish",
+        )
+        assert health["dead_letters"] == 0
+        # Online again: the hub console sends clerks to the backend console.
+        assert consoles["1"].state_status() in (302, 409)
+        # And the backend decides again: a call from the backend console works.
+        devices.issue(2, degraded=False)
+        _serve_online(devices, clerks, "2")
+        _check_ledger(hall, devices)
+    finally:
+        for clerk in clerks.values():
+            clerk.close()
+        box.close()
+
+
+def _check_ledger(hall: OutageHall, devices: Hall_) -> None:
+    ledger = devices.ledger
+    database = hall.database()
+    try:
+        with database.reading() as session:
+            hall_id = session.execute(select(Hall.id).where(Hall.code == "BH")).scalar_one()
+            stored = session.execute(
+                select(Ticket.display, Ticket.window_id, Ticket.called_at, Ticket.id).where(
+                    Ticket.hall_id == hall_id
+                )
+            ).all()
+            windows = dict(
+                session.execute(
+                    select(Ticket.display, func.min(Ticket.window_id)).group_by(Ticket.display)
+                ).all()
+            )
+            called_events = session.execute(
+                select(Event.data).where(Event.hall_id == hall_id, Event.kind == "ticket_called")
+            ).scalars().all()
+            ratings = set(session.execute(select(Rating.rating_uid)).scalars())
+            staff_ids = dict(
+                session.execute(
+                    select(Staff.employee_no, Staff.id).where(Staff.employee_no.in_(CLERKS.values()))
+                ).all()
+            )
+            day = hall.clock().date()
+            figures = performance.ticket_metrics(
+                session,
+                performance.Period(day, day),
+                [("staff", Ticket.staff_id)],
+                performance.Scope(hall_id=hall_id),
+                with_p90=False,
+            )
+    finally:
+        database.dispose()
+    displays = [row.display for row in stored]
+    # Tickets: every number a person holds exists once; none appeared from nowhere.
+    assert len(displays) == len(set(displays)), "a ticket number stored twice"
+    assert sorted(displays) == sorted(ledger.issued)
+    # Calls: every call made is stored, at its window; nothing else was called.
+    called = sorted(row.display for row in stored if row.called_at is not None)
+    assert called == sorted(ticket for ticket, _ in ledger.calls)
+    assert len(ledger.calls) == len({ticket for ticket, _ in ledger.calls}), "called twice in the hall"
+    per_ticket: dict[str, int] = {}
+    for data in called_events:
+        per_ticket[data["ticket"]] = per_ticket.get(data["ticket"], 0) + 1
+    assert all(count == 1 for count in per_ticket.values()), per_ticket
+    del windows
+    # Ratings: given == stored, none invented.
+    assert ratings == ledger.ratings
+    # Every display showed every call (the hall display heard each once).
+    heard = [(call.ticket, call.window) for call in devices.hall_display.calls.messages()]
+    assert sorted(set(heard)) == sorted(ledger.calls)
+    for ticket, window in ledger.calls:
+        shown = [s.current_ticket for s in devices.window_displays[window].states.messages()]
+        assert ticket in shown, f"window {window}'s display never showed {ticket}"
+    # The day's figures include the outage: served per clerk as the hall served them.
+    for employee_no, count in ledger.served.items():
+        assert figures[(staff_ids[employee_no],)]["tickets_served"] == count, employee_no
+
+
+@pytest.mark.parametrize(
+    ("kill_during_outage", "kill_during_replay"),
+    [(False, False), (True, False), (False, True)],
+    ids=["outage", "hub-killed-offline", "hub-killed-replaying"],
+)
+def test_calling_through_a_backend_outage(
+    outage_hall: OutageHall, kill_during_outage: bool, kill_during_replay: bool
+) -> None:
+    _play(outage_hall, kill_during_outage=kill_during_outage, kill_during_replay=kill_during_replay)
+
+
+del CallEvent, RATE
