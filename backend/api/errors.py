@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import DomainError
+from backend.errors import DatabaseUnavailable, DomainError
 from backend.services.audit import record_refusal
 
 log = logging.getLogger("hallkit.api")
@@ -75,6 +76,27 @@ def install(app: Flask) -> None:
             405: "不支持该请求方法 / method not allowed",
         }.get(status, error.description or "")
         return jsonify(error_body(code, message)), status
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    def _database_unavailable(error: Exception) -> Any:
+        # 503, not 500: the hall hub treats it as "backend unavailable" and goes
+        # on calling from its offline snapshot. Only the error's class is logged:
+        # the driver's text may quote the statement's parameters.
+        log.error(
+            "database unavailable during %s %s: %s",
+            request.method,
+            request.path,
+            type(getattr(error, "orig", None) or error).__name__,
+        )
+        body = error_body(
+            DatabaseUnavailable.code,
+            "数据库暂时不可用，请稍后再试 / the database is unavailable; try again shortly",
+        )
+        response = jsonify(body)
+        response.headers["Retry-After"] = "5"
+        return response, DatabaseUnavailable.status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
