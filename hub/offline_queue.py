@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from hallbus.callorder import ORDINARY, PRIORITY, QueuedTicket, WindowSeat, call_order, choose
@@ -110,7 +110,8 @@ def _when(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else None
+    # The backend keeps UTC; on SQLite its times come back without an offset.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class OfflineQueue:
@@ -128,6 +129,10 @@ class OfflineQueue:
         self.waiting: dict[str, Waiting] = {}
         self.clerks: dict[str, ClerkRecord] = {}
         self.local_counter = 0  # order of offline tickets and seq of offline calls
+        # Tickets called since the snapshot (by the hub or seen in events): a late
+        # ticket_issued (an offline ticket uploaded during the replay) never puts one
+        # back in line.
+        self.handled: set[str] = set()
 
     # --------------------------------------------------------------- policy
 
@@ -232,6 +237,7 @@ class OfflineQueue:
         self.service_day = str(body.get("service_day") or "") or None
         self.last_event_seq = int(body.get("last_event_seq") or 0)
         self.timezone = str(body.get("timezone") or "") or None
+        self.handled = set()
         self.loaded = True
 
     # ---------------------------------------------------------------- events
@@ -254,7 +260,7 @@ class OfflineQueue:
     def _apply(self, kind: str, data: dict[str, Any], event: dict[str, Any]) -> None:
         ticket = data.get("ticket")
         number = str(data["window"]) if data.get("window") is not None else None
-        if kind == "ticket_issued" and isinstance(ticket, str) and ticket not in self.waiting:
+        if kind == "ticket_issued" and isinstance(ticket, str) and self.unknown(ticket):
             at = _when(event.get("at"))
             if at is None:
                 return
@@ -268,6 +274,7 @@ class OfflineQueue:
             )
         elif kind in ("ticket_called", "ticket_resumed") and number is not None:
             record = self.waiting.pop(str(ticket), None)
+            self.handled.add(str(ticket))
             seat = self.windows.get(number)
             if seat is None:
                 return
@@ -323,7 +330,7 @@ class OfflineQueue:
         self, ticket: str, category: str, issued_at: datetime, priority_kind: str | None
     ) -> None:
         """A ticket the hub issued from its block joins the queue (idempotent)."""
-        if ticket in self.waiting or any(s.current == ticket for s in self.windows.values()):
+        if not self.unknown(ticket):
             return
         self.waiting[ticket] = Waiting(
             ticket=ticket,
@@ -331,6 +338,14 @@ class OfflineQueue:
             standing=PRIORITY if priority_kind else ORDINARY,
             sort_at=issued_at,
             order=self.next_local(),
+        )
+
+    def unknown(self, ticket: str) -> bool:
+        """Neither waiting, nor at a window, nor called since the snapshot."""
+        return (
+            ticket not in self.waiting
+            and ticket not in self.handled
+            and all(s.current != ticket for s in self.windows.values())
         )
 
     # ------------------------------------------------------------ call order
@@ -378,6 +393,7 @@ class OfflineQueue:
             "waiting": [_waiting_json(w) for w in self.waiting.values()],
             "clerks": [asdict(c) for c in self.clerks.values()],
             "local_counter": self.local_counter,
+            "handled": sorted(self.handled),
         }
 
     @classmethod
@@ -409,6 +425,7 @@ class OfflineQueue:
             )
             queue.clerks[clerk.employee_no] = clerk
         queue.local_counter = int(data.get("local_counter") or 0)
+        queue.handled = {str(t) for t in data.get("handled") or []}
         return queue
 
 

@@ -95,12 +95,15 @@ class RequestRelay:
         public_base_url: str,
         workers: int = 16,
         hub_decides: Callable[[], bool] = lambda: False,
+        replaying: Callable[[], bool] = lambda: False,
         on_offline_ticket: Callable[[dict[str, Any]], None] = lambda _payload: None,
     ) -> None:
-        # While the hub decides the queue (offline, or replaying what it did), kiosk
-        # tickets come from the blocks and ratings wait in the outbox even if the
-        # backend answers: they must reach it after the actions queued before them.
+        # While the hub decides the queue (offline, or replaying what it did) ratings
+        # wait in the outbox even if the backend answers: one answering an offline
+        # invitation must reach it after the finish that made the invitation. While it
+        # replays, kiosk tickets come from the blocks too (the hub calls them).
         self._hub_decides = hub_decides
+        self._replaying = replaying
         self._on_offline_ticket = on_offline_ticket
         self._backend = backend
         self._store = store
@@ -234,7 +237,7 @@ class RequestRelay:
         queued = self._store.queued(f"ticket:{request.envelope.id}")
         if queued is not None:  # a retry of a request already served offline
             return self._offline_reply(request, queued.payload)
-        if self._hub_decides() and not body.is_check_in:
+        if self._replaying() and not body.is_check_in:
             return self._issue_offline(request, body)
         try:
             if body.is_check_in:

@@ -143,6 +143,7 @@ class HubService:
             timeout_s=config.backend.timeout_s,
             public_base_url=config.public_base_url,
             hub_decides=self.desk.hub_decides,
+            replaying=self.desk.replaying,
             on_offline_ticket=self.desk.note_offline_ticket,
         )
         reader_options: dict[str, Any] = {}

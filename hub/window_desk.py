@@ -245,6 +245,11 @@ class WindowDesk:
     def hub_decides(self) -> bool:
         return self._mode is not HallMode.ONLINE
 
+    def replaying(self) -> bool:
+        """The backend answers but the hub still decides: kiosk tickets from the blocks
+        (offline the relay still tries the backend first, as before)."""
+        return self._mode is HallMode.REPLAYING
+
     def pending(self) -> int:
         return self._store.outbox_depth()
 
@@ -513,6 +518,7 @@ class WindowDesk:
                     },
                 )
             del queue.waiting[picked.ticket]
+            queue.handled.add(picked.ticket)
             seat.ordinary_streak = min((seat.ordinary_streak or 0) + 1, 1000) if as_ordinary else 0
             events.append(self._called(seat, picked, now))
             return _Applied(
@@ -563,6 +569,7 @@ class WindowDesk:
                 back.target_window = None
                 back.no_show_count = count
                 queue.waiting[current] = back
+                queue.handled.discard(current)
             queue._clear(seat)
             event = self._event(
                 "ticket_no_show", {"ticket": current, "window": number, "requeued": requeued}
@@ -645,6 +652,7 @@ class WindowDesk:
             moved = waiting_from_record(seat.current_record, current, now, queue.next_local())
             moved.target_window = target_window  # keeps its place (original issue time)
             queue.waiting[current] = moved
+            queue.handled.discard(current)
             queue._clear(seat)
             event = self._event("ticket_transferred", {"ticket": current, "window": target_window})
             return _Applied(
