@@ -10,6 +10,7 @@ hands the queue back (mode replaying → online).
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,3 +167,42 @@ def test_hub_restart_during_an_outage_keeps_snapshot_and_outbox(mosquitto_hall: 
     assert rows[tickets[0]][0] is TicketState.DONE
     assert rows[tickets[1]][0] is TicketState.CALLED
     assert hall.count(OfflineAction) == 2
+
+
+def test_while_replaying_the_hub_still_decides(mosquitto_hall: Hall) -> None:
+    hall = mosquitto_hall
+    hub = hall.start_hub()
+    kiosk = hall.kiosk()
+    clerk = hall.clerk("1", "BH0101")
+    tickets = [kiosk.take_ticket("A").number for _ in range(2)]
+    _snapshot_has(hub, tickets)
+    hall.backend.stop()
+    assert (
+        hub.desk.act("1", DeskAction.CALL, employee_no=None, via="caller_box").ticket
+        == (tickets[0])
+    )
+    # The backend comes back, but the replay of the window action is held up.
+    release = threading.Event()
+    hall.backend.start()
+    hall.backend._gate.hold["/window-actions"] = release
+    try:
+        wait_until(lambda: hub.desk.mode() is HallMode.REPLAYING, what="replaying mode")
+        wait_until(lambda: _hall_row(hall)[0] == "replaying", what="hub state replaying")
+        # Staff at the backend console are held back: the hub decides until it is done.
+        with pytest.raises(RuntimeError, match="409"):
+            clerk.call_next()
+        # Kiosks still get numbers from the blocks (the hub calls them).
+        assert kiosk.take_ticket("A").degraded
+        assert (
+            hub.desk.act("1", DeskAction.CALL, employee_no=None, via="caller_box").ticket
+            == (tickets[1])
+        )
+    finally:
+        release.set()
+    wait_until(lambda: hub.desk.mode() is HallMode.ONLINE, timeout=30, what="online mode")
+    assert hub.store.outbox_depth() == 0
+    rows = _tickets(hall, tickets)
+    assert rows[tickets[0]][0] is TicketState.DONE
+    assert rows[tickets[1]][0] is TicketState.CALLED
+    wait_until(lambda: _hall_row(hall) == ("online", 0), what="hub state online")
+    assert clerk.call_next() is not None  # the offline ticket, now the backend's
