@@ -225,9 +225,9 @@ class WindowDesk:
 
     def start(self) -> None:
         with self._lock:
-            if self._feed is not None and self._queue.loaded:
-                # Shown until the backend's own snapshot arrives (a hub restarted
-                # during an outage has only this).
+            if self._feed is not None and self._queue.loaded and self.pending():
+                # The hub was deciding when it stopped (a restart during an outage):
+                # its own queue is what the displays show until the replay is done.
                 self._feed.seed_windows([_seat_json(s) for s in self._queue.windows.values()])
             self._tell_displays()
         self._thread.start()
@@ -290,21 +290,21 @@ class WindowDesk:
         """The outbox replay is about to send its first entry: the backend must know the
         hall is replaying before it sees the first replayed action (raises
         BackendUnavailable: the replay waits)."""
-        with self._lock:
-            if self._mode is HallMode.ONLINE:
-                self._mode = HallMode.REPLAYING  # e.g. an entry queued while online
-                self._tell_displays()
+        if self._mode is HallMode.ONLINE:
+            self._set_mode(HallMode.REPLAYING)  # e.g. a ticket queued in a race with recovery
         if self._posted_mode is not HallMode.REPLAYING:
             self._post_hub_state(HallMode.REPLAYING)
 
     def drained(self) -> None:
         """The outbox is empty: once the backend answers, it decides again."""
+        if self._mode is HallMode.ONLINE or not self._reachability.reachable or self.pending():
+            return
+        # Before the hub relays again: a key press relayed now must not meet a backend
+        # that still refuses window actions as `hall_replaying`.
+        self._post_hub_state(HallMode.ONLINE)
         with self._lock:
-            if not self._reachability.reachable or self.pending():
-                return
-            if self._mode is HallMode.ONLINE:
-                return
-            self._set_mode(HallMode.ONLINE)
+            if self._reachability.reachable and not self.pending():
+                self._set_mode(HallMode.ONLINE)
 
     # ----------------------------------------------------------- the console API
 
@@ -337,6 +337,8 @@ class WindowDesk:
         with self._lock:
             seat = self._seat(window)
             clerk = self._clerk_for(seat, employee_no)
+            if self._mode is HallMode.ONLINE:
+                return self._view(seat)  # the backend console signs clerks in online
             events = self._sign_in(seat, clerk)
             if events:
                 self._save_state()
@@ -931,8 +933,10 @@ class WindowDesk:
         if not self._reachability.reachable:
             return
         mode = self._mode
+        # Every 60 s while online; while replaying too, so a long replay keeps the
+        # backend's hold on staff window actions (it lapses after 10 minutes).
         heartbeat = (
-            mode is HallMode.ONLINE and time.monotonic() - self._posted_at >= self._heartbeat_s
+            mode is not HallMode.OFFLINE and time.monotonic() - self._posted_at >= self._heartbeat_s
         )
         if self._post_due or heartbeat:
             self._post_due = False
