@@ -390,16 +390,18 @@ def apply_window_action(
         actor = f"{actor} offline" + (f" staff:{staff.employee_no}" if staff else "")
         events_before = eventlog.pending_count(session)
         try:
-            # A savepoint, so that an act refused after the rule moved a ticket
-            # leaves nothing behind but its stored conflict.
-            with session.begin_nested(), eventlog.tagged(session, offline=True):
+            with eventlog.tagged(session, offline=True):
                 view, detail = _replay(session, hall, window, action, staff, at, actor)
             outcome = APPLIED
         except _Conflict as conflict:
             view, detail, outcome = None, conflict.detail, CONFLICT
         except DomainError as error:
-            if eventlog.pending_count(session) != events_before:
-                raise  # refused after emitting: the transaction rolls back as a whole
+            # The queue services refuse before they change anything, and the rule
+            # (_before_offline_call) changes a ticket only where the call that
+            # follows cannot be refused. Should a refusal still come after a
+            # change, the transaction rolls back as a whole (an error reply).
+            if eventlog.pending_count(session) != events_before or session.dirty:
+                raise
             view, outcome = None, CONFLICT
             detail = _conflict_text(action, hall, window, at, error.message)
     else:
