@@ -206,3 +206,42 @@ def test_while_replaying_the_hub_still_decides(mosquitto_hall: Hall) -> None:
     assert rows[tickets[1]][0] is TicketState.CALLED
     wait_until(lambda: _hall_row(hall) == ("online", 0), what="hub state online")
     assert clerk.call_next() is not None  # the offline ticket, now the backend's
+
+
+def test_an_offline_call_the_centre_contradicts_is_a_conflict_not_a_dead_letter(
+    mosquitto_hall: Hall,
+) -> None:
+    from backend.services import queue as queue_service
+
+    hall = mosquitto_hall
+    hub = hall.start_hub()
+    kiosk = hall.kiosk()
+    hall.clerk("1", "BH0101")
+    tickets = [kiosk.take_ticket("A").number for _ in range(2)]
+    _snapshot_has(hub, tickets)
+    hall.backend.stop()
+    # A partition: the centre cancels the first ticket; the hub, cut off, calls it later.
+    database = Database(hall.backend.database_url)
+    try:
+        with database.writing() as session:
+            row = session.execute(select(Ticket).where(Ticket.display == tickets[0])).scalar_one()
+            queue_service.cancel(
+                session, hall_id=row.hall_id, ticket_id=row.id, now=hall.clock(), actor="centre"
+            )
+    finally:
+        database.dispose()
+    assert (
+        hub.desk.act("1", DeskAction.CALL, employee_no=None, via="caller_box").ticket
+        == (tickets[0])
+    )
+    assert (
+        hub.desk.act("1", DeskAction.CALL, employee_no=None, via="caller_box").ticket
+        == (tickets[1])
+    )
+    hall.backend.start()
+    wait_until(lambda: hub.desk.mode() is HallMode.ONLINE, timeout=30, what="online mode")
+    assert hub.store.outbox_depth() == 0 and hub.store.dead_letter_count() == 0
+    assert hub.metrics.snapshot().get("outbox_action_conflicts") == 1
+    rows = _tickets(hall, tickets)
+    assert rows[tickets[0]][0] is TicketState.CANCELLED  # the centre was first
+    assert rows[tickets[1]][0] is TicketState.CALLED
