@@ -191,8 +191,9 @@ def test_while_replaying_the_hub_still_decides(mosquitto_hall: Hall) -> None:
         # Staff at the backend console are held back: the hub decides until it is done.
         with pytest.raises(RuntimeError, match="409"):
             clerk.call_next()
-        # Kiosks still get numbers from the blocks (the hub calls them).
+        # Kiosks still get numbers from the blocks (the hub calls them), and show it.
         assert kiosk.take_ticket("A").degraded
+        kiosk.states.wait_for(lambda state: state.degraded, WAIT_S)
         assert (
             hub.desk.act("1", DeskAction.CALL, employee_no=None, via="caller_box").ticket
             == (tickets[1])
@@ -205,6 +206,7 @@ def test_while_replaying_the_hub_still_decides(mosquitto_hall: Hall) -> None:
     assert rows[tickets[0]][0] is TicketState.DONE
     assert rows[tickets[1]][0] is TicketState.CALLED
     wait_until(lambda: _hall_row(hall) == ("online", 0), what="hub state online")
+    kiosk.states.wait_for(lambda state: not state.degraded, WAIT_S)
     assert clerk.call_next() is not None  # the offline ticket, now the backend's
 
 
@@ -245,3 +247,35 @@ def test_an_offline_call_the_centre_contradicts_is_a_conflict_not_a_dead_letter(
     rows = _tickets(hall, tickets)
     assert rows[tickets[0]][0] is TicketState.CANCELLED  # the centre was first
     assert rows[tickets[1]][0] is TicketState.CALLED
+
+
+def test_a_crash_mid_replay_resumes_without_doubles(mosquitto_hall: Hall) -> None:
+    from hub.backend import BackendClient
+
+    hall = mosquitto_hall
+    first = hall.start_hub()
+    kiosk = hall.kiosk()
+    hall.clerk("1", "BH0101")
+    tickets = [kiosk.take_ticket("A").number for _ in range(3)]
+    _snapshot_has(first, tickets)
+    hall.backend.stop()
+    for expected in tickets:
+        assert first.desk.act("1", DeskAction.CALL, employee_no=None, via="t").ticket == expected
+    entries = first.store.pending_of_kind(KIND_ACTION)
+    assert len(entries) == 3
+    hall.stop_hub(first)
+    # The hub had sent the first entry when it died; the answer never came back.
+    hall.backend.start()
+    client = BackendClient(hall.backend.url, hall.hub_token, "BH", timeout_s=5)
+    try:
+        assert client.window_action(dict(entries[0].payload)).body["outcome"] == "applied"
+    finally:
+        client.close()
+
+    second = hall.start_hub()
+    wait_until(lambda: second.desk.mode() is HallMode.ONLINE, timeout=30, what="online mode")
+    assert second.store.outbox_depth() == 0 and second.store.dead_letter_count() == 0
+    assert second.metrics.snapshot().get("outbox_action_duplicates") == 1
+    assert hall.count(OfflineAction) == 3
+    rows = _tickets(hall, tickets)
+    assert [rows[t][0] for t in tickets] == [TicketState.DONE, TicketState.DONE, TicketState.CALLED]
