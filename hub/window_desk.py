@@ -258,7 +258,8 @@ class WindowDesk:
             if mode is self._mode:
                 return
             previous, self._mode = self._mode, mode
-            self._post_due = True
+            # What the backend was told is stale now (it may never have heard "offline").
+            self._post_due, self._posted_mode = True, None
             if mode is HallMode.ONLINE:
                 # The backend decides again: its view replaces what the hub showed.
                 self._snapshot_wanted = True
@@ -358,7 +359,11 @@ class WindowDesk:
     ) -> DeskResult:
         """One window action (see the module docstring). Raises DeskRefused (nothing
         changed, logged with the reason)."""
-        action = DeskAction(action)
+        try:
+            action = DeskAction(action)
+        except ValueError:
+            log.info("unknown window action via %s refused", via)
+            raise DeskRefused("bad_action", f"未知操作 / unknown action {action!r}") from None
         action_id = _uid()
         try:
             if self._mode is HallMode.ONLINE:
