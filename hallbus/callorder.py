@@ -7,7 +7,8 @@ so the hall hub can call tickets while the backend is unreachable (issue 15) and
 pick the ticket the backend would have picked from what the hub knows: its last
 offline snapshot plus the tickets it issued offline. A test
 (tests/hallbus/test_callorder.py) compares the two on the same queues, so a change
-to one side that is not made to the other fails.
+to one side that is not made to the other fails. docs/callorder.md describes it for
+the hub's operators.
 
 How the backend applies the rule, step by step (and so this module):
 
