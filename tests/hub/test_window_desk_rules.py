@@ -108,6 +108,7 @@ class FakeBackend:
     snapshot: dict[str, Any] = field(default_factory=_snapshot)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     port: int = field(default_factory=free_loopback_port)
+    hub_state_put: threading.Event = field(default_factory=threading.Event)
 
     def serve(self) -> ThreadingHTTPServer:
         backend = self
@@ -151,6 +152,7 @@ class FakeBackend:
             def do_PUT(self) -> None:
                 backend.requests.append(("PUT", self.path, self._body()))
                 self._answer(200, {"ok": True})
+                backend.hub_state_put.set()
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -381,10 +383,7 @@ def test_online_key_press_is_relayed_and_mode_is_posted(rig: Rig) -> None:
     # The mode thread tells the backend the mode, with the console URL and the backlog.
     rig.desk.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=5)
-        while not any(p.endswith("/hub-state") for _, p, _ in rig.backend.requests):
-            assert datetime.now(UTC) < deadline, "no PUT /hub-state"
-            threading.Event().wait(0.02)
+        assert rig.backend.hub_state_put.wait(5), "no PUT /hub-state"
     finally:
         rig.stopping.set()
         rig.desk.join(2)
