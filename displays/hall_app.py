@@ -71,6 +71,7 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
     show_notices = BooleanProperty(False)
     notice_text = StringProperty("")
     offline_text = StringProperty("")
+    hall_mark = StringProperty("")
     flash_on = BooleanProperty(False)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -125,6 +126,7 @@ class HallDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no typ
             self._notice_pieces = view.notice_pieces
             self._restart_ticker(self.ids.ticker_strip.right)
         self.offline_text = view.offline_text
+        self.hall_mark = view.hall_mark
         if view.calls != self._calls:
             self._calls = view.calls
             self._build_calls(view.calls)

@@ -35,6 +35,7 @@ from displays import style
 from displays.guide import Guide
 from displays.link import Link, LinkStatus
 from displays.timefmt import clock_text, date_text, date_text_en, minutes_text, time_text
+from displays.window_view import hall_mark
 from hallbus.localtime import pushed_zone
 from hallbus.messages import CallEvent, ConfigPush, HallCallList, RecentCall, serves_floor
 
@@ -111,6 +112,7 @@ class HallView:
     notice_pieces: tuple[str, ...]  # notice_text cut for the ticker, in order
     offline_text: str
     offline_text_en: str
+    hall_mark: str = ""  # "" while the backend decides the queue (window_view.hall_mark)
 
     def flashing(self, now: datetime) -> bool:
         return self.flash_until is not None and now < self.flash_until
@@ -294,6 +296,7 @@ class HallDisplayViewModel:
             notice_pieces=ticker_pieces(notices),
             offline_text=offline,
             offline_text_en=offline_en,
+            hall_mark=hall_mark(self.call_list.hall_mode if self.call_list else None),
         )
 
     # ---------------------------------------------------------------- helpers

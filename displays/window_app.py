@@ -54,6 +54,7 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
     detail_en = StringProperty("")
     offline_text = StringProperty("")
     offline_text_en = StringProperty("")
+    hall_mark = StringProperty("")
     clock = StringProperty("")
     flash_on = BooleanProperty(False)
 
@@ -109,6 +110,7 @@ class WindowDisplayScreen(FloatLayout):  # type: ignore[misc]  # Kivy ships no t
         self.detail_en = view.detail_en
         self.offline_text = view.offline_text
         self.offline_text_en = view.offline_text_en
+        self.hall_mark = view.hall_mark
         self.tick()
         return view.headline
 

@@ -58,6 +58,7 @@ class WindowView:
     offline_text: str  # "" while live
     offline_text_en: str
     zone: tzinfo  # the hall's: the clock shows its wall-clock time
+    hall_mark: str = ""  # "" while the backend decides the queue (see hall_mark())
 
     def flashing(self, now: datetime) -> bool:
         return self.flash_until is not None and now < self.flash_until
@@ -93,6 +94,16 @@ def staff_view(staff: StaffCard | None, photo_dir: Path | None) -> StaffView | N
         photo=resolve_photo(staff.photo_url, photo_dir),
         initial=staff.name[:1],
     )
+
+
+def hall_mark(mode: str | None) -> str:
+    """The small status mark while the hall hub decides the queue (hallbus.messages
+    HallModeMark): the backend is away, or the hub is still replaying what it did."""
+    if mode == "offline":
+        return "离线叫号 Offline"
+    if mode == "replaying":
+        return "补录中 Syncing"
+    return ""
 
 
 def _offline_texts(link: LinkStatus, zone: tzinfo) -> tuple[str, str]:
@@ -198,6 +209,7 @@ class WindowDisplayViewModel:
             offline_text_en=offline_en,
             zone=zone,
         )
+        base = replace(base, hall_mark=hall_mark(state.hall_mode))
         view = self._state_view(base, state, now)
         if not self.link.live and view.mode == "serving":
             # The ticket may have moved on: grey it so nobody trusts it blindly.

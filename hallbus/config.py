@@ -253,6 +253,23 @@ class BackendConfig(StrictModel):
         return self
 
 
+class ConsoleConfig(StrictModel):
+    """The hub's own window console (hub/console.py), used while the backend is away."""
+
+    host: Annotated[str, StringConstraints(min_length=1, max_length=253)] = "127.0.0.1"
+    port: Port
+    # Where clerks' browsers reach this console (sent to the backend in PUT /hub-state,
+    # so the backend console can send clerks here); default http://<host>:<port>/console.
+    public_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+    # Where the console sends clerks while the hall is online; default <backend.url>/console.
+    backend_console_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = (
+        None
+    )
+
+    def url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}/console"
+
+
 class HubConfig(DeviceConfigBase):
     type: Literal["hub"]
     backend: BackendConfig
@@ -271,6 +288,14 @@ class HubConfig(DeviceConfigBase):
     public_base_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] = (
         "http://127.0.0.1:8000"
     )
+    # The hub's window console for calling through an outage; absent: not served.
+    console: ConsoleConfig | None = None
+
+    def backend_console_url(self) -> str:
+        """Where clerks work while the hall is online (the backend's window console)."""
+        if self.console is not None and self.console.backend_console_url:
+            return self.console.backend_console_url
+        return self.backend.url.rstrip("/") + "/console"
 
 
 DeviceConfig: TypeAlias = Annotated[

@@ -352,6 +352,10 @@ class StaffCard(ContractModel):
     stars: Annotated[float, Field(ge=0, le=5)] | None = None
 
 
+# Who decides the queue when it is not the backend (hub.window_desk.HallMode).
+HallModeMark = Literal["offline", "replaying"]
+
+
 class WindowDisplayState(VersionedModel):
     seq: Seq
     window: WindowNumber
@@ -362,6 +366,10 @@ class WindowDisplayState(VersionedModel):
     expected_back: AwareDatetime | None = None
     current_ticket: TicketNumber | None = None
     called_at: AwareDatetime | None = None
+    # Set while the hall hub decides the queue alone (the backend is away, or the hub
+    # is still replaying what it did meanwhile): the display shows a small mark.
+    # Absent: online, the backend decides.
+    hall_mode: HallModeMark | None = added_field()
 
 
 def serves_floor(device_floor: int | None, call_floor: int | None) -> bool:
@@ -396,6 +404,8 @@ class HallCallList(VersionedModel):
     waiting: Annotated[list[CategoryWaiting], Field(max_length=50)]
     # The hall's active notices (公告), in the order the admin pages set.
     notices: Annotated[list[LongText], Field(max_length=20)] = added_field([])
+    # As WindowDisplayState.hall_mode: absent while the backend decides.
+    hall_mode: HallModeMark | None = added_field()
 
 
 class CallEvent(VersionedModel):

@@ -173,6 +173,20 @@ class BackendClient:
             timeout_s=wait_s + LONG_POLL_SLACK_S,
         )
 
+    # ------------------------------------------------------------- the window desk
+
+    def offline_snapshot(self) -> BackendReply:
+        """What the hub needs to decide the queue alone (GET /offline-snapshot)."""
+        return self.call("GET", self.hall_path("/offline-snapshot"))
+
+    def window_action(self, body: dict[str, Any], timeout_s: float | None = None) -> BackendReply:
+        """A window action (POST /window-actions), live or replayed (`offline`)."""
+        return self.call("POST", self.hall_path("/window-actions"), body=body, timeout_s=timeout_s)
+
+    def put_hub_state(self, body: dict[str, Any]) -> BackendReply:
+        """Who decides the hall's queue right now (PUT /hub-state)."""
+        return self.call("PUT", self.hall_path("/hub-state"), body=body)
+
     # --------------------------------------------------------- ratings, devices
 
     def submit_rating(self, body: dict[str, Any], device_id: str) -> BackendReply:

@@ -40,6 +40,10 @@ MAX_NOTICES: Final = 20
 # A call announced later than this after it happened is stale (the hub was
 # restarting or catching up): displays get the state, announcers stay quiet.
 CALL_FRESHNESS: Final = timedelta(seconds=60)
+# How many offline calls / invitations the model remembers to recognise their replay.
+MAX_LOCAL_MEMORY: Final = 2000
+# A replayed call carries the original time; the database may round it.
+ECHO_TOLERANCE: Final = timedelta(seconds=1)
 # Events whose effect on waiting counts the event does not carry: the waiting
 # counts are re-read from GET /status after a batch containing one.
 _WAITING_UNKNOWN: Final = frozenset(
@@ -147,11 +151,28 @@ class HallDisplayModel:
     _call_list_changed: bool = False
     _one_shot: list[Outgoing] = field(default_factory=list)
     _windows_without_evaluator: set[str] = field(default_factory=set)
+    # Offline mode (hub.window_desk): the mark the displays show while the hub decides
+    # ("offline" / "replaying"; None online), and whether the hub decides right now.
+    hall_mode: str | None = None
+    hub_decides: bool = False
+    # Calls and rating invitations the hub made itself while it decided: (ticket,
+    # window) -> called_at, and request ids. Their replayed copies coming back from
+    # the backend are recognised by these (and by data.offline) and never announced
+    # or sent again.
+    _local_calls: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    _local_requests: set[str] = field(default_factory=set)
+    _quiet: bool = False
 
     # ------------------------------------------------------------------- snapshot
 
     def load_snapshot(self, status: dict[str, Any]) -> None:
-        """Rebuild everything from GET /status (at start and after reconnecting)."""
+        """Rebuild everything from GET /status (at start and after reconnecting).
+
+        While the hub decides the queue (offline, replaying) the backend's windows and
+        calls lag behind what the hall was shown: those are kept until the hub is
+        online again (hub.window_desk rebuilds then)."""
+        keep = self.hub_decides and bool(self.windows)
+        kept = (self.windows, self.recent_calls) if keep else None
         self.load_waiting(status)
         hall = status.get("hall") or {}
         self.hall_name = str(hall.get("name") or hall.get("code") or self.hall_id)[:200]
@@ -204,10 +225,44 @@ class HallDisplayModel:
                 current_ticket=current,
                 called_at=called_at.get(current) if current else None,
             )
+        if kept is not None:
+            self.windows, self.recent_calls = kept
+        self._changed_windows = set(self.windows)
+        self._call_list_changed = True
+
+    def seed_windows(self, seats: list[dict[str, Any]]) -> None:
+        """Windows from the hub's offline queue when no backend snapshot was loaded in
+        this run (a hub restarted during an outage): name, state, clerk, current ticket."""
+        if self.windows:
+            return
+        for item in seats:
+            number = str(item["number"])
+            called_at = item.get("called_at")
+            self.windows[number] = WindowView(
+                window=number,
+                department_name=str(item.get("name") or f"{number}号窗口")[:200],
+                state=str(item.get("state") or "closed"),
+                staff=_staff_card(item.get("staff")),
+                pause_reason=item.get("pause_reason") or None,
+                current_ticket=item.get("current"),
+                called_at=datetime.fromisoformat(called_at) if called_at else None,
+            )
+        self._changed_windows = set(self.windows)
+        self._call_list_changed = True
+
+    def set_hall_mode(self, mode: str | None, *, hub_decides: bool) -> None:
+        """Who decides the queue (the displays' mark); every display gets its state again."""
+        self.hub_decides = hub_decides
+        if mode == self.hall_mode:
+            return
+        self.hall_mode = mode
         self._changed_windows = set(self.windows)
         self._call_list_changed = True
 
     def load_waiting(self, status: dict[str, Any]) -> None:
+        # While the hub decides, the waiting counts are the hub's (offline tickets and
+        # calls the backend has not seen yet); the backend's forecast inputs still apply.
+        kept = {p: c.waiting for p, c in self.categories.items()} if self.hub_decides else {}
         categories: dict[str, CategoryView] = {}
         for item in status.get("categories", []):
             waiting = int(item.get("waiting") or 0)
@@ -226,6 +281,9 @@ class HallDisplayModel:
                 open_windows,
                 floor_of(item.get("floor")),
             )
+        for prefix, waiting in kept.items():
+            if prefix in categories:
+                categories[prefix].waiting = waiting
         self.categories = categories
         # Kept for the kiosks: what the snapshot says beyond the displays' waiting counts.
         self.category_details = {
@@ -238,12 +296,23 @@ class HallDisplayModel:
 
     # --------------------------------------------------------------------- events
 
-    def apply(self, event: dict[str, Any]) -> None:
-        """Fold one backend event in; unknown or irrelevant kinds are ignored."""
+    def apply(self, event: dict[str, Any], *, local: bool = False) -> None:
+        """Fold one backend event in; unknown or irrelevant kinds are ignored.
+
+        `local`: an event the hub synthesized for its own offline action (remembered,
+        so the backend's replayed copy is not announced again)."""
         kind = event.get("kind")
         data = event.get("data") or {}
         seq = int(event.get("seq") or 0)
         handler = _HANDLERS.get(str(kind))
+        if not local and self._is_echo(str(kind), data):
+            if self.hub_decides:
+                # Shown when the hub did it; the backend's copy is older than what the
+                # displays show now.
+                return
+            self._quiet = True  # state only: announced (and rate-now sent) already
+        if local:
+            self._remember_local(str(kind), data)
         if kind in _WAITING_UNKNOWN:
             self.needs_waiting_refresh = True
         if kind in _CONFIG_EVENTS:
@@ -256,6 +325,38 @@ class HallDisplayModel:
             handler(self, seq, data)
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             log.warning("event %s (%s) not applied: %s", seq, kind, exc)
+        finally:
+            self._quiet = False
+
+    def _remember_local(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in ("ticket_called", "ticket_recalled") and data.get("called_at"):
+            key = (str(data.get("ticket")), str(data.get("window")))
+            self._local_calls[key] = datetime.fromisoformat(data["called_at"])
+            while len(self._local_calls) > MAX_LOCAL_MEMORY:
+                del self._local_calls[next(iter(self._local_calls))]
+        elif kind == "rating_requested" and data.get("request_id"):
+            self._local_requests.add(str(data["request_id"]))
+            if len(self._local_requests) > MAX_LOCAL_MEMORY:
+                self._local_requests.pop()
+
+    def _is_echo(self, kind: str, data: dict[str, Any]) -> bool:
+        """A backend event replaying what the hub did offline (POST /window-actions with
+        offline true marks its events data.offline; older backends are recognised by
+        the call's ticket, window and original time, or the invitation's request id)."""
+        if data.get("offline") is True:
+            return True
+        if kind in ("ticket_called", "ticket_recalled") and data.get("called_at"):
+            known = self._local_calls.get((str(data.get("ticket")), str(data.get("window"))))
+            if known is None:
+                return False
+            try:
+                called_at = datetime.fromisoformat(data["called_at"])
+            except (TypeError, ValueError):
+                return False
+            return abs(called_at - known) <= ECHO_TOLERANCE
+        if kind == "rating_requested":
+            return str(data.get("request_id")) in self._local_requests
+        return False
 
     def _window(self, number: str) -> WindowView:
         view = self.windows.get(number)
@@ -304,6 +405,8 @@ class HallDisplayModel:
             if data.get("waiting") is None:
                 self.waiting_stale = True
             self._set_waiting(data.get("category"), data.get("waiting"))
+        if self._quiet:
+            return  # a replayed offline call: announced when the hub made it
         if self.now() - called_at > CALL_FRESHNESS:
             log.info("call %s at window %s is stale; not announced", ticket, number)
             return
@@ -343,6 +446,8 @@ class HallDisplayModel:
         self.kiosk_changed = True
 
     def _on_rating_requested(self, _seq: int, data: dict[str, Any]) -> None:
+        if self._quiet:
+            return  # the invitation the hub sent offline, replayed: sent already
         staff = data.get("staff") or {}
         matter = data.get("matter") or {}
         expires_at = datetime.fromisoformat(data["expires_at"])
@@ -488,6 +593,7 @@ class HallDisplayModel:
             expected_back=view.expected_back if view.state == "paused" else None,
             current_ticket=view.current_ticket,
             called_at=view.called_at,
+            hall_mode=self._mark(),
         )
 
     def _call_list(self) -> HallCallList:
@@ -496,7 +602,15 @@ class HallDisplayModel:
             recent_calls=list(self.recent_calls),
             waiting=[c.as_model() for c in self.categories.values()][:50],
             notices=list(self.notices),
+            hall_mode=self._mark(),
         )
+
+    def _mark(self) -> Literal["offline", "replaying"] | None:
+        if self.hall_mode == "offline":
+            return "offline"
+        if self.hall_mode == "replaying":
+            return "replaying"
+        return None
 
     def waiting_for(self, prefix: str) -> CategoryView | None:
         return self.categories.get(prefix)

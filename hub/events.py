@@ -60,6 +60,7 @@ class EventReader:
         on_ticket_seen: Callable[[str], None],
         on_kiosk_change: Callable[[], None] = lambda: None,
         on_catalog_change: Callable[[], None] = lambda: None,
+        on_events: Callable[[list[dict[str, Any]]], None] = lambda _events: None,
         long_poll_s: float = LONG_POLL_S,
     ) -> None:
         self._backend = backend
@@ -73,6 +74,7 @@ class EventReader:
         self._on_ticket_seen = on_ticket_seen
         self._on_kiosk_change = on_kiosk_change
         self._on_catalog_change = on_catalog_change
+        self._on_events = on_events
         self._loaded = False
         self._long_poll_s = long_poll_s
         self._lock = threading.Lock()
@@ -102,6 +104,38 @@ class EventReader:
             out = self._model.take_changes()
         self._publish(out, wait=False)
         self._tell_kiosks()
+
+    def apply_local(self, events: list[dict[str, Any]]) -> None:
+        """Events the hub synthesized for its own offline window actions (the backend's
+        event shape): displays, voice and evaluators get what they get online."""
+        with self._lock:
+            for event in events:
+                self._model.apply(event, local=True)
+            out = self._model.take_changes()
+        self._publish(out, wait=False)
+        self._tell_kiosks()
+
+    def set_hall_mode(self, mode: str | None, *, hub_decides: bool) -> None:
+        """The displays' mark of who decides the queue (None: the backend)."""
+        with self._lock:
+            self._model.set_hall_mode(mode, hub_decides=hub_decides)
+            out = self._model.take_changes()
+        if out:
+            self._publish(out, wait=False)
+
+    def seed_windows(self, seats: list[dict[str, Any]]) -> None:
+        """Windows from the offline queue when no backend snapshot was loaded in this run."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._model.seed_windows(seats)
+            out = self._model.take_changes()
+        self._publish(out, wait=False)
+
+    def rebuild_now(self) -> None:
+        """Reload the displays from GET /status now (the hub has handed the queue back
+        to the backend; raises BackendUnavailable / BackendRejected)."""
+        self._rebuild()
 
     def hall_view(self) -> HallView:
         """A copy of what the kiosks need from the model (KioskStatePublisher)."""
@@ -216,6 +250,10 @@ class EventReader:
         if stale:
             self._refresh_waiting()
         self._tell_kiosks()
+        try:
+            self._on_events(events)
+        except Exception:
+            log.exception("offline queue not updated from events")
         self._metrics.count("events_in", len(events))
         self._metrics.event_latency.add(time.monotonic() - started)
 

@@ -193,7 +193,11 @@ class KioskStatePublisher:
         metrics: HubMetrics,
         stopping: threading.Event,
         min_interval_s: float = MIN_INTERVAL_S,
+        degraded: Callable[[], bool] | None = None,
     ) -> None:
+        # KioskState.degraded: whenever the backend does not decide the queue (the
+        # hub's mode is not online); without a desk, the backend's reachability.
+        self._degraded = degraded or (lambda: not reachability.reachable)
         self._registry = registry
         self._backend = backend
         self._publisher = publisher
@@ -299,7 +303,7 @@ class KioskStatePublisher:
             hall=hall,
             digest=self.digest,
             places=self._places(),
-            degraded=not self._reachability.reachable,
+            degraded=self._degraded(),
         )
         content = state.model_dump(mode="json", exclude={"seq"})
         with self._lock:

@@ -7,12 +7,20 @@ the tickets, like the ratings accepted meanwhile, wait in the outbox (SQLite).
 The replay thread sends them in order as soon as the backend answers again;
 idempotency keys (the request id of a ticket, the rating id of a rating) make
 every entry land exactly once however often a send is retried.
+
+Window actions the hub applied while it decided the queue (kind `action`) are
+replayed the same way, in their place among the tickets and ratings (a ticket is
+uploaded before the call that called it, a finish before the rating answering
+its invitation). The backend answers `conflict` for an act its own record
+contradicts (the first act by its original time wins): a normal answer, logged
+and counted, never a dead letter.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -31,6 +39,9 @@ BACKEND_MAX_BLOCK: Final = 200  # POST /ticket-blocks accepts 1..200
 REFILL_AT_USED: Final = 0.8
 KIND_TICKET: Final = "ticket"
 KIND_RATING: Final = "rating"
+# A window action the hub applied while it decided the queue (hub.window_desk): the
+# POST /window-actions body with offline true, idempotent on its action_id.
+KIND_ACTION: Final = "action"
 
 
 class TicketBlocks:
@@ -177,7 +188,13 @@ class OutboxReplayer:
         retry_s: float = 2.0,
         hall_id: str | None = None,
         publisher: Publisher | None = None,
+        on_replay_start: Callable[[], None] = lambda: None,
+        on_drained: Callable[[], None] = lambda: None,
     ) -> None:
+        # on_replay_start runs before the first entry of a drain is sent (the desk tells
+        # the backend the hall is replaying); on_drained whenever the outbox is empty.
+        self._on_replay_start = on_replay_start
+        self._on_drained = on_drained
         self._hall_id = hall_id
         self._publisher = publisher
         self._store = store
@@ -214,10 +231,15 @@ class OutboxReplayer:
     def drain(self) -> int:
         """Send everything queued, oldest first; stops at the first unreachable error."""
         sent = 0
+        started = False
         while not self._stopping.is_set():
             entries = self._store.pending(limit=50)
             if not entries:
+                self._on_drained()
                 return sent
+            if not started:
+                self._on_replay_start()
+                started = True
             for entry in entries:
                 try:
                     self._send(entry)
@@ -274,6 +296,8 @@ class OutboxReplayer:
     def _send(self, entry: OutboxEntry) -> None:
         if entry.kind == KIND_TICKET:
             self._send_ticket(entry)
+        elif entry.kind == KIND_ACTION:
+            self._send_action(entry)
         elif entry.kind == KIND_RATING:
             rating = SubmitRating.model_validate(entry.payload["rating"])
             device_type = DeviceType(entry.payload["device_type"])
@@ -289,6 +313,23 @@ class OutboxReplayer:
             )
         else:
             raise BackendRejected(400, "bad_input", f"unknown outbox kind {entry.kind!r}")
+
+    def _send_action(self, entry: OutboxEntry) -> None:
+        reply = self._backend.window_action(dict(entry.payload))
+        body = reply.body
+        if body.get("outcome") == "conflict":
+            # The first act by its original time wins: the backend kept this one as a
+            # conflict (listed on the device page); nothing to retry, nothing lost.
+            self._metrics.count("outbox_action_conflicts")
+            log.warning(
+                "offline %s at window %s (%s) conflicts with the backend's record: %s",
+                entry.payload.get("action"),
+                entry.payload.get("window"),
+                entry.payload.get("ticket"),
+                body.get("detail"),
+            )
+        elif body.get("duplicate"):
+            self._metrics.count("outbox_action_duplicates")
 
     def _send_ticket(self, entry: OutboxEntry) -> None:
         payload: dict[str, Any] = dict(entry.payload)

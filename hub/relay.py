@@ -94,7 +94,17 @@ class RequestRelay:
         timeout_s: float,
         public_base_url: str,
         workers: int = 16,
+        hub_decides: Callable[[], bool] = lambda: False,
+        replaying: Callable[[], bool] = lambda: False,
+        on_offline_ticket: Callable[[dict[str, Any]], None] = lambda _payload: None,
     ) -> None:
+        # While the hub decides the queue (offline, or replaying what it did) ratings
+        # wait in the outbox even if the backend answers: one answering an offline
+        # invitation must reach it after the finish that made the invitation. While it
+        # replays, kiosk tickets come from the blocks too (the hub calls them).
+        self._hub_decides = hub_decides
+        self._replaying = replaying
+        self._on_offline_ticket = on_offline_ticket
         self._backend = backend
         self._store = store
         self._reachability = reachability
@@ -227,6 +237,8 @@ class RequestRelay:
         queued = self._store.queued(f"ticket:{request.envelope.id}")
         if queued is not None:  # a retry of a request already served offline
             return self._offline_reply(request, queued.payload)
+        if self._replaying() and not body.is_check_in:
+            return self._issue_offline(request, body)
         try:
             if body.is_check_in:
                 # By the typed code when there is one, else by the ID card's lookup hash
@@ -319,6 +331,10 @@ class RequestRelay:
         assert queued is not None
         ticket = self._offline_reply(request, queued.payload)
         self._waiting.note_offline_ticket(category)
+        try:
+            self._on_offline_ticket(queued.payload)  # joins the hub's offline queue
+        except Exception:
+            log.exception("offline ticket %s not added to the offline queue", ticket.number)
         return ticket
 
     def _offline_reply(self, request: ValidRequest, payload: dict[str, Any]) -> TicketIssued:
@@ -351,6 +367,8 @@ class RequestRelay:
             # learns that final outcome instead of being queued again.
             rejection = rejection_from_text(refused)
             raise RequestRejected(contract_error(rejection), rejection.message, reply_topic=None)
+        if self._hub_decides():
+            return self._queue_rating(body, key, device.device_id, device.device_type.value)
         try:
             data = self._call(
                 request,
@@ -368,20 +386,22 @@ class RequestRelay:
             )
         except BackendUnavailable as exc:
             self._reachability.failed(str(exc))
-            # Kept durably and delivered when the backend returns; rating_id
-            # makes a send that did reach the backend land only once.
-            self._store.enqueue(
-                KIND_RATING,
-                key,
-                device.device_id,
-                {
-                    "rating": body.model_dump(mode="json"),
-                    "device_type": device.device_type.value,
-                },
-            )
-            self._metrics.count("ratings_queued_offline")
-            return RatingAccepted(rating_id=body.rating_id, duplicate=False, queued=True)
+            return self._queue_rating(body, key, device.device_id, device.device_type.value)
         return RatingAccepted(rating_id=body.rating_id, duplicate=bool(data.get("duplicate")))
+
+    def _queue_rating(
+        self, body: SubmitRating, key: str, device_id: str, device_type: str
+    ) -> RatingAccepted:
+        # Kept durably and delivered when the backend returns; rating_id
+        # makes a send that did reach the backend land only once.
+        self._store.enqueue(
+            KIND_RATING,
+            key,
+            device_id,
+            {"rating": body.model_dump(mode="json"), "device_type": device_type},
+        )
+        self._metrics.count("ratings_queued_offline")
+        return RatingAccepted(rating_id=body.rating_id, duplicate=False, queued=True)
 
     # ----------------------------------------------------------- catalog, cases
 

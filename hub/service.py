@@ -50,6 +50,7 @@ from hub.validation import (
     validate_info,
     validate_request,
 )
+from hub.window_desk import WindowDesk
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,19 @@ class HubService:
             now=clock,
             timezone=config.timezone,
         )
+        # Who decides the hall's queue (online / offline / replaying) and the window
+        # actions through an outage (hub.window_desk).
+        self.desk = WindowDesk(
+            device_id=config.device_id,
+            store=self.store,
+            backend=self.backend,
+            reachability=self.reachability,
+            metrics=self.metrics,
+            stopping=self._stopping,
+            clock=clock,
+            console_url=config.console.url() if config.console is not None else None,
+            backend_console_url=config.backend_console_url(),
+        )
         self.blocks = TicketBlocks(self.store, self.backend, config.reserved_block_size)
         self.block_keeper = BlockKeeper(self.blocks, self.backend, self._stopping)
         self.relay = RequestRelay(
@@ -128,6 +142,9 @@ class HubService:
             zone=self.zone,
             timeout_s=config.backend.timeout_s,
             public_base_url=config.public_base_url,
+            hub_decides=self.desk.hub_decides,
+            replaying=self.desk.replaying,
+            on_offline_ticket=self.desk.note_offline_ticket,
         )
         reader_options: dict[str, Any] = {}
         if long_poll_s is not None:
@@ -144,8 +161,10 @@ class HubService:
             on_ticket_seen=self.relay.learn_number,
             on_kiosk_change=self._kiosk_state_changed,
             on_catalog_change=self._catalog_changed,
+            on_events=self.desk.events_seen,
             **reader_options,
         )
+        self.desk.attach(self.reader)
         self.kiosk_states = KioskStatePublisher(
             registry=self.registry,
             backend=self.backend,
@@ -157,6 +176,7 @@ class HubService:
             next_seq=self.store.next_seq,
             metrics=self.metrics,
             stopping=self._stopping,
+            degraded=self.desk.hub_decides,
         )
         self.replayer = OutboxReplayer(
             self.store,
@@ -166,6 +186,8 @@ class HubService:
             self._stopping,
             hall_id=config.hall_id,
             publisher=self.client,
+            on_replay_start=self.desk.replay_starting,
+            on_drained=self.desk.drained,
         )
         self.reporter = RegistryReporter(
             self.registry, self._report_device, self._stopping, clock=clock
@@ -174,6 +196,7 @@ class HubService:
         # KioskState.degraded follows the backend's reachability.
         self.reachability.on_recovered(self.kiosk_states.changed)
         self.reachability.on_lost(self.kiosk_states.changed)
+        self.desk.on_mode_change(lambda _mode: self.kiosk_states.changed())
         port = health_port if health_port is not None else config.health_port
         self.health = HealthServer(port, self.health_report) if port is not None else None
 
@@ -185,6 +208,7 @@ class HubService:
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.REQUEST.value}/+", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.HEALTH.value}/+", self._on_message)
         self.client.subscribe(f"hall/{hall}/+/+/{Channel.INFO.value}", self._on_message)
+        self.desk.start()
         self.reader.start()
         self.kiosk_states.start()
         self.block_keeper.start()
@@ -219,6 +243,7 @@ class HubService:
         self.kiosk_states.join(5)  # before the client: it may be publishing
         self.client.stop()
         self.replayer.join(5)
+        self.desk.join(5)
         self.reporter.join(5)
         self.block_keeper.join(5)
         self.reader.join(1)  # may sit in a long-poll; it exits without saving anything
@@ -343,6 +368,7 @@ class HubService:
             "uptime_s": round(time.monotonic() - self._started_at, 1),
             "mqtt_connected": self.client.state is ClientState.CONNECTED,
             "backend_reachable": self.reachability.reachable,
+            "mode": self.desk.mode().value,
             "event_cursor": self.reader.cursor,
             "outbox_depth": self.store.outbox_depth(),
             "dead_letters": self.store.dead_letter_count(),

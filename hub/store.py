@@ -6,7 +6,9 @@
 - the outbox: tickets issued offline and ratings accepted while the backend was
   away, in arrival order, each with its idempotency key;
 - reserved ticket blocks: numbers the backend set aside for offline issuing;
-- rate-now requests seen in the event log: which backend ticket a rating answers.
+- rate-now requests seen in the event log: which backend ticket a rating answers;
+- kept documents (meta `doc:<key>`): the offline queue (hub.offline_queue), saved
+  with the outbox entry of the window action that changed it.
 
 Every write commits before the call returns (synchronous=FULL), so an entry the
 hub has confirmed to a device is on disk.
@@ -289,6 +291,50 @@ class HubStore:
             db.execute(
                 "DELETE FROM ticket_blocks WHERE service_day < ?", (service_day.isoformat(),)
             )
+
+    # ------------------------------------------------------------- kept documents
+
+    def document(self, key: str) -> dict[str, Any] | None:
+        """A JSON document kept in the meta table (e.g. the offline queue), or None."""
+        with self._lock:
+            value = self._meta(f"doc:{key}")
+        if value is None:
+            return None
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else None
+
+    def save_document(self, key: str, document: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            self._set_meta(db, f"doc:{key}", json.dumps(document, ensure_ascii=False))
+
+    def enqueue_with_document(
+        self,
+        kind: str,
+        key: str,
+        device_id: str,
+        payload: dict[str, Any],
+        doc_key: str,
+        document: dict[str, Any],
+    ) -> bool:
+        """Queue an entry and save a document in one transaction: an offline window
+        action and the queue state it produced are on disk together or not at all."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO outbox (kind, key, device_id, payload) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO NOTHING",
+                (kind, key, device_id, json.dumps(payload, ensure_ascii=False)),
+            )
+            self._set_meta(db, f"doc:{doc_key}", json.dumps(document, ensure_ascii=False))
+            return cursor.rowcount == 1
+
+    def pending_of_kind(self, kind: str) -> list[OutboxEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, key, device_id, payload, attempts FROM outbox "
+                "WHERE kind = ? ORDER BY id",
+                (kind,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
 
     # -------------------------------------------------------------- rate requests
 

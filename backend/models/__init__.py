@@ -17,6 +17,7 @@ from backend.models.cases import (
 from backend.models.catalog import Matter, MatterVersion
 from backend.models.delegation import Delegation
 from backend.models.events import Counter, HallEvent
+from backend.models.hub import OfflineAction
 from backend.models.org import (
     BadRatingReason,
     CalendarYear,
@@ -89,6 +90,7 @@ __all__ = [
     "Matter",
     "MatterVersion",
     "Notice",
+    "OfflineAction",
     "QueueCategory",
     "Rating",
     "RatingAppeal",

@@ -69,6 +69,13 @@ class Hall(Base):
     # The call-order policy (see backend.services.policy.py); JSON so a hall
     # can change it without a migration, validated by HallPolicy on every write.
     call_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the hall hub last said about itself (PUT hub-state): its console's
+    # address on the hall network, whether it decides the queue (offline /
+    # replaying) and how many outbox entries it still has to replay.
+    hub_console_url: Mapped[str] = mapped_column(String(300), default="")
+    hub_mode: Mapped[str] = mapped_column(String(16), default="online")
+    hub_mode_at: Mapped[datetime | None] = mapped_column()
+    hub_pending: Mapped[int] = mapped_column(Integer, default=0)
 
     parent: Mapped[Hall | None] = relationship(remote_side="Hall.id")
     floors: Mapped[list[Floor]] = relationship(back_populates="hall", order_by="Floor.number")

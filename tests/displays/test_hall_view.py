@@ -182,3 +182,12 @@ def test_ticker_pieces_are_short_and_read_as_the_notices() -> None:
     vm = model()
     vm.apply_call_list(busy_hall(1, 5, now=NOW)[1], NOW)
     assert vm.view(NOW).notice_pieces == pieces
+
+
+def test_hall_mode_mark_while_the_hub_decides() -> None:
+    vm = model()
+    vm.apply_call_list(call_list(1, now=NOW), NOW)
+    assert vm.view(NOW).hall_mark == ""
+    marked = call_list(2, now=NOW).model_copy(update={"hall_mode": "offline"})
+    vm.apply_call_list(marked, NOW)
+    assert vm.view(NOW).hall_mark == "离线叫号 Offline"

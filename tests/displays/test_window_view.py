@@ -258,3 +258,18 @@ def test_led_fault_goes_to_the_device_health_never_to_the_screen(tmp_path: Path)
     assert health.detail.startswith(f"cannot open {missing_port}")
     # Unchanged reports (every reopen attempt) are not published again.
     assert len(bus.on_topic(health_topic)) == 1
+
+
+def test_hall_mode_mark_while_the_hub_decides() -> None:
+    model = live_model()
+    model.apply_state(window_state(1, now=NOW, ticket="A012"), NOW)
+    assert model.view(NOW).hall_mark == ""
+    offline = window_state(2, now=NOW, ticket="A013").model_copy(update={"hall_mode": "offline"})
+    model.apply_state(offline, NOW)
+    view = model.view(NOW)
+    assert view.hall_mark == "离线叫号 Offline" and view.headline == "A013"
+    replaying = offline.model_copy(update={"seq": 3, "hall_mode": "replaying"})
+    model.apply_state(replaying, NOW)
+    assert model.view(NOW).hall_mark == "补录中 Syncing"
+    # Online the field is left out of the JSON: what a display from before it accepts.
+    assert "hall_mode" not in window_state(4, now=NOW).model_dump_json()
