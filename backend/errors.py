@@ -61,3 +61,24 @@ class QueueUnavailable(DomainError):
 class RateLimited(DomainError):
     code = "rate_limited"
     status = 429
+
+
+class NotSignedIn(DomainError):
+    """A window action from the hall (a caller key box) while nobody is signed in
+    at that window: there is no clerk to act as."""
+
+    code = "not_signed_in"
+    status = 409
+
+
+class HallReplaying(DomainError):
+    """The hall hub is replaying the calls it made offline; until it is done the
+    hub, not the backend, decides the hall's queue (docs/hub.md)."""
+
+    code = "hall_replaying"
+    status = 409
+
+
+class DatabaseUnavailable(DomainError):
+    code = "database_unavailable"
+    status = 503

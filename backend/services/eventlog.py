@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ NOTIFY_CHANNEL = "hallkit_events"
 PENDING_KEY = "hallkit_pending_events"
 COMMITTED_KEY = "hallkit_committed_halls"
 DEFERRED_WAKEUPS_KEY = "hallkit_deferred_wakeups"
+TAGS_KEY = "hallkit_event_tags"
 
 
 def counter_name(hall_id: int) -> str:
@@ -67,8 +69,32 @@ class EventRecord:
 
 def emit(session: Session, hall_id: int, kind: str, payload: dict[str, Any]) -> None:
     """Queue an event; it is written with its sequence number when the session commits."""
+    tags: dict[str, Any] | None = session.info.get(TAGS_KEY)
+    if tags:
+        payload = {**payload, **tags}
     pending: list[tuple[int, str, dict[str, Any]]] = session.info.setdefault(PENDING_KEY, [])
     pending.append((hall_id, kind, payload))
+
+
+@contextmanager
+def tagged(session: Session, **tags: Any) -> Iterator[None]:
+    """Every event emitted meanwhile carries `tags` in its data. A window action
+    the hub replays after an outage is emitted with `offline: true`, so the hub,
+    which announced that call when it was made, does not announce it again."""
+    previous: dict[str, Any] | None = session.info.get(TAGS_KEY)
+    session.info[TAGS_KEY] = {**(previous or {}), **tags}
+    try:
+        yield
+    finally:
+        if previous is None:
+            session.info.pop(TAGS_KEY, None)
+        else:
+            session.info[TAGS_KEY] = previous
+
+
+def pending_count(session: Session) -> int:
+    """Events queued in this session and not yet written."""
+    return len(session.info.get(PENDING_KEY, ()))
 
 
 def _ensure_counter(session: Session, name: str) -> None:

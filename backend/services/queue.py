@@ -120,8 +120,13 @@ def _insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: l
     session.execute(builder(model).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
+def display_digits(number_end: int) -> int:
+    """How many digits a category's ticket numbers show ("A001": 3 at least)."""
+    return max(3, len(str(number_end)))
+
+
 def _format_number(prefix: str, number: int, number_end: int) -> str:
-    return f"{prefix}{number:0{max(3, len(str(number_end)))}d}"
+    return f"{prefix}{number:0{display_digits(number_end)}d}"
 
 
 def _hall(session: Session, hall_id: int) -> Hall:
@@ -750,6 +755,15 @@ def _window_weight_groups(session: Session, window_id: int) -> list[list[int]]:
     return groups
 
 
+def window_prefix_groups(session: Session, window_id: int) -> list[list[str]]:
+    """_window_weight_groups as category prefixes: what the hub's offline call
+    order (hallbus.callorder) is given, so it follows the same sources."""
+    return [
+        [category_meta(session, category_id).prefix for category_id in group]
+        for group in _window_weight_groups(session, window_id)
+    ]
+
+
 def _staff_brief(session: Session, staff_id: int | None) -> dict[str, str] | None:
     if staff_id is None:
         return None
@@ -932,11 +946,16 @@ def _clear_current_ticket(session: Session, window: WindowRow) -> None:
 
 
 def _finish_ticket(
-    session: Session, window: WindowRow, now: datetime, actor: str
+    session: Session,
+    window: WindowRow,
+    now: datetime,
+    actor: str,
+    rating_request_id: str | None = None,
 ) -> TicketView | None:
     """Mark the window's called/serving ticket done, emit the event, and invite a
     rating. The ticket was read and locked with the window, so the UPDATE cannot
-    miss and nothing reads it back: it is a deferred write."""
+    miss and nothing reads it back: it is a deferred write. `rating_request_id`:
+    the id of the invitation the hub sent for this finish while offline."""
     row = window.current
     if row is None:
         return None
@@ -967,6 +986,7 @@ def _finish_ticket(
             now=now,
             timeout_seconds=window.policy.rating_timeout_seconds,
             actor=actor,
+            request_uid=rating_request_id,
         )
     return _view_from_row(session, row, TicketState.DONE, window.number, row.called_at)
 
@@ -1174,12 +1194,22 @@ def call_specific(
     staff_id: int | None,
     now: datetime,
     actor: str,
+    replay: bool = False,
+    rating_request_id: str | None = None,
 ) -> CallResult:
-    """Call one waiting ticket out of order; the reason is kept on the ticket and logged."""
-    if not reason.strip():
+    """Call one waiting ticket out of order; the reason is kept on the ticket and logged.
+
+    `replay`: a call the hall hub made while the backend was unreachable, replayed
+    with its original time as `now` (backend.services.offline). The hub chose the
+    ticket by the call policy, so no reason is asked and the window's ratio streak
+    moves as call-next would move it; the window's state here is not checked, it
+    is what the hub knew that counted. `rating_request_id` names the invitation
+    the hub sent for the ticket this call finished."""
+    if not replay and not reason.strip():
         raise BadInput("跳号呼叫须填写原因 / a reason is required to call out of order")
     window = _lock_window_row(session, window_id)
-    _require_open(window)
+    if not replay:
+        _require_open(window)
     found = ticket_by_number(session, window.hall_id, local_day(now, window.timezone), number)
     row = session.execute(
         select(*_TICKET_COLUMNS).where(Ticket.id == found.id).with_for_update()
@@ -1189,10 +1219,14 @@ def call_specific(
             f"号票 {found.display} 当前状态为 {found.state.value}，不能呼叫",
             state=found.state.value,
         )
-    finished = _finish_ticket(session, window, now, actor)
-    _mark_called_core(
-        session, row, window, staff_id, now, actor, window.ordinary_streak, reason=reason.strip()
-    )
+    finished = _finish_ticket(session, window, now, actor, rating_request_id)
+    streak = window.ordinary_streak
+    if replay:  # as _choose counts it: an appointment called before its slot is ordinary
+        as_ordinary = row.standing == Standing.ORDINARY.value or (
+            row.standing == Standing.APPOINTMENT.value and row.sort_at > now
+        )
+        streak = min((streak or 0) + 1, 1000) if as_ordinary else 0
+    _mark_called_core(session, row, window, staff_id, now, actor, streak, reason=reason.strip())
     return CallResult(
         ticket=_view_from_row(session, row, TicketState.CALLED, window.number, now),
         finished=finished,
@@ -1211,9 +1245,14 @@ def _current_ticket(session: Session, window: Window, states: tuple[TicketState,
     return ticket
 
 
-def recall(session: Session, *, window_id: int, now: datetime, actor: str) -> TicketView:
+def recall(
+    session: Session, *, window_id: int, now: datetime, actor: str, replay: bool = False
+) -> TicketView:
+    """`replay`: a recall the hub made offline (see call_specific): the window's
+    state here is not checked."""
     window, hall = _lock_window(session, window_id)
-    _require_open(window)
+    if not replay:
+        _require_open(window)
     ticket = _current_ticket(session, window, (TicketState.CALLED,))
     policy = HallPolicy.from_json(hall.call_policy)
     if ticket.recall_count >= policy.recall_limit:
@@ -1253,11 +1292,18 @@ def start_service(session: Session, *, window_id: int, now: datetime, actor: str
     return view_of(session, ticket)
 
 
-def finish_service(session: Session, *, window_id: int, now: datetime, actor: str) -> TicketView:
+def finish_service(
+    session: Session,
+    *,
+    window_id: int,
+    now: datetime,
+    actor: str,
+    rating_request_id: str | None = None,
+) -> TicketView:
     window = _lock_window_row(session, window_id)
     if window.current_ticket_id is None:
         raise InvalidTransition(f"{window.number}号窗口当前没有呼叫中的号票 / no current ticket")
-    view = _finish_ticket(session, window, now, actor)
+    view = _finish_ticket(session, window, now, actor, rating_request_id)
     if view is None:
         raise InvalidTransition("当前号票已结束 / the current ticket is not being served")
     _clear_current_ticket(session, window)

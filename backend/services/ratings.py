@@ -72,12 +72,17 @@ def request_rating_for(
     now: datetime,
     timeout_seconds: int,
     actor: str,
+    request_uid: str | None = None,
 ) -> str:
     """Ask the window's evaluator to rate this service ("rate now"); returns the
     request id. Called when a service ends, on the hot path of call-next, so it
     is one INSERT (deferred: on PostgreSQL it goes with the next statement or the
-    COMMIT) and one event."""
-    request_uid = uuid.uuid4().hex
+    COMMIT) and one event.
+
+    `request_uid`: the id the hub gave the invitation it sent while offline
+    (replayed with its original time as `now`), so the rating answering it is
+    matched when it is replayed in turn."""
+    request_uid = request_uid or uuid.uuid4().hex
     expires_at = now + timedelta(seconds=timeout_seconds)
     raw = RawSql.of(session)
     raw.defer(
@@ -117,16 +122,29 @@ def request_rating_for(
 
 
 def request_rating(
-    session: Session, *, ticket: Ticket, window: Window, hall: Hall, now: datetime, actor: str
+    session: Session,
+    *,
+    ticket: Ticket,
+    window: Window,
+    hall: Hall,
+    now: datetime,
+    actor: str,
+    request_uid: str | None = None,
 ) -> RatingRequest:
     """Invite a rating for a ticket again (the clerk's "invite rating" button);
-    an open request for the same ticket is reused."""
+    an open request for the same ticket is reused. With `request_uid` (an
+    invitation the hub sent offline, see request_rating_for) exactly that
+    invitation is recorded: the evaluator was asked under that id."""
     # An invitation past its deadline is expired first: reusing it would send
     # the evaluator a rate-now that the hub drops as already expired.
     expire_requests(session, now=now, ticket_id=ticket.id)
     existing = session.execute(
-        select(RatingRequest).where(
-            RatingRequest.ticket_id == ticket.id, RatingRequest.state == RatingRequestState.OPEN
+        select(RatingRequest)
+        .where(RatingRequest.ticket_id == ticket.id)
+        .where(
+            RatingRequest.request_uid == request_uid
+            if request_uid
+            else RatingRequest.state == RatingRequestState.OPEN
         )
     ).scalar_one_or_none()
     if existing is not None:
@@ -146,6 +164,7 @@ def request_rating(
         now=now,
         timeout_seconds=policy.rating_timeout_seconds,
         actor=actor,
+        request_uid=request_uid,
     )
     record(session, actor, "rating.request", "ticket", ticket.id, {"window": window.number})
     return session.execute(
@@ -153,25 +172,45 @@ def request_rating(
     ).scalar_one()
 
 
-def invite_rating(session: Session, *, window_id: int, now: datetime, actor: str) -> RatingRequest:
-    """The clerk presses "invite rating" for the ticket last served at this window."""
-    window = session.get(Window, window_id)
-    if window is None:
-        raise NotFound("窗口不存在 / window not found")
-    ticket = session.execute(
+def last_served_ticket(session: Session, window_id: int) -> Ticket | None:
+    """The ticket an "invite rating" at this window is about: the one called last."""
+    return session.execute(
         select(Ticket)
         .where(
-            Ticket.window_id == window.id,
+            Ticket.window_id == window_id,
             Ticket.state.in_([TicketState.SERVING, TicketState.DONE, TicketState.CALLED]),
         )
         .order_by(Ticket.called_at.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def invite_rating(
+    session: Session,
+    *,
+    window_id: int,
+    now: datetime,
+    actor: str,
+    request_uid: str | None = None,
+) -> RatingRequest:
+    """The clerk presses "invite rating" for the ticket last served at this window."""
+    window = session.get(Window, window_id)
+    if window is None:
+        raise NotFound("窗口不存在 / window not found")
+    ticket = last_served_ticket(session, window.id)
     if ticket is None:
         raise InvalidTransition("本窗口今天还没有服务过的号票 / nothing to rate at this window")
     hall = session.get(Hall, window.hall_id)
     assert hall is not None
-    return request_rating(session, ticket=ticket, window=window, hall=hall, now=now, actor=actor)
+    return request_rating(
+        session,
+        ticket=ticket,
+        window=window,
+        hall=hall,
+        now=now,
+        actor=actor,
+        request_uid=request_uid,
+    )
 
 
 def expire_requests(session: Session, *, now: datetime, ticket_id: int | None = None) -> int:

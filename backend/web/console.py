@@ -53,6 +53,7 @@ from backend.models import (
     WindowCategory,
     WindowState,
 )
+from backend.services import offline as offline_service
 from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
 from backend.web.auth import StaffUser, current_staff, window_required
@@ -405,6 +406,10 @@ def _act(action: Callable[[Session, StaffUser, datetime], str | None]) -> Any:
     user = current_staff()
     try:
         with _db().writing() as db_session:
+            # The API's window actions pass the same check (backend/api/v1/queue.py).
+            offline_service.refuse_while_replaying(
+                db_session, window_id=_window_id(user), now=_now()
+            )
             message = action(db_session, user, _now())
     except DomainError as error:
         # The message names ticket numbers and windows only, never a person.

@@ -44,6 +44,7 @@ from backend.api.v1.schemas import (
 )
 from backend.errors import NotFound
 from backend.models import Channel, Hall, Role, Ticket, WindowState
+from backend.services import offline as offline_service
 from backend.services import queue as queue_service
 from backend.services import ratings as ratings_service
 from backend.services import turn_notice
@@ -195,12 +196,14 @@ class _AtWindow(NamedTuple):
 @contextmanager
 def _writing_at_window(hall: str, number: str) -> Iterator[_AtWindow]:
     """Every window action: resolve the window and check the caller may act there
-    on a read session first, so a refused request never waits for the write lock."""
+    on a read session first, so a refused request never waits for the write lock.
+    While the hall's hub replays its offline calls, it decides the queue (409)."""
     who = principal()
     with ext().db.reading() as session:
         hid = hall_id(session, hall)
         wid = window_id(session, hid, number)
-    require_window(who, wid)
+        require_window(who, wid)
+        offline_service.refuse_while_replaying(session, window_id=wid, now=now())
     with ext().db.writing() as session:
         yield _AtWindow(session, who, hid, wid)
 

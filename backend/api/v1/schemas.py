@@ -265,3 +265,54 @@ class RectificationQuery(Strict):
 
 def utc(value: datetime | None, default: datetime) -> datetime:
     return value if value is not None else default
+
+
+_ACTION_ID = r"^[A-Za-z0-9_.:\-]{8,64}$"
+
+
+class WindowActionBody(Strict):
+    """A window action from the hall hub: a caller key box while online
+    (`offline` false), or the replay of an act the hub made offline."""
+
+    action_id: str = Field(pattern=_ACTION_ID, description="幂等键 / idempotency key")
+    window: str = Field(min_length=1, max_length=16)
+    action: Literal[
+        "call",
+        "recall",
+        "no_show",
+        "start",
+        "finish",
+        "pause",
+        "resume",
+        "invite_rating",
+        "transfer",
+    ]
+    ticket: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$")
+    target_window: str | None = Field(default=None, min_length=1, max_length=16)
+    reason: str | None = Field(default=None, max_length=200)
+    employee_no: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,32}$")
+    at: AwareDatetime | None = Field(
+        default=None, description="离线操作的原始时间 / the offline act's original time"
+    )
+    offline: bool = False
+    rating_request_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-]{8,64}$",
+        description="离线发出的评价邀请编号 / the rating invitation the hub sent offline",
+    )
+
+    @model_validator(mode="after")
+    def _offline_needs(self) -> WindowActionBody:
+        if self.offline and self.at is None:
+            raise ValueError("an offline action needs its original time `at`")
+        if self.offline and self.action == "call" and self.ticket is None:
+            raise ValueError("an offline call names its ticket")
+        if self.action == "transfer" and self.target_window is None:
+            raise ValueError("a transfer needs target_window")
+        return self
+
+
+class HubState(Strict):
+    mode: Literal["online", "offline", "replaying"]
+    console_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
+    pending: int = Field(default=0, ge=0, le=10_000_000)
