@@ -296,11 +296,6 @@ def session_flag(name: str) -> bool:
     return bool(session.get(name))
 
 
-# The hub reports `replaying` on every mode change and every 60 s; the centre trusts
-# a report this recent (as the staff window-action endpoints do, docs/hub.md).
-REPLAYING_TRUSTED_FOR = timedelta(minutes=10)
-
-
 def hub_context(hall: Hall, now: datetime) -> dict[str, Any]:
     """What hub_redirect.js needs: the hub console's address, where to ask its mode
     (`<console>/mode`, contract of issue 15), and whether the hub said it is
@@ -310,7 +305,8 @@ def hub_context(hall: Hall, now: datetime) -> dict[str, Any]:
     replaying = (
         hall.hub_mode == "replaying"
         and reported_at is not None
-        and now - reported_at < REPLAYING_TRUSTED_FOR
+        # as recent as the window actions' lock trusts it (refuse_while_replaying)
+        and now - reported_at < offline_service.REPLAY_LOCK
     )
     return {
         "hub_console_url": console_url,

@@ -28,7 +28,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from backend.db import Database
-from backend.models import Hall
+from backend.models import Hall, Ticket, TicketState
 from backend.web.testing import CHROMIUM, RunningServer, running_server
 from tests.conftest import DEFAULT_NOW, FakeClock
 from tests.web.helpers import issue, sign_in_page
@@ -234,3 +234,24 @@ def test_a_hall_whose_hub_replays_sends_the_clerk_to_the_hub_console(
     open_console(page, NO_POLL)
     expect(page.locator("[data-hub-banner]")).to_contain_text("大厅正在补录离线期间的叫号，请稍候")
     expect(page).to_have_url(hub.console_url)
+
+
+def test_an_action_refused_because_the_hub_replays_sends_the_clerk_to_the_hub_console(
+    page: Page, backend: RunningServer, hub: FakeHub
+) -> None:
+    database: Database = backend.app.extensions["hallkit"].db
+    issue(database, "A", clock=lambda: DEFAULT_NOW)
+    open_console(page, NO_POLL)
+    expect(page.locator('[data-waiting-number="A001"]')).to_be_visible()
+    # The hub came back and reports that it replays (PUT hub-state) after the page loaded.
+    set_hall(backend, hub_mode="replaying", hub_mode_at=DEFAULT_NOW)
+    with page.expect_response(lambda r: r.url.endswith("/console/call-next")) as answer:
+        page.keyboard.press("n")
+    assert answer.value.status == 409
+    assert answer.value.headers.get("x-hallkit-error") == "hall_replaying"
+    expect(page.locator("[data-hub-banner]")).to_contain_text("大厅正在补录离线期间的叫号，请稍候")
+    expect(page).to_have_url(hub.console_url)
+    # Refused: nothing was called at the centre.
+    with database.reading() as session:
+        ticket = session.execute(select(Ticket).where(Ticket.display == "A001")).scalar_one()
+        assert ticket.state == TicketState.WAITING

@@ -31,6 +31,7 @@ from wtforms.validators import DataRequired, Regexp
 
 from backend.errors import BadInput, NotFound
 from backend.models import ApiToken, Device, Hall, OfflineAction, Window
+from backend.services import offline as offline_service
 from backend.services.access import Access, Resource
 from backend.services.auth import issue_device_token
 from backend.web.admin import blueprint
@@ -197,13 +198,7 @@ def hub_status(hall: Hall, current: datetime) -> HubStatus:
 def offline_conflicts(db: Session, hall: Hall) -> tuple[list[ConflictLine], int]:
     """The hall's offline acts with outcome conflict, newest (by original time) first,
     at most CONFLICTS_SHOWN of them, and how many there are in all."""
-    condition = (OfflineAction.hall_id == hall.id, OfflineAction.outcome == "conflict")
-    rows = db.execute(
-        select(OfflineAction)
-        .where(*condition)
-        .order_by(OfflineAction.at.desc(), OfflineAction.id.desc())
-        .limit(CONFLICTS_SHOWN)
-    ).scalars()
+    rows = offline_service.recent_conflicts(db, hall_id=hall.id, limit=CONFLICTS_SHOWN)
     lines = [
         ConflictLine(
             at=format_local(row.at, hall.timezone, "%Y-%m-%d %H:%M:%S"),
@@ -215,7 +210,11 @@ def offline_conflicts(db: Session, hall: Hall) -> tuple[list[ConflictLine], int]
         )
         for row in rows
     ]
-    total = db.execute(select(func.count()).select_from(OfflineAction).where(*condition))
+    total = db.execute(
+        select(func.count())
+        .select_from(OfflineAction)
+        .where(OfflineAction.hall_id == hall.id, OfflineAction.outcome == offline_service.CONFLICT)
+    )
     return lines, int(total.scalar_one())
 
 
@@ -232,7 +231,7 @@ def applied_offline_today(db: Session, hall: Hall, current: datetime) -> int:
             .where(
                 OfflineAction.hall_id == hall.id,
                 OfflineAction.offline.is_(True),
-                OfflineAction.outcome == "applied",
+                OfflineAction.outcome == offline_service.APPLIED,
                 OfflineAction.at >= start,
                 OfflineAction.at < end,
             )
