@@ -301,6 +301,9 @@ def hub_context(hall: Hall, now: datetime) -> dict[str, Any]:
     (`<console>/mode`, contract of issue 15), and whether the hub said it is
     replaying recently enough that the page should go there at once."""
     console_url = (hall.hub_console_url or "").strip()
+    if not console_url.startswith(("http://", "https://")):
+        # The API accepts only http(s) addresses; anything else is never followed.
+        console_url = ""
     reported_at = hall.hub_mode_at
     replaying = (
         hall.hub_mode == "replaying"

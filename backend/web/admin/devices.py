@@ -195,6 +195,11 @@ def hub_status(hall: Hall, current: datetime) -> HubStatus:
     )
 
 
+def linkable(url: str) -> bool:
+    """Only an http(s) address becomes a link (the API accepts no other)."""
+    return url.startswith(("http://", "https://"))
+
+
 def offline_conflicts(db: Session, hall: Hall) -> tuple[list[ConflictLine], int]:
     """The hall's offline acts with outcome conflict, newest (by original time) first,
     at most CONFLICTS_SHOWN of them, and how many there are in all."""
@@ -293,6 +298,7 @@ def _context(db: Session, hall: Hall, form: TokenForm) -> dict[str, Any]:
         "health": {d.id: health_lines(d.health or {}) for d in devices},
         "online": sum(1 for d in devices if d.online),
         "hub": hub_status(hall, current),
+        "linkable": linkable,
         "conflicts": conflicts,
         "conflict_total": conflict_total,
         "applied_today": applied_offline_today(db, hall, current),
