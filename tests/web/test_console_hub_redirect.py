@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import BrowserContext, Page, expect
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from backend.db import Database
 from backend.models import Hall, Ticket, TicketState
@@ -126,18 +126,39 @@ def set_hall(server: RunningServer, **values: Any) -> None:
             setattr(hall, name, value)
 
 
+def database_gone(server: RunningServer) -> Callable[[], None]:
+    """Take the running backend's SQLite database away for real: the file moves aside
+    and a directory stands in its place, so every request that needs the database
+    fails to open it and the backend answers 503 database_unavailable. Returns the undo."""
+    database: Database = server.app.extensions["hallkit"].db
+    path = Path(str(make_url(str(database.engine.url)).database))
+    database.dispose()  # pooled connections still hold the file open
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(f"{part}.away")
+            moved.append(part)
+    path.mkdir()
+
+    def undo() -> None:
+        path.rmdir()
+        for part in moved:
+            Path(f"{part}.away").rename(part)
+
+    return undo
+
+
 def answer_everything_with(server: RunningServer, status: int) -> Callable[[], None]:
-    """Make the running backend answer every request as a backend whose database is
-    gone does (503 database_unavailable); returns the undo."""
+    """Make the running backend answer every request with `status`, as a proxy in
+    front of a backend that does not answer does (504); returns the undo."""
     original = server.server.app
 
     def unavailable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        body = json.dumps(
-            {"error": {"code": "database_unavailable", "message": "数据库不可用"}}
-        ).encode()
+        body = b"<html><body>Gateway Time-out</body></html>"
         start_response(
-            f"{status} Service Unavailable",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            f"{status} Gateway Time-out",
+            [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
         )
         return [body]
 
@@ -176,7 +197,8 @@ def test_a_centre_whose_database_is_gone_sends_the_clerk_once_the_hub_took_over(
 ) -> None:
     open_console(page, FAST_POLL)
     hub.wait_asked(1)
-    restore = answer_everything_with(backend, 503)
+    with page.expect_response(lambda r: r.url.endswith("/healthz") and r.status == 503):
+        restore = database_gone(backend)
     # The hub has not noticed yet and would send the clerk straight back: wait here.
     banner = page.locator("[data-hub-banner]")
     expect(banner).to_have_attribute("data-hub-banner", "waiting")
@@ -184,12 +206,12 @@ def test_a_centre_whose_database_is_gone_sends_the_clerk_once_the_hub_took_over(
     hub.wait_asked(3)
     expect(page).to_have_url(f"{backend.url}/console")
 
-    # The centre answers again: the banner goes away.
+    # The database is back: the banner goes away.
     restore()
     expect(banner).to_have_count(0)
 
     # Gone again, and this time the hub has taken over.
-    answer_everything_with(backend, 503)
+    database_gone(backend)
     expect(banner).to_have_attribute("data-hub-banner", "waiting")
     hub.mode = "offline"
     expect(banner).to_contain_text("中心系统无法连接，正在转到大厅控制器")

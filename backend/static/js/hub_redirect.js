@@ -106,6 +106,7 @@
 
   function unreachable() {
     if (!hubConsole) return false;
+    if (leaving) return true;
     askHub().then(function (mode) { decide(mode, false); });
     return true;
   }
