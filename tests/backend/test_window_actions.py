@@ -629,3 +629,33 @@ def test_a_database_outage_answers_503_database_unavailable(
     finally:
         if url.get_backend_name() == "sqlite":
             shutil.rmtree(str(url.database), ignore_errors=True)
+
+
+def test_an_offline_call_made_before_a_centre_call_elsewhere_takes_the_ticket_back(
+    api: Api, db: Database, hub: str, kiosk: str, clock: FakeClock
+) -> None:
+    clock.now = T0
+    first = issue(api, kiosk, "A")
+    clerk = api.sign_in(clerk_for_window(db, "2"), window="2")
+    clock.now = T0 + timedelta(minutes=10)
+    status, body = api.post(f"{BH}/windows/2/call-next", clerk)
+    assert status == 200 and body["ticket"]["number"] == first["number"]
+    clock.now = T0 + timedelta(minutes=30)
+    reply = offline(
+        api, hub, "off-w-10", "1", "call", T0 + timedelta(minutes=5),
+        ticket=first["number"], employee_no="BH0101",
+    )  # fmt: skip
+    assert reply["outcome"] == "applied", reply
+    assert "superseded" in reply["detail"] and "window 2" in reply["detail"]
+    moved = ticket(db, first["number"])
+    assert moved.called_at == T0 + timedelta(minutes=5)
+    assert moved.staff_id == staff_id(db, "BH0101")
+    with db.reading() as session:
+        numbers = dict(
+            session.execute(
+                select(Window.number, Window.current_ticket_id)
+                .join(Hall)
+                .where(Hall.code == "BH", Window.number.in_(["1", "2"]))
+            ).all()
+        )
+    assert numbers == {"1": first["id"], "2": None}
