@@ -6,6 +6,12 @@ and the `X-Hallkit-Fragment` header, and swaps in the re-rendered live part of
 the page that the action returns, so a click shows its result in one round
 trip. Other windows' calls and new tickets arrive over the live stream and
 refresh the same part.
+
+When the centre cannot decide for the hall (it is unreachable, its database is
+gone, or the hall hub is offline or replaying calls made offline), the page's
+`static/js/hub_redirect.js` sends the clerk to the hall hub's console, whose
+address the hub reports (`halls.hub_console_url`): the clerk need not know which
+side answers (docs/web.md, "The console through an outage").
 """
 
 from __future__ import annotations
@@ -290,6 +296,28 @@ def session_flag(name: str) -> bool:
     return bool(session.get(name))
 
 
+def hub_context(hall: Hall, now: datetime) -> dict[str, Any]:
+    """What hub_redirect.js needs: the hub console's address, where to ask its mode
+    (`<console>/mode`, contract of issue 15), and whether the hub said it is
+    replaying recently enough that the page should go there at once."""
+    console_url = (hall.hub_console_url or "").strip()
+    if not console_url.startswith(("http://", "https://")):
+        # The API accepts only http(s) addresses; anything else is never followed.
+        console_url = ""
+    reported_at = hall.hub_mode_at
+    replaying = (
+        hall.hub_mode == "replaying"
+        and reported_at is not None
+        # as recent as the window actions' lock trusts it (refuse_while_replaying)
+        and now - reported_at < offline_service.REPLAY_LOCK
+    )
+    return {
+        "hub_console_url": console_url,
+        "hub_mode_url": console_url.rstrip("/") + "/mode" if console_url else "",
+        "hub_replaying": bool(console_url) and replaying,
+    }
+
+
 def _dialog_context(session_db: Session, user: StaffUser) -> dict[str, Any]:
     window = session_db.get(Window, _window_id(user))
     assert window is not None
@@ -341,6 +369,7 @@ def index() -> Any:
     with _db().reading() as db_session:
         context = _panel_context(db_session, user)
         context.update(_dialog_context(db_session, user))
+        context.update(hub_context(context["hall"], context["now"]))
     return render_template("console/index.html", **context)
 
 
@@ -353,15 +382,20 @@ def panel() -> Any:
     return render_template("console/_panel.html", **context)
 
 
-def _respond(message: str | None, level: str = "success", status: int = 200) -> Any:
-    """The fragment for fetch(); a redirect back to the console otherwise."""
+def _respond(message: str | None, level: str = "success", status: int = 200, code: str = "") -> Any:
+    """The fragment for fetch(); a redirect back to the console otherwise. A refusal's
+    code goes in X-Hallkit-Error, so the script can tell `hall_replaying` (go to the
+    hub console) from an ordinary refusal (show the message)."""
     if wants_fragment():
         user = current_staff()
         with _db().reading() as db_session:
             context = _panel_context(db_session, user)
-        return render_template(
-            "console/_panel.html", message=message, message_level=level, **context
-        ), status
+        headers = {"X-Hallkit-Error": code} if code else {}
+        return (
+            render_template("console/_panel.html", message=message, message_level=level, **context),
+            status,
+            headers,
+        )
     if message:
         flash(message, level)
     return redirect(url_for("console.index"))
@@ -381,7 +415,7 @@ def _act(action: Callable[[Session, StaffUser, datetime], str | None]) -> Any:
         log.info("console %s refused: %s: %s", request.endpoint, error.code, error.message)
         if error.refusal:
             audit_refusal(error.message, error.status)
-        return _respond(error.message, "error", error.status)
+        return _respond(error.message, "error", error.status, error.code)
     return _respond(message)
 
 

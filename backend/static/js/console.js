@@ -17,7 +17,10 @@
     return fetch(form.action, { method: "POST", body: body, headers: HallLive.fragmentHeaders(), credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 401) { window.location.reload(); return null; }
-        return response.text();
+        return response.text().then(function (html) {
+          // The centre is gone or the hall hub decides (hub_redirect.js): not a panel.
+          return window.HallHub && window.HallHub.answered(response, html) ? null : html;
+        });
       })
       .then(function (html) {
         if (html === null) return;
@@ -31,7 +34,9 @@
         var dialog = form.closest("details");
         if (dialog) { dialog.open = false; form.reset(); }
       })
-      .catch(function () { form.submit(); })
+      // No answer at all: the hall hub's console takes over when one is known
+      // (hub_redirect.js); otherwise the plain form post shows what the server says.
+      .catch(function () { if (!(window.HallHub && window.HallHub.unreachable())) form.submit(); })
       .then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
   }
 

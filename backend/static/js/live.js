@@ -12,6 +12,8 @@
  * includes, e.g. after an action re-rendered it) is not refreshed for events up to N,
  * and is never replaced by a response that shows an older event.
  *
+ * A refresh that fails dispatches "live:failed" (detail.status, 0 for no answer).
+ *
  * Scripts can also listen: HallLive.on("ticket_called", function (event) {...}),
  * and replace a part's content: HallLive.swap(element, html).
  * Fragment requests carry the X-Hallkit-Fragment header; the server answers
@@ -43,6 +45,12 @@
     element.dispatchEvent(new CustomEvent("live:swapped", { bubbles: true }));
   }
 
+  // A refresh that failed (status 0: no answer), for scripts that care (the console
+  // goes to the hall hub's console when the centre is gone: hub_redirect.js).
+  function failed(element, status) {
+    element.dispatchEvent(new CustomEvent("live:failed", { bubbles: true, detail: { status: status } }));
+  }
+
   function refresher(element) {
     var busy = false, again = false;
     return function refresh() {
@@ -51,10 +59,12 @@
       fetch(element.dataset.liveRefresh, { headers: FRAGMENT, credentials: "same-origin" })
         .then(function (response) {
           if (response.status === 401) { window.location.reload(); return null; }
+          if (!response.ok) failed(element, response.status);
           return response.ok ? response.text() : null;
         })
         .then(function (html) { if (html !== null) swap(element, html); })
-        .catch(function () { /* the next event or reconnect refreshes again */ })
+        // The next event or reconnect refreshes again; a page may also act on it.
+        .catch(function () { failed(element, 0); })
         .then(function () { busy = false; if (again) { again = false; refresh(); } });
     };
   }

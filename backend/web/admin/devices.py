@@ -17,20 +17,21 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import render_template, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Regexp
 
 from backend.errors import BadInput, NotFound
-from backend.models import ApiToken, Device, Hall, Window
+from backend.models import ApiToken, Device, Hall, OfflineAction, Window
+from backend.services import offline as offline_service
 from backend.services.access import Access, Resource
 from backend.services.auth import issue_device_token
 from backend.web.admin import blueprint
@@ -51,6 +52,7 @@ from backend.web.layout import local_datetime
 from hallbus.broker.acl import render_acl_file
 from hallbus.broker.credentials import ensure_device_passwords
 from hallbus.broker.mosquitto import render_password_file
+from hallbus.localtime import format_local, hall_zone, local_date
 from hallbus.topics import Component, DeviceRef, DeviceType, TopicError
 
 TYPE_LABELS = {
@@ -128,6 +130,120 @@ def _parse_instant(value: Any) -> datetime | None:
         return None
 
 
+# -- the hub's mode and the conflicts of its offline work (issue 15) ----------------------
+# The hub says which side decides the hall's queue (PUT hub-state) on every change it can
+# deliver and every 60 s while online; a report older than this is flagged, because a
+# hub that went silent may be deciding alone without being able to say so.
+HUB_SILENT_AFTER = timedelta(minutes=3)
+# The page lists this many conflicts, newest first; the count is of all of them.
+CONFLICTS_SHOWN = 100
+HUB_MODE_LABELS = {
+    "online": _l("在线：中心决定叫号"),
+    "offline": _l("离线：大厅控制器独立叫号"),
+    "replaying": _l("补录中：大厅控制器正在补录离线期间的叫号"),
+}
+ACTION_LABELS = {
+    "call": _l("叫下一号"),
+    "recall": _l("重呼"),
+    "no_show": _l("过号"),
+    "start": _l("开始办理"),
+    "finish": _l("办结"),
+    "pause": _l("暂停"),
+    "resume": _l("恢复服务"),
+    "invite_rating": _l("邀请评价"),
+    "transfer": _l("转移"),
+}
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    """What the hall's hub last reported about itself, as the device page shows it."""
+
+    reported: bool  # False: the hub never sent PUT hub-state for this hall
+    mode: str  # "online" | "offline" | "replaying" (the stored value)
+    mode_label: str
+    at: str  # hall-local time of the last report, "" when never reported
+    silent: bool  # the last report is older than HUB_SILENT_AFTER
+    pending: int  # outbox entries the hub still has to replay
+    console_url: str
+
+
+@dataclass(frozen=True)
+class ConflictLine:
+    """One offline act the centre's record contradicted (first act by its original
+    time wins). Ticket number, window and times only: no person is named here."""
+
+    at: str  # hall-local original time of the act
+    window: str
+    ticket: str
+    action: str  # the key, for tests and styling
+    action_label: str
+    detail: str
+
+
+def hub_status(hall: Hall, current: datetime) -> HubStatus:
+    reported_at = hall.hub_mode_at
+    mode = hall.hub_mode or "online"
+    return HubStatus(
+        reported=reported_at is not None,
+        mode=mode,
+        mode_label=str(HUB_MODE_LABELS.get(mode, mode)),
+        at=format_local(reported_at, hall.timezone) if reported_at is not None else "",
+        silent=reported_at is not None and current - _aware(reported_at) > HUB_SILENT_AFTER,
+        pending=hall.hub_pending or 0,
+        console_url=hall.hub_console_url or "",
+    )
+
+
+def linkable(url: str) -> bool:
+    """Only an http(s) address becomes a link (the API accepts no other)."""
+    return url.startswith(("http://", "https://"))
+
+
+def offline_conflicts(db: Session, hall: Hall) -> tuple[list[ConflictLine], int]:
+    """The hall's offline acts with outcome conflict, newest (by original time) first,
+    at most CONFLICTS_SHOWN of them, and how many there are in all."""
+    rows = offline_service.recent_conflicts(db, hall_id=hall.id, limit=CONFLICTS_SHOWN)
+    lines = [
+        ConflictLine(
+            at=format_local(row.at, hall.timezone, "%Y-%m-%d %H:%M:%S"),
+            window=row.window_number,
+            ticket=row.ticket_display or "",
+            action=row.action,
+            action_label=str(ACTION_LABELS.get(row.action, row.action)),
+            detail=row.detail or "",
+        )
+        for row in rows
+    ]
+    total = db.execute(
+        select(func.count())
+        .select_from(OfflineAction)
+        .where(OfflineAction.hall_id == hall.id, OfflineAction.outcome == offline_service.CONFLICT)
+    )
+    return lines, int(total.scalar_one())
+
+
+def applied_offline_today(db: Session, hall: Hall, current: datetime) -> int:
+    """Offline acts the centre applied whose original time is on the hall's today."""
+    zone = hall_zone(hall.timezone)
+    day = local_date(current, zone)
+    start = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    return int(
+        db.execute(
+            select(func.count())
+            .select_from(OfflineAction)
+            .where(
+                OfflineAction.hall_id == hall.id,
+                OfflineAction.offline.is_(True),
+                OfflineAction.outcome == offline_service.APPLIED,
+                OfflineAction.at >= start,
+                OfflineAction.at < end,
+            )
+        ).scalar_one()
+    )
+
+
 class TokenForm(AdminForm):
     device_id = StringField(
         _l("设备编号"),
@@ -169,6 +285,7 @@ def _context(db: Session, hall: Hall, form: TokenForm) -> dict[str, Any]:
         for d in devices
         if d.online and d.last_seen is not None and current - _aware(d.last_seen) > SILENT_AFTER
     }
+    conflicts, conflict_total = offline_conflicts(db, hall)
     return {
         "hall": hall,
         "halls": all_halls(db),
@@ -180,6 +297,11 @@ def _context(db: Session, hall: Hall, form: TokenForm) -> dict[str, Any]:
         "type_labels": TYPE_LABELS,
         "health": {d.id: health_lines(d.health or {}) for d in devices},
         "online": sum(1 for d in devices if d.online),
+        "hub": hub_status(hall, current),
+        "linkable": linkable,
+        "conflicts": conflicts,
+        "conflict_total": conflict_total,
+        "applied_today": applied_offline_today(db, hall, current),
     }
 
 
