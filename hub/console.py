@@ -95,7 +95,7 @@ OFFLINE_TEXT = (
 )
 REPLAYING_TEXT = (
     "补录中：正在补录离线期间的业务，还有 {n} 条 / "
-    "Replaying: the hub is sending the business done offline, {n} items left"
+    "Replaying: sending what was done offline, {n} items left"
 )
 
 
@@ -322,6 +322,8 @@ def create_console_app(
         SESSION_COOKIE_SECURE=False,
         SESSION_COOKIE_PATH="/console",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # 12 hours from sign-in, not from the last poll (the page polls every 2 s).
+        SESSION_REFRESH_EACH_REQUEST=False,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -106,6 +106,7 @@ def test_sign_in_sets_a_strict_http_only_session_for_the_chosen_window(web: Flas
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
     state = web.get("/console/api/state")
     assert state.status_code == 200
+    assert "Set-Cookie" not in state.headers  # 12 h from sign-in, not slid by each poll
     assert state.json["clerk"] == {"employee_no": "BH0101", "name": NAME}
     assert state.json["window"]["window"] == "2"
     assert state.json["mode"] == "offline"
@@ -651,7 +652,7 @@ def run_screens(page: Page, desk: MemoryDesk, shots: Path) -> None:
     expect(page.locator("#current-number")).to_have_text("—")
     page.keyboard.press("n")
     expect(page.locator("#current-number")).to_have_text("A001")
-    expect(page.locator("[data-waiting]")).to_have_text("3")
+    expect(page.locator("[data-waiting]")).to_have_text(str(len(desk.waiting)))
     assert desk.calls[-1] == Call("2", DeskAction.CALL, "BH0101", "hub_console", None, None)
     page.keyboard.press("s")
     expect(page.locator("[data-ticket-state]")).to_have_attribute("data-ticket-state", "serving")
@@ -683,6 +684,12 @@ def test_in_a_browser_the_call_key_calls_and_online_goes_to_the_backend(
 
 def test_in_a_browser_p_pauses_through_the_dialog_and_resumes(page: Page, desk: MemoryDesk) -> None:
     browser_sign_in(page, "BH0102", "3")
+    # Every control a clerk touches is a 48 px target at least.
+    heights = page.eval_on_selector_all(
+        "button, summary, input, select",
+        "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)",
+    )
+    assert heights and min(heights) >= 48, heights
     page.keyboard.press("p")
     expect(page.locator("#dlg-pause")).to_have_attribute("open", "")
     page.select_option('#dlg-pause select[name="reason"]', "会议")
