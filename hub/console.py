@@ -550,6 +550,23 @@ def create_console_app(
                 f"您没有 {window} 号窗口的岗位 / you have no post at window {window}",
                 windows=list(clerk.windows),
             )
+        # The hub's desk records who works at the window (its display shows them, and
+        # signing in opens a closed window, as at the backend console). Not part of the
+        # contract's interface, so optional.
+        desk_sign_in: Any = getattr(desk, "sign_in", None)
+        if callable(desk_sign_in):
+            try:
+                desk_sign_in(window, clerk.employee_no)
+            except DeskRefused as no:
+                log.info(
+                    "console sign-in refused by the desk at window %s: %s (employee %s)",
+                    window,
+                    no.code,
+                    employee_no,
+                )
+                if no.code == "use_backend_console":
+                    return use_backend("sign-in")
+                return _error(409, no.code, no.message)
         session.clear()
         session.permanent = True
         session["emp"] = clerk.employee_no

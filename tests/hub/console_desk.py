@@ -56,9 +56,14 @@ class MemoryDesk:
         self.waiting: list[str] = []
         self.clerks: dict[str, Clerk] = {}
         self.calls: list[Call] = []
+        self.sign_ins: list[tuple[str, str]] = []
         self.refuse_next: DeskRefused | None = None
 
     # -- test controls
+    def close(self, window: str) -> None:
+        with self._lock:
+            self._windows[window].state = "closed"
+
     def set_mode(self, mode: HallMode) -> None:
         with self._lock:
             self._mode = mode
@@ -115,6 +120,18 @@ class MemoryDesk:
             served=seat.served,
             mode=self._mode,
         )
+
+    def sign_in(self, window: str, employee_no: str) -> WindowView:
+        """As the hub's desk: a clerk signing in opens a closed window."""
+        with self._lock:
+            self.sign_ins.append((window, employee_no))
+            if self.refuse_next is not None:
+                refused, self.refuse_next = self.refuse_next, None
+                raise refused
+            seat = self._windows[window]
+            if seat.state == "closed":
+                seat.state = "open"
+            return self._view(window)
 
     def act(
         self,

@@ -113,6 +113,35 @@ def test_sign_in_sets_a_strict_http_only_session_for_the_chosen_window(web: Flas
     assert state.json["other_windows"] == ["1", "3"]
 
 
+def test_signing_in_tells_the_desk_who_works_at_the_window(
+    web: FlaskClient, desk: MemoryDesk
+) -> None:
+    desk.close("2")
+    assert sign_in(web).status_code == 200
+    assert desk.sign_ins == [("2", "BH0101")]
+    assert _view_of(web)["state"] == "open"  # as at the backend console
+    assert desk.calls == []
+
+
+def test_a_desk_refusing_the_sign_in_refuses_it(web: FlaskClient, desk: MemoryDesk) -> None:
+    desk.refuse_next = DeskRefused("unknown_window", "没有 2 号窗口 / no such window")
+    reply = sign_in(web)
+    assert reply.status_code == 409
+    assert reply.json["error"]["code"] == "unknown_window"
+    assert web.get("/console/api/state").status_code == 401
+
+
+def test_a_desk_without_sign_in_is_enough(desk: MemoryDesk) -> None:
+    class ContractDesk(MemoryDesk):
+        sign_in = None  # type: ignore[assignment]  # only the contract's methods
+
+    bare = ContractDesk()
+    bare.clerks = desk.clerks
+    web = create_console_app(bare, secret_key="k", hasher=FAST_HASHER).test_client()
+    assert sign_in(web).status_code == 200
+    assert act(web, "pause").status_code == 200
+
+
 def test_a_clerk_with_one_window_gets_it_and_two_windows_must_choose(web: FlaskClient) -> None:
     reply = sign_in(web, window=None)
     assert reply.status_code == 400
