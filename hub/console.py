@@ -324,9 +324,8 @@ def create_console_app(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         # 12 hours from sign-in, not from the last poll (the page polls every 2 s).
         SESSION_REFRESH_EACH_REQUEST=False,
-        JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese messages as text
     limits = throttle or SignInThrottle()
     argon = hasher or PasswordHasher()
     # Verified when the number is unknown, so a wrong number takes as long as a wrong
