@@ -222,7 +222,8 @@ class CallerBus:
             backoff_max_s=settings.reconnect_max_ms / 1000,
         )
         self.stats = CallerBusStats()
-        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        # (frame, send-by time): an attempt show() has given up on is not sent late.
+        self._outbox: queue.SimpleQueue[tuple[bytes, float]] = queue.SimpleQueue()
         self._awaiting_echo: dict[bytes, threading.Event] = {}
         self._awaiting_lock = threading.Lock()
         # One show() at a time per box: two identical frames in flight would share an echo.
@@ -290,6 +291,7 @@ class CallerBus:
         if address not in self._show_locks:
             raise ValueError(f"box address {address} is not on this bus")
         encoded = show_text_frame(address, text).encode()
+        ack_timeout_s = self._settings.ack_timeout_ms / 1000
         with self._show_locks[address]:
             acknowledged = threading.Event()
             with self._awaiting_lock:
@@ -298,9 +300,9 @@ class CallerBus:
                 for _ in range(self._settings.retries + 1):
                     if self._stopping.is_set():
                         return False
-                    self._outbox.put(encoded)
+                    self._outbox.put((encoded, time.monotonic() + ack_timeout_s))
                     self._link.interrupt_read()  # send now rather than after the read timeout
-                    if acknowledged.wait(self._settings.ack_timeout_ms / 1000):
+                    if acknowledged.wait(ack_timeout_s):
                         return True
             finally:
                 with self._awaiting_lock:
@@ -336,10 +338,11 @@ class CallerBus:
     def _send_queued(self) -> None:
         while True:
             try:
-                encoded = self._outbox.get_nowait()
+                encoded, send_by = self._outbox.get_nowait()
             except queue.Empty:
                 return
-            self._link.write(encoded)
+            if time.monotonic() < send_by:
+                self._link.write(encoded)
 
     def _handle(self, item: Frame | FrameError) -> None:
         port = self._settings.port

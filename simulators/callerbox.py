@@ -84,11 +84,13 @@ class SimulatedCallerBus:
     def close(self) -> None:
         self._close_pty()
 
-    def box(self, address: int) -> SimulatedCallerBox:
+    def box(self, address: int, *, resend_after_s: float = 0.3) -> SimulatedCallerBox:
         """The box at ``address`` on this line (created on first use)."""
         with self._lock:
             existing = self._boxes.get(address)
-        return existing if existing is not None else SimulatedCallerBox(self, address)
+        if existing is not None:
+            return existing
+        return SimulatedCallerBox(self, address, resend_after_s=resend_after_s)
 
     def _attach(self, box: SimulatedCallerBox) -> None:
         with self._lock:
@@ -187,6 +189,12 @@ class SimulatedCallerBox:
             return self._changed.wait_for(
                 lambda: text in self._shown[after:], max(0.0, deadline - time.monotonic())
             )
+
+    def shown_after(self, count: int, timeout: float = 3.0) -> str | None:
+        """The display shown after the first ``count`` ones (waiting for it); None: none came."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._shown) > count, timeout)
+            return self._shown[count] if len(self._shown) > count else None
 
     def close(self) -> None:
         if self._owns_bus:

@@ -32,7 +32,7 @@ def bus_settings(link: Path, **overrides: object) -> CallerBusSettings:
         "port": str(link),
         "addresses": [3, 4],
         "retries": 1,
-        "ack_timeout_ms": 80,
+        "ack_timeout_ms": 500,
         "repeat_guard_ms": 0,
         "reconnect_initial_ms": 1,
         "reconnect_max_ms": 20,
@@ -160,14 +160,18 @@ def test_show_text_sends_the_frame_and_waits_for_the_echo(peer: PtyPeer, bus: Ca
 
 
 def test_show_without_echo_retries_and_reports_unhealthy(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder
 ) -> None:
-    peer.start(silent)
-    assert not bus.show(4, "E2")
-    assert len(peer.wait_for_frames(2)) == 2  # retries=1 → two attempts
-    assert recorder.health[-1] == DeviceHealth(
-        False, "caller box 4 did not acknowledge the display"
-    )
+    bus = started_bus(link, recorder, ack_timeout_ms=200)
+    try:
+        peer.start(silent)
+        assert not bus.show(4, "E2")
+        assert len(peer.wait_for_frames(2)) == 2  # retries=1 → two attempts
+        assert recorder.health[-1] == DeviceHealth(
+            False, "caller box 4 did not acknowledge the display"
+        )
+    finally:
+        bus.stop()
 
 
 def test_key_press_is_echoed_and_delivered(
@@ -285,10 +289,12 @@ def test_a_slow_handler_stalls_neither_echoes_nor_other_boxes(
     release = threading.Event()
     fast: queue.Queue[CallerKeyPress] = queue.Queue()
     slow_seen: list[CallerKeyPress] = []
+    slow_entered = threading.Event()
 
     def handler(press: CallerKeyPress) -> None:
         if press.address == 3:
             slow_seen.append(press)
+            slow_entered.set()
             release.wait(5)  # a backend call that hangs
         else:
             fast.put(press)
@@ -300,10 +306,11 @@ def test_a_slow_handler_stalls_neither_echoes_nor_other_boxes(
         frames = [key_press_frame(3, key).encode() for key in (1, 2, 3)]
         frames.append(key_press_frame(4, CallerKey.FINISH).encode())
         peer.write(b"".join(frames))
-        assert peer.read_exactly(sum(map(len, frames)), timeout=1.0) == b"".join(frames)
+        assert peer.read_exactly(sum(map(len, frames))) == b"".join(frames)
         # Window of box 4 is served while box 3's first press is still in the backend.
-        assert fast.get(timeout=1.0).key is CallerKey.FINISH
-        assert len(slow_seen) == 1
+        assert fast.get(timeout=2.0).key is CallerKey.FINISH
+        assert slow_entered.wait(2.0)
+        assert len(slow_seen) == 1  # still held: the others wait their turn
     finally:
         release.set()
         bus.stop()
@@ -351,7 +358,11 @@ def test_posted_work_runs_in_order_with_the_box_presses(
 
 def test_port_vanishing_and_coming_back(link: Path, recorder: Recorder) -> None:
     first = PtyPeer(link)
-    bus = CallerBus(bus_settings(link), on_key=recorder.on_key, on_health=recorder.on_health)
+    bus = CallerBus(
+        bus_settings(link, ack_timeout_ms=200),
+        on_key=recorder.on_key,
+        on_health=recorder.on_health,
+    )
     bus.start()
     try:
         assert recorder.wait_health(True)
