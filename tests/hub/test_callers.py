@@ -341,7 +341,7 @@ def test_bridge_boxes_must_match_the_bus(line: SimulatedCallerBus, desk: MemoryD
 
 
 def hub_file(tmp_path: Path, callers: object) -> Path:
-    data = {
+    data: dict[str, object] = {
         "device_id": "hub-bh",
         "hall_id": "bh",
         "type": "hub",
