@@ -5,29 +5,38 @@ box address to a window). A key pressed on the box at address A acts on window
 W = boxes[A] through the hub's :class:`~hub.window_desk.WindowDesk`, exactly as a
 console button would, with ``via="caller_box"`` and no employee number: online the
 desk relays it to the backend (as the clerk signed in at W), offline the hub applies
-it itself. Then the box's display shows the outcome:
+it itself. Then the box's display shows the outcome. It is decided by the action,
+not read back from the window view, because online the hub's view of the window
+follows the backend's events a moment later:
 
-=========================  ========  ==============================================
-outcome                    display   when
-=========================  ========  ==============================================
-a ticket called/recalled   A012      call, recall: the ticket now called
-window holds a ticket      A012      any other action that leaves one at the window
-window holds none          ``--``    after finish, no-show, transfer, ...
-window paused or resting   PAUS      after pause (pressed again: resume)
-nobody waiting             ``--``    call refused: nobody_waiting
-unknown window             E1        unknown_window (box mapped to a window the
-                                     desk does not know: a configuration fault)
-recall limit reached       E2        recall_limit
-no current ticket          E3        no_current_ticket (recall/finish/... on none)
-window closed              E4        window_closed
-nobody signed in           E5        not_signed_in (online: the backend acts as the
-                                     clerk signed in at the window)
-bad transfer target        E6        no/invalid digits, this window, or a window
-                                     not in the hall (checked here, desk not asked)
-console only               E7        use_backend_console
-desk failure               E8        the desk raised something else (logged)
-other refusal              E9        any other refusal code, or a result not ok
-=========================  ========  ==============================================
+========================  ========  ===============================================
+outcome                   display   when
+========================  ========  ===============================================
+ticket called             A012      call: the ticket now called
+no ticket called          ``--``    call with nobody waiting (the current ticket, if
+                                    any, was finished), or refused: nobody_waiting
+ticket recalled           A012      recall
+window holds none         ``--``    finish, no-show, transfer done
+window paused             PAUS      pause done; the key resumes a paused or resting
+                                    window (by the window view's state)
+window state              A012/--   evaluate, resume done: the ticket the window holds
+unknown window            E1        unknown_window (box mapped to a window the hub
+                                    does not know: a configuration fault)
+recall limit reached      E2        recall_limit
+no current ticket         E3        no_current_ticket
+window not open           E4        window_closed, not_paused
+nobody (valid) signed in  E5        not_signed_in, unknown_clerk, not_your_window
+bad transfer target       E6        no/invalid digits, this window, a window not in
+                                    the hall (checked here: desk not asked), or
+                                    bad_target
+finish first              E7        finish_first (pause while holding a ticket)
+hub failure               E8        the desk raised something else (logged)
+other refusal             E9        any other code (e.g. a backend error online),
+                                    or a result not ok (an online conflict)
+========================  ========  ===============================================
+
+At start, when the line comes back and on :meth:`CallerBridge.refresh` a box shows
+its window's state: PAUS when paused or resting, else the ticket held, else ``--``.
 
 Every refusal is logged with the window, the key and the desk's code (no personal
 data: ticket numbers and window numbers only) and changes nothing.
@@ -72,8 +81,12 @@ REFUSAL_DISPLAY: dict[str, str] = {
     "recall_limit": "E2",
     "no_current_ticket": "E3",
     "window_closed": "E4",
+    "not_paused": "E4",
     "not_signed_in": "E5",
-    "use_backend_console": "E7",
+    "unknown_clerk": "E5",
+    "not_your_window": "E5",
+    "bad_target": DISPLAY_BAD_TARGET,
+    "finish_first": "E7",
 }
 # Window states (backend WindowState values) in which the pause key resumes.
 _PAUSED_STATES = frozenset({"paused", "resting"})
@@ -122,6 +135,18 @@ def display_for_view(view: WindowView) -> str:
     if view.state in _PAUSED_STATES:
         return DISPLAY_PAUSED
     return display_text(view.current)
+
+
+def _display_after(action: DeskAction, result: DeskResult) -> str:
+    if action is DeskAction.CALL:
+        return display_text(result.ticket)
+    if action is DeskAction.RECALL:
+        return display_text(result.ticket or result.view.current)
+    if action in (DeskAction.FINISH, DeskAction.NO_SHOW, DeskAction.TRANSFER):
+        return DISPLAY_IDLE
+    if action is DeskAction.PAUSE:
+        return DISPLAY_PAUSED
+    return display_text(result.view.current)
 
 
 class _BadTarget(Exception):
@@ -235,9 +260,7 @@ class CallerBridge:
             action.value,
             result.ticket or "-",
         )
-        if action in (DeskAction.CALL, DeskAction.RECALL) and result.ticket:
-            return display_text(result.ticket)
-        return display_for_view(result.view)
+        return _display_after(action, result)
 
     def _transfer_target(self, window: str, target: str | None) -> str:
         if target is None:

@@ -54,6 +54,7 @@ class MemoryDesk:
     gate: threading.Event | None = None
     entered: threading.Event = field(default_factory=threading.Event)
     fail_with: Exception | None = None
+    not_ok: bool = False  # answer DeskResult(ok=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def windows(self) -> list[str]:
@@ -98,13 +99,15 @@ class MemoryDesk:
             if seat is None:
                 raise DeskRefused("unknown_window", "没有这个窗口 / no such window")
             ticket = self._apply(seat, action, target_window)
-            return DeskResult(True, ticket, "好 / done", self.view(window))
+            return DeskResult(not self.not_ok, ticket, "好 / done", self.view(window))
 
     def _apply(self, seat: Window, action: DeskAction, target: str | None) -> str | None:
         if action is DeskAction.CALL:
-            if not self.waiting:
+            # As call-next: the current ticket is finished even when nobody is waiting.
+            if not self.waiting and seat.current is None:
                 raise DeskRefused("nobody_waiting", "没有等候的人 / nobody is waiting")
-            seat.current, seat.recall_count = self.waiting.pop(0), 0
+            seat.current = self.waiting.pop(0) if self.waiting else None
+            seat.recall_count = 0
             return seat.current
         if action is DeskAction.PAUSE:
             seat.state = "paused"
@@ -246,14 +249,43 @@ def test_refusals_show_their_codes(
     desk.recall_limit = 1
     assert press(box, CallerKey.RECALL) == "A012"
     assert press(box, CallerKey.RECALL) == "E2"
+    assert desk.windows_["2"].current == "A012"  # refused: nothing changed
     desk.waiting.clear()
-    assert press(box, CallerKey.CALL) == "--"  # nobody waiting
-    desk.fail_with = DeskRefused("not_signed_in", "没有人签到 / nobody signed in")
-    assert press(box, CallerKey.CALL) == "E5"
-    desk.fail_with = DeskRefused("something_new", "?")
-    assert press(box, CallerKey.CALL) == "E9"
+    assert press(box, CallerKey.CALL) == "--"  # A012 finished, nobody to call
+    assert desk.windows_["2"].current is None
+    assert press(box, CallerKey.CALL) == "--"  # refused: nobody waiting
+    assert press(box, CallerKey.FINISH) == "E3"
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("window_closed", "E4"),
+        ("not_paused", "E4"),
+        ("not_signed_in", "E5"),
+        ("unknown_clerk", "E5"),
+        ("not_your_window", "E5"),
+        ("bad_target", "E6"),
+        ("finish_first", "E7"),
+        ("hall_replaying", "E9"),  # a backend code online
+        ("something_new", "E9"),
+    ],
+)
+def test_desk_refusal_codes_on_the_display(
+    line: SimulatedCallerBus, desk: MemoryDesk, bridge: CallerBridge, code: str, shown: str
+) -> None:
+    desk.fail_with = DeskRefused(code, "拒绝 / refused")
+    assert press(line.box(3), CallerKey.PAUSE) == shown
+
+
+def test_a_desk_failure_or_an_online_conflict_is_shown(
+    line: SimulatedCallerBus, desk: MemoryDesk, bridge: CallerBridge
+) -> None:
     desk.fail_with = RuntimeError("store is broken")
-    assert press(box, CallerKey.CALL) == "E8"
+    assert press(line.box(3), CallerKey.CALL) == "E8"
+    desk.fail_with = None
+    desk.not_ok = True  # e.g. the backend answered outcome "conflict"
+    assert press(line.box(3), CallerKey.CALL) == "E9"
 
 
 def test_a_box_on_a_window_the_desk_does_not_know_shows_e1(
