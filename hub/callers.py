@@ -36,7 +36,8 @@ other refusal             E9        any other code (e.g. a backend error online)
 ========================  ========  ===============================================
 
 At start, when the line comes back and on :meth:`CallerBridge.refresh` a box shows
-its window's state: PAUS when paused or resting, else the ticket held, else ``--``.
+its window's state: PAUS when paused or resting, else the ticket held, else ``--``
+(also ``--`` while the desk knows no windows at all: before the hub's first snapshot).
 
 Every refusal is logged with the window, the key and the desk's code (no personal
 data: ticket numbers and window numbers only) and changes nothing.
@@ -276,8 +277,12 @@ class CallerBridge:
         try:
             text = display_for_view(self._desk.view(window))
         except DeskRefused as refused:
-            log.warning("caller box %s (window %s): %s", address, window, refused.code)
-            text = REFUSAL_DISPLAY.get(refused.code, DISPLAY_OTHER_REFUSAL)
+            if refused.code == "unknown_window" and not self._desk.windows():
+                # The desk knows no hall yet (no snapshot): not a configuration fault.
+                text = DISPLAY_IDLE
+            else:
+                log.warning("caller box %s (window %s): %s", address, window, refused.code)
+                text = REFUSAL_DISPLAY.get(refused.code, DISPLAY_OTHER_REFUSAL)
         except Exception:
             log.exception("caller box %s (window %s): reading the window failed", address, window)
             text = DISPLAY_DESK_FAILURE

@@ -302,6 +302,21 @@ def test_a_box_on_a_window_the_desk_does_not_know_shows_e1(
         bridge.stop()
 
 
+def test_before_the_desk_knows_the_hall_the_boxes_show_dashes(line: SimulatedCallerBus) -> None:
+    desk = MemoryDesk(windows_={})  # no snapshot yet
+    boxes = {5: "1"}
+    box = line.box(5, resend_after_s=RESEND_S)
+    bridge = CallerBridge(desk, settings_for(line, boxes), boxes)
+    bridge.start()
+    try:
+        assert box.wait_shown("--", WAIT_S)
+        desk.windows_["1"] = Window(current="A007")  # the snapshot arrived
+        bridge.refresh()
+        assert box.wait_shown("A007", WAIT_S)
+    finally:
+        bridge.stop()
+
+
 def test_a_slow_desk_stalls_neither_the_echo_nor_other_windows(
     line: SimulatedCallerBus, desk: MemoryDesk, bridge: CallerBridge
 ) -> None:
