@@ -44,7 +44,8 @@ Acknowledgement rules (as for the rating key box, :mod:`devices.buttonbox`):
   to the last one accepted from the same box within ``repeat_guard_ms`` is echoed but
   not delivered (``stats.repeated_frames``): a doubled "call" would skip a visitor.
 - The host resends a show-text frame up to ``retries`` times when no echo arrives within
-  ``ack_timeout_ms``, then reports ``DeviceHealth(ok=False, ...)``.
+  ``ack_timeout_ms``, then reports ``DeviceHealth(ok=False, ...)``. An echo that comes
+  after that is counted (``stats.late_echoes``) and ignored.
 
 Each box has its own delivery thread: a key press reaches ``on_key`` there, so a slow
 backend call never stalls the serial reader (and the echoes every box waits for), and
@@ -149,6 +150,7 @@ class CallerBusStats:
     noise_bytes: int = 0
     unknown_keys: int = 0
     repeated_frames: int = 0  # resends within repeat_guard_ms: echoed, not delivered
+    late_echoes: int = 0  # display echoes nobody waits for any more
     unexpected_frames: int = 0
     foreign_frames: int = 0  # for addresses this host does not serve
 
@@ -364,6 +366,10 @@ class CallerBus:
             acknowledged = self._awaiting_echo.get(encoded)
         if acknowledged is not None:
             acknowledged.set()
+            return
+        if item.func == FUNC_SHOW_TEXT:
+            # The echo of a display attempt show() already gave up on (or resent).
+            self.stats.late_echoes += 1
             return
         if item.func != FUNC_KEY_PRESS:
             self.stats.unexpected_frames += 1

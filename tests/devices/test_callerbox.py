@@ -229,6 +229,21 @@ def test_unknown_keys_are_echoed_logged_and_dropped(
     assert recorder.presses.empty()
 
 
+def test_late_display_echoes_and_unexpected_functions_are_not_keys(
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="devices.callerbox")
+    late = show_text_frame(3, "A012").encode()  # nobody is waiting for this echo
+    odd = Frame(4, 0x60, b"\x01").encode()
+    peer.write(late + odd)
+    assert wait_until(lambda: bus.stats.late_echoes == 1 and bus.stats.unexpected_frames == 1)
+    assert "box 4 sent unexpected function 0x60" in caplog.text
+    assert "box 3" not in caplog.text
+    # Neither is acknowledged: only key presses are echoed by the host.
+    assert peer.read_exactly(1, timeout=0.3) == b""
+    assert recorder.presses.empty()
+
+
 def test_transfer_without_digits_is_delivered_without_a_target(
     peer: PtyPeer, bus: CallerBus, recorder: Recorder
 ) -> None:
