@@ -20,12 +20,14 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -270,6 +272,41 @@ class ConsoleConfig(StrictModel):
         return self.public_url or f"http://{self.host}:{self.port}/console"
 
 
+def _window_from_yaml(value: Any) -> Any:
+    # `3: 3` in YAML is an int; a window "number" is text ("3", "12", "A-1").
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+BoxAddress = Annotated[int, Field(ge=1, le=254)]
+
+
+class CallerBusConfig(StrictModel):
+    """The hub's RS-485 bus of window caller key boxes (呼叫器), devices.callerbox."""
+
+    port: Annotated[str, StringConstraints(min_length=1)]
+    baudrate: Baudrate = 9600
+    # Box address on the bus → the window it sits at; one box per window.
+    boxes: Annotated[
+        dict[BoxAddress, Annotated[WindowNumber, BeforeValidator(_window_from_yaml)]],
+        Field(min_length=1),
+    ]
+    # Identical key frames from one box closer together than this are resends of an
+    # unechoed frame, not new presses (a doubled "call" would skip a visitor).
+    repeat_guard_ms: Annotated[int, Field(ge=0, le=10_000)] = 1000
+
+    @field_validator("boxes")
+    @classmethod
+    def _one_box_per_window(cls, boxes: dict[int, str]) -> dict[int, str]:
+        by_window: dict[str, int] = {}
+        for address, window in sorted(boxes.items()):
+            if window in by_window:
+                raise ValueError(
+                    f"window {window} has two boxes (addresses {by_window[window]} and {address})"
+                )
+            by_window[window] = address
+        return boxes
+
+
 class HubConfig(DeviceConfigBase):
     type: Literal["hub"]
     backend: BackendConfig
@@ -290,6 +327,8 @@ class HubConfig(DeviceConfigBase):
     )
     # The hub's window console for calling through an outage; absent: not served.
     console: ConsoleConfig | None = None
+    # The windows' caller key boxes on the hub's RS-485 port; absent: none.
+    callers: CallerBusConfig | None = None
 
     def backend_console_url(self) -> str:
         """Where clerks work while the hall is online (the backend's window console)."""
@@ -407,6 +446,11 @@ def _problems_from_validation(
     device_type = data.get("type")
     for problem in error.errors(include_url=False):
         path = _key_path(data, problem["loc"])
+        reason = _reason(problem)
+        if path and path[-1] == "[key]":
+            # pydantic marks a bad mapping key (e.g. a box address) with a "[key]" segment.
+            path = path[:-1]
+            reason = f"the key: {reason}"
         key = ".".join(str(part) for part in path)
         last_key = str(path[-1]) if path else ""
         if problem["type"] == "missing":
@@ -418,7 +462,7 @@ def _problems_from_validation(
             value = "(hidden)"
         else:
             value = _show(problem["input"])
-        problems.append(ConfigProblem(file, key or "(top level)", value, _reason(problem)))
+        problems.append(ConfigProblem(file, key or "(top level)", value, reason))
     return problems
 
 
