@@ -9,6 +9,7 @@ any of them: every message is handled inside a try that logs and answers.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from hallbus.localtime import UnknownTimeZone, hall_zone
 from hallbus.messages import ErrorReply
 from hallbus.topics import Channel, DeviceTopic, TopicError, parse_topic
 from hub.backend import BackendClient
+from hub.callers import CallerBridge
+from hub.console import HubConsoleServer
 from hub.display import HallDisplayModel
 from hub.events import EventReader
 from hub.health import HealthServer
@@ -199,6 +202,26 @@ class HubService:
         self.desk.on_mode_change(lambda _mode: self.kiosk_states.changed())
         port = health_port if health_port is not None else config.health_port
         self.health = HealthServer(port, self.health_report) if port is not None else None
+        # The window console and the key boxes act through the desk only, so they
+        # call through the backend online and on the hub's own queue offline.
+        self.console = (
+            HubConsoleServer(
+                self.desk,
+                host=config.console.host,
+                port=config.console.port,
+                secret_key=self._console_secret(),
+            )
+            if config.console is not None
+            else None
+        )
+        self.callers = (
+            CallerBridge.from_config(self.desk, config.callers)
+            if config.callers is not None
+            else None
+        )
+        if self.callers is not None:
+            callers = self.callers
+            self.desk.on_mode_change(lambda _mode: callers.refresh())
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -216,6 +239,10 @@ class HubService:
         self.reporter.start()
         if self.health is not None:
             self.health.start()
+        if self.console is not None:
+            self.console.start()
+        if self.callers is not None:
+            self.callers.start()
         self.client.start()
         log.info(
             "hub %s started: %s devices, backend %s, event cursor %s, outbox %s",
@@ -239,6 +266,10 @@ class HubService:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.callers is not None:
+            self.callers.stop()  # no key press may reach a desk that is stopping
+        if self.console is not None:
+            self.console.stop()
         self.relay.shutdown()  # in-flight requests still get their replies
         self.kiosk_states.join(5)  # before the client: it may be publishing
         self.client.stop()
@@ -251,6 +282,16 @@ class HubService:
             self.health.stop()
         self.backend.close()
         log.info("hub %s stopped", self.config.device_id)
+
+    def _console_secret(self) -> str:
+        """The console's cookie key, kept in the hub's file: a hub restarted in the
+        middle of an outage (even killed) does not sign every clerk out."""
+        kept = self.store.document("console")
+        if kept is not None and isinstance(kept.get("secret_key"), str):
+            return str(kept["secret_key"])
+        secret_key = secrets.token_urlsafe(32)
+        self.store.save_document("console", {"secret_key": secret_key})
+        return secret_key
 
     def close(self) -> None:
         """Release the local database (after stop(); separate so tests can inspect it)."""
@@ -369,6 +410,7 @@ class HubService:
             "mqtt_connected": self.client.state is ClientState.CONNECTED,
             "backend_reachable": self.reachability.reachable,
             "mode": self.desk.mode().value,
+            "offline_queue": self.desk.queue_summary(),
             "event_cursor": self.reader.cursor,
             "outbox_depth": self.store.outbox_depth(),
             "dead_letters": self.store.dead_letter_count(),

@@ -253,6 +253,18 @@ class WindowDesk:
     def pending(self) -> int:
         return self._store.outbox_depth()
 
+    def queue_summary(self) -> dict[str, Any]:
+        """What the hub knows of the queue, for its health report (no personal data)."""
+        with self._lock:
+            queue = self._queue
+            return {
+                "loaded": queue.loaded,
+                "taken_at": queue.taken_at.isoformat() if queue.taken_at else None,
+                "waiting": len(queue.waiting),
+                "windows": len(queue.windows),
+                "clerks": len(queue.clerks),
+            }
+
     def _set_mode(self, mode: HallMode) -> None:
         with self._lock:
             if mode is self._mode:

@@ -27,14 +27,17 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from backend.db import Database
+from backend.models import Hall
 from hallbus.broker.credentials import ensure_device_passwords
 from hallbus.broker.mosquitto import MosquittoProcess, find_mosquitto, start_mosquitto
 from hallbus.client import ConnectionSettings, DeviceClient
 from hallbus.clock import ScaledClock
 from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
+from simulators.callerbox import SimulatedCallerBus
 from tests.conftest import DEFAULT_NOW, issue_test_device_token
 from tests.hub.conftest import BackendServer
 
@@ -134,8 +137,7 @@ class OutageHall:
     clock: ScaledClock
     database_url: str
     console_port: int
-    caller_port: str  # the pty the hub's caller bus opens
-    caller_master: int  # the test's end of that pty (the key box)
+    callers: SimulatedCallerBus  # the far end of the hub's RS-485 port (a pty)
     clients: list[DeviceClient] = field(default_factory=list)
 
     def client(self, device_id: str) -> DeviceClient:
@@ -163,7 +165,9 @@ class OutageHall:
             if last is not None and predicate(last):
                 return last
             time.sleep(0.1)
-        raise TimeoutError(f"hub: timed out waiting for {what}; last health {last}\n{self.hub.log_tail()}")
+        raise TimeoutError(
+            f"hub: timed out waiting for {what}; last health {last}\n{self.hub.log_tail()}"
+        )
 
     def stop_all(self) -> None:
         for client in self.clients:
@@ -171,7 +175,7 @@ class OutageHall:
         self.hub.stop()
         self.backend.stop()
         self.broker.stop()
-        os.close(self.caller_master)
+        self.callers.close()
 
 
 @pytest.fixture
@@ -194,13 +198,16 @@ def outage_hall(tmp_path: Path, sqlite_template: Path) -> Iterator[OutageHall]:
     database = Database(database_url)
     try:
         token = issue_test_device_token(database, "hub-bh", "hub")
+        with database.writing() as session:
+            hall_row = session.execute(select(Hall).where(Hall.code == "BH")).scalar_one()
+            # Five hall minutes to rate: half a wall minute at RATE, so a rate-now the
+            # hub forwards late on a loaded machine is still valid when it arrives.
+            hall_row.call_policy = {**(hall_row.call_policy or {}), "rating_timeout_seconds": 300}
     finally:
         database.dispose()
     token_file = tmp_path / "hub-token"
     token_file.write_text(token, encoding="utf-8")
-    master, slave = os.openpty()
-    caller_port = os.ttyname(slave)
-    os.close(slave)  # the hub opens it by name; the test keeps the master end
+    callers = SimulatedCallerBus(tmp_path / "ttyCALLERS")
     console_port = free_loopback_port()
     configs = tmp_path / "device-configs"
     configs.mkdir()
@@ -230,7 +237,9 @@ def outage_hall(tmp_path: Path, sqlite_template: Path) -> Iterator[OutageHall]:
         "reserved_block_size": 50,
         "device_configs_dir": ".",
         "console": {"host": "127.0.0.1", "port": console_port},
-        "callers": {"port": caller_port, "boxes": {5: "5"}},
+        # No repeat guard: a pty loses no echo, so every frame is a real press (the
+        # guard would drop a second "call" pressed within a second of the first).
+        "callers": {"port": str(callers.port_path), "boxes": {5: "5"}, "repeat_guard_ms": 0},
     }
     hub_file = configs / "hub-bh.yaml"
     hub_file.write_text(yaml.safe_dump(hub_values, allow_unicode=True), encoding="utf-8")
@@ -244,8 +253,7 @@ def outage_hall(tmp_path: Path, sqlite_template: Path) -> Iterator[OutageHall]:
         clock=clock,
         database_url=database_url,
         console_port=console_port,
-        caller_port=caller_port,
-        caller_master=master,
+        callers=callers,
     )
     backend.start()
     try:
