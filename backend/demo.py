@@ -231,12 +231,19 @@ def demo_hub_config(settings: Settings, base: str, broker: Any) -> Any:
     The phone link on a ticket (its QR code) is the backend's own address, so it
     follows --port."""
     from hallbus.config import HubConfig, load_device_config
+    from hallbus.ports import free_loopback_port, port_is_free
 
     config = load_device_config(DEVICE_CONFIGS / "hub-bh.yaml")
     assert isinstance(config, HubConfig)
     config = with_demo_broker(config, settings, broker)
+    console = config.console
+    if console is not None and not port_is_free(console.host, console.port):
+        # Another demo (or anything else) holds the shipped port: the console moves,
+        # and the banner prints where (the hub tells the backend console too).
+        console = console.model_copy(update={"port": free_loopback_port()})
     copied = config.model_copy(
         update={
+            "console": console,
             "backend": config.backend.model_copy(update={"url": base}),
             "public_base_url": base,
             "outbox_path": settings.var_dir.resolve() / "hub-bh-outbox.sqlite3",
@@ -521,14 +528,23 @@ def _summary(base: str, hub: Any) -> str:
     return "\n".join(lines)
 
 
-def banner(base: str, accounts: DemoAccounts) -> list[str]:
+def banner(base: str, accounts: DemoAccounts, hub_console: str | None = None) -> list[str]:
     """The sign-ins and addresses printed once the hall runs."""
+    console = (
+        [
+            f"  大厅控制器窗口台 / hub console {hub_console}  "
+            "(中心断开时在此叫号 / calls here while the centre is away)"
+        ]
+        if hub_console
+        else []
+    )
     return [
         "",
         "打开 Open:",
         f"  API 文档 / API docs    {base}/api/docs  (OpenAPI: {base}/api/v1/openapi.json)",
         f"  大厅概况 / hall status {base}/api/v1/halls/BH/status",
         f"  工作人员页面 / staff   {base}/",
+        *console,
         f"  窗口人员 / clerk        工号 {accounts.clerk} · {accounts.clerk_window}号窗口 "
         f"(window {accounts.clerk_window}, 无模拟人员 / no simulated clerk)",
         f"  管理员 / administrator  工号 {accounts.admin}",
@@ -766,7 +782,8 @@ def run_demo(
                     traffic.join(timeout=15)
 
                 stack.callback(_stop_traffic)
-            for line in banner(base, _read_accounts(settings)):
+            hub_console = hub.config.console.url() if hub.config.console is not None else None
+            for line in banner(base, _read_accounts(settings), hub_console):
                 _print(line)
 
             def _render() -> str:

@@ -100,6 +100,15 @@ def test_the_newcomers_window_is_not_worked_by_a_simulated_clerk(database: Datab
     assert accounts.clerk in line and accounts.clerk_window in line
 
 
+def test_the_banner_prints_the_hub_console_beside_the_backend(database: Database) -> None:
+    with database.reading() as session:
+        accounts = demo_accounts(session)
+    lines = banner("http://127.0.0.1:8000", accounts, "http://127.0.0.1:8090/console")
+    staff = next(i for i, line in enumerate(lines) if "staff" in line)
+    assert "http://127.0.0.1:8090/console" in lines[staff + 1]
+    assert "hub console" in lines[staff + 1]
+
+
 def _broker(port: int) -> SelectedBroker:
     return SelectedBroker("embedded", "127.0.0.1", port)
 
