@@ -219,9 +219,6 @@ class HubService:
             if config.callers is not None
             else None
         )
-        if self.callers is not None:
-            callers = self.callers
-            self.desk.on_mode_change(lambda _mode: callers.refresh())
 
     # ---------------------------------------------------------------- lifecycle
 

@@ -37,7 +37,7 @@ from hallbus.client import ConnectionSettings, DeviceClient
 from hallbus.clock import ScaledClock
 from hallbus.ports import free_loopback_port
 from hallbus.topics import DeviceRef, DeviceType
-from simulators.callerbox import SimulatedCallerBus
+from simulators.callerbox import SimulatedCallerBox, SimulatedCallerBus
 from tests.conftest import DEFAULT_NOW, issue_test_device_token
 from tests.hub.conftest import BackendServer
 
@@ -138,6 +138,7 @@ class OutageHall:
     database_url: str
     console_port: int
     callers: SimulatedCallerBus  # the far end of the hub's RS-485 port (a pty)
+    box: SimulatedCallerBox  # window 5's key box on it, attached before the hub starts
     clients: list[DeviceClient] = field(default_factory=list)
 
     def client(self, device_id: str) -> DeviceClient:
@@ -254,6 +255,7 @@ def outage_hall(tmp_path: Path, sqlite_template: Path) -> Iterator[OutageHall]:
         database_url=database_url,
         console_port=console_port,
         callers=callers,
+        box=SimulatedCallerBox(callers, address=5),
     )
     backend.start()
     try:

@@ -165,7 +165,10 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
     clerks = {w: SimClerk(hall.backend.url, CLERKS[w], w) for w in WINDOWS}
     for clerk in clerks.values():
         clerk.sign_in()  # opens the window; window 5's key box acts for its clerk
-    box = SimulatedCallerBox(hall.callers, address=5)
+    box = hall.box
+    # The hub shows the window's state on the box when its bus starts: wait for it,
+    # so the next thing the box shows answers a key press.
+    assert box.shown_after(0, timeout=WAIT_S) is not None
     try:
         # ---- the morning, online: the backend decides.
         devices.issue(12, degraded=False)
@@ -210,8 +213,11 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
                 _finish_at_key_box(devices, box, boxed)
             rounds += 1
             if kill_during_outage and rounds == 2:
+                shown = len(box.shown_history())
                 hall.hub.kill()  # kill -9 in the middle of the outage
                 hall.hub.start()
+                # The new hub's bus shows the window's state on the box first.
+                assert box.shown_after(shown, timeout=WAIT_S) is not None
                 hall.wait_for_hub(lambda h: h.get("mode") == "offline", WAIT_S, "offline again")
                 assert consoles["1"].state()["mode"] == "offline"  # still signed in
 
@@ -223,9 +229,11 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
         hall.backend.start()
         if kill_during_replay:
             assert arrived.wait(WAIT_S), "the replay never reached the backend"
+            shown = len(box.shown_history())
             hall.hub.kill()
             held.set()  # the request the dead hub sent lands now; its answer is lost
             hall.hub.start()
+            assert box.shown_after(shown, timeout=WAIT_S) is not None
         health = hall.wait_for_hub(
             lambda h: h.get("mode") == "online" and h.get("outbox_depth") == 0,
             WAIT_S * 2,
