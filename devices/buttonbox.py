@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from devices.echolink import EchoLink, EchoLinkStats
+from devices.echolink import EchoLink, EchoLinkSettings, EchoLinkStats
 from devices.serialframes import Frame
 from devices.seriallink import DeviceHealth, HealthCallback
 
@@ -70,20 +70,10 @@ LEVEL_LABELS: dict[int, str] = {
 DEFAULT_KEY_LEVELS: dict[int, int] = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1}
 
 
-class ButtonBoxSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ButtonBoxSettings(EchoLinkSettings):
     protocol: Literal["rs485-ff68"] = "rs485-ff68"
-    port: str
-    baudrate: int = Field(default=9600, gt=0)
     address: int = Field(default=1, ge=1, le=254)
-    retries: int = Field(default=2, ge=0, le=10)
-    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
     key_levels: dict[int, int] = Field(default_factory=lambda: dict(DEFAULT_KEY_LEVELS))
-    # A frame still incomplete this long after its last byte is dropped as damaged.
-    partial_frame_timeout_ms: int = Field(default=100, ge=10)
-    reconnect_initial_ms: int = Field(default=500, ge=1)
-    reconnect_max_ms: int = Field(default=10_000, ge=1)
 
     @field_validator("key_levels")
     @classmethod
@@ -144,17 +134,13 @@ class ButtonBox:
         self._on_key = on_key
         self.stats = ButtonBoxStats()
         self._link = EchoLink(
-            settings.port,
-            settings.baudrate,
+            settings,
             addresses=(settings.address,),
             on_frame=self._handle,
             stats=self.stats,
             device="key box",
             log_name="key box",
             logger=logger,
-            partial_frame_timeout_ms=settings.partial_frame_timeout_ms,
-            reconnect_initial_ms=settings.reconnect_initial_ms,
-            reconnect_max_ms=settings.reconnect_max_ms,
             on_health=on_health,
         )
         self._deliveries: queue.SimpleQueue[KeyPress | None] = queue.SimpleQueue()
@@ -187,11 +173,7 @@ class ButtonBox:
         if not self._link.started or self._link.stopping:
             raise RuntimeError("start() the button box before sending to it")
         encoded = rate_lamp_frame(self._settings.address, lit).encode()
-        if self._link.send(
-            encoded,
-            retries=self._settings.retries,
-            ack_timeout_s=self._settings.ack_timeout_ms / 1000,
-        ):
+        if self._link.send(encoded):
             return True
         self._link.report(
             DeviceHealth(False, f"key box {self._settings.address} did not acknowledge the lamp")

@@ -66,9 +66,9 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from devices.echolink import EchoLink, EchoLinkStats
+from devices.echolink import EchoLink, EchoLinkSettings, EchoLinkStats
 from devices.serialframes import MAX_ADDRESS, MIN_ADDRESS, Frame
 from devices.seriallink import DeviceHealth, HealthCallback
 
@@ -101,21 +101,12 @@ KEY_LABELS: dict[CallerKey, str] = {
 }
 
 
-class CallerBusSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CallerBusSettings(EchoLinkSettings):
     protocol: Literal["rs485-ff68-caller"] = "rs485-ff68-caller"
     port: str = Field(min_length=1)
-    baudrate: int = Field(default=9600, gt=0)
     addresses: frozenset[int] = Field(min_length=1)
-    retries: int = Field(default=2, ge=0, le=10)
-    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
     # Identical frames from one box closer together than this are resends, not presses.
     repeat_guard_ms: int = Field(default=1000, ge=0, le=10_000)
-    # A frame still incomplete this long after its last byte is dropped as damaged.
-    partial_frame_timeout_ms: int = Field(default=100, ge=10)
-    reconnect_initial_ms: int = Field(default=500, ge=1)
-    reconnect_max_ms: int = Field(default=10_000, ge=1)
 
     @field_validator("addresses")
     @classmethod
@@ -216,8 +207,7 @@ class CallerBus:
         self._on_key = on_key
         self.stats = CallerBusStats()
         self._link = EchoLink(
-            settings.port,
-            settings.baudrate,
+            settings,
             addresses=settings.addresses,
             on_frame=self._handle,
             on_foreign=self._count_foreign,
@@ -225,9 +215,6 @@ class CallerBus:
             device="caller box",
             log_name="caller bus",
             logger=logger,
-            partial_frame_timeout_ms=settings.partial_frame_timeout_ms,
-            reconnect_initial_ms=settings.reconnect_initial_ms,
-            reconnect_max_ms=settings.reconnect_max_ms,
             on_health=on_health,
         )
         # One show() at a time per box: two identical frames in flight would share an echo.
@@ -294,8 +281,6 @@ class CallerBus:
             # An attempt the reader could not send within its ack timeout is not sent late.
             echoed = self._link.send(
                 encoded,
-                retries=self._settings.retries,
-                ack_timeout_s=self._settings.ack_timeout_ms / 1000,
                 expire_unsent=True,
                 give_up_on_stop=True,
             )

@@ -13,6 +13,10 @@ Why a module of its own: :mod:`devices.serialframes` is framing without I/O and
 and has no reader thread. The echo-acknowledged, reader-thread link sits on top of
 both and is needed only by the drivers of boxes that also send unprompted.
 
+The link's own settings (port, baud rate, retries, ack and partial-frame timeouts,
+reopen backoff) are :class:`EchoLinkSettings`, which each driver's settings extend;
+its counters are :class:`EchoLinkStats`, likewise extended.
+
 What stays in each driver: which frames it accepts and how it delivers them
 (``on_frame``), its own delivery threads, its addresses, and the per-send choices
 ``send`` takes (an attempt that may go out late or not, giving up on ``stop``).
@@ -28,8 +32,25 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from devices.serialframes import Frame, FrameDecoder, FrameError
 from devices.seriallink import DeviceHealth, HealthCallback, ReconnectingPort
+
+
+class EchoLinkSettings(BaseModel):
+    """The settings of the link itself; a driver's settings class extends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    port: str
+    baudrate: int = Field(default=9600, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
+    # A frame still incomplete this long after its last byte is dropped as damaged.
+    partial_frame_timeout_ms: int = Field(default=100, ge=10)
+    reconnect_initial_ms: int = Field(default=500, ge=1)
+    reconnect_max_ms: int = Field(default=10_000, ge=1)
 
 
 @dataclass
@@ -57,8 +78,7 @@ class EchoLink:
 
     def __init__(
         self,
-        port: str,
-        baudrate: int,
+        settings: EchoLinkSettings,
         *,
         addresses: Collection[int],
         on_frame: FrameCallback,
@@ -66,12 +86,11 @@ class EchoLink:
         device: str,
         log_name: str,
         logger: logging.Logger,
-        partial_frame_timeout_ms: int,
-        reconnect_initial_ms: int,
-        reconnect_max_ms: int,
         on_foreign: Callable[[Frame], None] | None = None,
         on_health: HealthCallback | None = None,
     ) -> None:
+        self._retries = settings.retries
+        self._ack_timeout_s = settings.ack_timeout_ms / 1000
         self._addresses = frozenset(addresses)
         self._on_frame = on_frame
         self._on_foreign = on_foreign
@@ -79,13 +98,13 @@ class EchoLink:
         self._device = device
         self._log_name = log_name
         self._logger = logger
-        self._partial_timeout_s = partial_frame_timeout_ms / 1000
+        self._partial_timeout_s = settings.partial_frame_timeout_ms / 1000
         self._port = ReconnectingPort(
-            port,
-            baudrate,
+            settings.port,
+            settings.baudrate,
             on_health=on_health,
-            backoff_initial_s=reconnect_initial_ms / 1000,
-            backoff_max_s=reconnect_max_ms / 1000,
+            backoff_initial_s=settings.reconnect_initial_ms / 1000,
+            backoff_max_s=settings.reconnect_max_ms / 1000,
         )
         # (frame, send-by time): an attempt past its send-by time is not sent late.
         self._outbox: queue.SimpleQueue[tuple[bytes, float]] = queue.SimpleQueue()
@@ -130,18 +149,16 @@ class EchoLink:
         self,
         encoded: bytes,
         *,
-        retries: int,
-        ack_timeout_s: float,
         expire_unsent: bool = False,
         give_up_on_stop: bool = False,
     ) -> bool | None:
         """Send ``encoded`` until it is echoed, at most ``retries + 1`` times.
 
-        True once echoed, False when no attempt was echoed within ``ack_timeout_s``
+        True once echoed, False when no attempt was echoed within ``ack_timeout_ms``
         (reporting health is the driver's, with its own words), None when
         ``give_up_on_stop`` and :meth:`stop` came first. With ``expire_unsent`` an
-        attempt the reader could not send within its ``ack_timeout_s`` is dropped
-        rather than sent late. Blocks: never call it from ``on_frame``. Two identical
+        attempt the reader could not send within its ack timeout is dropped rather
+        than sent late. Blocks: never call it from ``on_frame``. Two identical
         frames in flight would share one echo: a driver that may send the same frame
         from two threads serialises them.
         """
@@ -149,13 +166,13 @@ class EchoLink:
         with self._awaiting_lock:
             self._awaiting_echo[encoded] = acknowledged
         try:
-            for _ in range(retries + 1):
+            for _ in range(self._retries + 1):
                 if give_up_on_stop and self._stopping.is_set():
                     return None
-                send_by = time.monotonic() + ack_timeout_s if expire_unsent else math.inf
+                send_by = time.monotonic() + self._ack_timeout_s if expire_unsent else math.inf
                 self._outbox.put((encoded, send_by))
                 self._port.interrupt_read()  # send now rather than after the read timeout
-                if acknowledged.wait(ack_timeout_s):
+                if acknowledged.wait(self._ack_timeout_s):
                     return True
         finally:
             with self._awaiting_lock:
