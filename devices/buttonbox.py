@@ -47,10 +47,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from devices.serialframes import Frame, FrameDecoder, FrameError
-from devices.seriallink import DeviceHealth, HealthCallback, ReconnectingPort
+from devices.echolink import EchoLink, EchoLinkSettings, EchoLinkStats
+from devices.serialframes import Frame
+from devices.seriallink import DeviceHealth, HealthCallback
 
 logger = logging.getLogger(__name__)
 
@@ -69,20 +70,10 @@ LEVEL_LABELS: dict[int, str] = {
 DEFAULT_KEY_LEVELS: dict[int, int] = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1}
 
 
-class ButtonBoxSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ButtonBoxSettings(EchoLinkSettings):
     protocol: Literal["rs485-ff68"] = "rs485-ff68"
-    port: str
-    baudrate: int = Field(default=9600, gt=0)
     address: int = Field(default=1, ge=1, le=254)
-    retries: int = Field(default=2, ge=0, le=10)
-    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
     key_levels: dict[int, int] = Field(default_factory=lambda: dict(DEFAULT_KEY_LEVELS))
-    # A frame still incomplete this long after its last byte is dropped as damaged.
-    partial_frame_timeout_ms: int = Field(default=100, ge=10)
-    reconnect_initial_ms: int = Field(default=500, ge=1)
-    reconnect_max_ms: int = Field(default=10_000, ge=1)
 
     @field_validator("key_levels")
     @classmethod
@@ -108,11 +99,8 @@ class KeyPress:
 
 
 @dataclass
-class ButtonBoxStats:
-    frames_received: int = 0
+class ButtonBoxStats(EchoLinkStats):
     key_presses: int = 0
-    damaged_frames: int = 0  # started like a frame but failed a check: never echoed
-    noise_bytes: int = 0
     unknown_keys: int = 0
     unexpected_frames: int = 0
 
@@ -131,7 +119,7 @@ def rate_lamp_frame(address: int, lit: bool) -> Frame:
 class ButtonBox:
     """Reads key presses from a serial key box and lights its keys on request.
 
-    One reader thread owns the port (opens, reads, writes, reopens); callers only
+    The :class:`~devices.echolink.EchoLink` reader thread owns the port; callers only
     queue frames to it, so the port is never touched from two threads.
     """
 
@@ -144,20 +132,18 @@ class ButtonBox:
     ) -> None:
         self._settings = settings
         self._on_key = on_key
-        self._link = ReconnectingPort(
-            settings.port,
-            settings.baudrate,
-            on_health=on_health,
-            backoff_initial_s=settings.reconnect_initial_ms / 1000,
-            backoff_max_s=settings.reconnect_max_ms / 1000,
-        )
         self.stats = ButtonBoxStats()
-        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
-        self._awaiting_echo: dict[bytes, threading.Event] = {}
-        self._awaiting_lock = threading.Lock()
+        self._link = EchoLink(
+            settings,
+            addresses=(settings.address,),
+            on_frame=self._handle,
+            stats=self.stats,
+            device="key box",
+            log_name="key box",
+            logger=logger,
+            on_health=on_health,
+        )
         self._deliveries: queue.SimpleQueue[KeyPress | None] = queue.SimpleQueue()
-        self._stopping = threading.Event()
-        self._reader: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
 
     @property
@@ -165,20 +151,17 @@ class ButtonBox:
         return self._link.health
 
     def start(self) -> None:
-        if self._reader is not None:
+        if self._link.started:
             raise RuntimeError("button box already started")
         name = f"buttonbox-{self._settings.port}"
-        self._reader = threading.Thread(target=self._read_loop, name=name, daemon=True)
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name=f"{name}-keys", daemon=True
         )
         self._dispatcher.start()
-        self._reader.start()
+        self._link.start(name)
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stopping.set()
-        if self._reader is not None:
-            self._reader.join(timeout)
+        self._link.stop(timeout)
         # Only now end deliveries: every press the box saw echoed still reaches on_key.
         self._deliveries.put(None)
         if self._dispatcher is not None:
@@ -187,84 +170,24 @@ class ButtonBox:
 
     def set_rating_lamp(self, lit: bool) -> bool:
         """Light (or darken) the keys; True once the box echoed the command."""
-        if self._reader is None or self._stopping.is_set():
+        if not self._link.started or self._link.stopping:
             raise RuntimeError("start() the button box before sending to it")
         encoded = rate_lamp_frame(self._settings.address, lit).encode()
-        acknowledged = threading.Event()
-        with self._awaiting_lock:
-            self._awaiting_echo[encoded] = acknowledged
-        attempts = self._settings.retries + 1
-        try:
-            for _ in range(attempts):
-                self._outbox.put(encoded)
-                self._link.interrupt_read()  # send now rather than after the read timeout
-                if acknowledged.wait(self._settings.ack_timeout_ms / 1000):
-                    return True
-        finally:
-            with self._awaiting_lock:
-                self._awaiting_echo.pop(encoded, None)
+        if self._link.send(encoded):
+            return True
         self._link.report(
             DeviceHealth(False, f"key box {self._settings.address} did not acknowledge the lamp")
         )
         return False
 
     # -- reader thread ------------------------------------------------------------------
-    def _read_loop(self) -> None:
-        decoder = FrameDecoder()
-        last_byte_at = time.monotonic()
-        partial_timeout_s = self._settings.partial_frame_timeout_ms / 1000
-        while not self._stopping.is_set():
-            self._send_queued()
-            chunk = self._link.read()
-            if chunk is None:
-                # Port down: wait out the reopen backoff, but wake for stop().
-                self._stopping.wait(min(0.5, max(0.005, self._link.seconds_until_next_attempt())))
-                decoder = FrameDecoder()
-                continue
-            now = time.monotonic()
-            if chunk:
-                last_byte_at = now
-                for item in decoder.feed(chunk):
-                    self._handle(item)
-            elif decoder.buffered and now - last_byte_at >= partial_timeout_s:
-                flushed = decoder.flush_partial()
-                if flushed is not None:
-                    self._handle(flushed)
-
-    def _send_queued(self) -> None:
-        while True:
-            try:
-                encoded = self._outbox.get_nowait()
-            except queue.Empty:
-                return
-            self._link.write(encoded)
-
-    def _handle(self, item: Frame | FrameError) -> None:
-        if isinstance(item, FrameError):
-            if item.is_damaged_frame:
-                self.stats.damaged_frames += 1
-                logger.warning(
-                    "key box %s: %s (%s)", self._settings.port, item.reason, item.raw.hex(" ")
-                )
-            else:
-                self.stats.noise_bytes += len(item.raw)
-            return
-        if item.addr != self._settings.address:
-            return
-        self.stats.frames_received += 1
-        self._link.report(DeviceHealth(True, f"key box {item.addr} answering"))
-        encoded = item.encode()
-        with self._awaiting_lock:
-            acknowledged = self._awaiting_echo.get(encoded)
-        if acknowledged is not None:
-            acknowledged.set()
-            return
+    def _handle(self, item: Frame, encoded: bytes) -> None:
         if item.func != FUNC_KEY_PRESS:
             self.stats.unexpected_frames += 1
             logger.warning("key box %s: unexpected function %#04x", self._settings.port, item.func)
             return
         # Acknowledge first: the box keeps resending until it sees the echo.
-        self._link.write(encoded)
+        self._link.acknowledge(encoded)
         level = self._settings.key_levels.get(item.data[0]) if len(item.data) == 1 else None
         if level is None:
             self.stats.unknown_keys += 1

@@ -66,10 +66,11 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from devices.serialframes import MAX_ADDRESS, MIN_ADDRESS, Frame, FrameDecoder, FrameError
-from devices.seriallink import DeviceHealth, HealthCallback, ReconnectingPort
+from devices.echolink import EchoLink, EchoLinkSettings, EchoLinkStats
+from devices.serialframes import MAX_ADDRESS, MIN_ADDRESS, Frame
+from devices.seriallink import DeviceHealth, HealthCallback
 
 logger = logging.getLogger(__name__)
 
@@ -100,21 +101,12 @@ KEY_LABELS: dict[CallerKey, str] = {
 }
 
 
-class CallerBusSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CallerBusSettings(EchoLinkSettings):
     protocol: Literal["rs485-ff68-caller"] = "rs485-ff68-caller"
     port: str = Field(min_length=1)
-    baudrate: int = Field(default=9600, gt=0)
     addresses: frozenset[int] = Field(min_length=1)
-    retries: int = Field(default=2, ge=0, le=10)
-    ack_timeout_ms: int = Field(default=300, ge=10, le=10_000)
     # Identical frames from one box closer together than this are resends, not presses.
     repeat_guard_ms: int = Field(default=1000, ge=0, le=10_000)
-    # A frame still incomplete this long after its last byte is dropped as damaged.
-    partial_frame_timeout_ms: int = Field(default=100, ge=10)
-    reconnect_initial_ms: int = Field(default=500, ge=1)
-    reconnect_max_ms: int = Field(default=10_000, ge=1)
 
     @field_validator("addresses")
     @classmethod
@@ -143,11 +135,8 @@ class CallerKeyPress:
 
 
 @dataclass
-class CallerBusStats:
-    frames_received: int = 0
+class CallerBusStats(EchoLinkStats):
     key_presses: int = 0
-    damaged_frames: int = 0  # started like a frame but failed a check: never echoed
-    noise_bytes: int = 0
     unknown_keys: int = 0
     repeated_frames: int = 0  # resends within repeat_guard_ms: echoed, not delivered
     late_echoes: int = 0  # display echoes nobody waits for any more
@@ -216,26 +205,24 @@ class CallerBus:
     ) -> None:
         self._settings = settings
         self._on_key = on_key
-        self._link = ReconnectingPort(
-            settings.port,
-            settings.baudrate,
-            on_health=on_health,
-            backoff_initial_s=settings.reconnect_initial_ms / 1000,
-            backoff_max_s=settings.reconnect_max_ms / 1000,
-        )
         self.stats = CallerBusStats()
-        # (frame, send-by time): an attempt show() has given up on is not sent late.
-        self._outbox: queue.SimpleQueue[tuple[bytes, float]] = queue.SimpleQueue()
-        self._awaiting_echo: dict[bytes, threading.Event] = {}
-        self._awaiting_lock = threading.Lock()
+        self._link = EchoLink(
+            settings,
+            addresses=settings.addresses,
+            on_frame=self._handle,
+            on_foreign=self._count_foreign,
+            stats=self.stats,
+            device="caller box",
+            log_name="caller bus",
+            logger=logger,
+            on_health=on_health,
+        )
         # One show() at a time per box: two identical frames in flight would share an echo.
         self._show_locks = {address: threading.Lock() for address in settings.addresses}
         self._deliveries: dict[int, queue.SimpleQueue[_Delivery]] = {
             address: queue.SimpleQueue() for address in settings.addresses
         }
         self._last_accepted: dict[int, tuple[bytes, float]] = {}
-        self._stopping = threading.Event()
-        self._reader: threading.Thread | None = None
         self._dispatchers: list[threading.Thread] = []
 
     @property
@@ -247,7 +234,7 @@ class CallerBus:
         return self._link.health
 
     def start(self) -> None:
-        if self._reader is not None:
+        if self._link.started:
             raise RuntimeError("caller bus already started")
         name = f"callerbus-{self._settings.port}"
         for address in sorted(self._settings.addresses):
@@ -259,13 +246,10 @@ class CallerBus:
             )
             self._dispatchers.append(thread)
             thread.start()
-        self._reader = threading.Thread(target=self._read_loop, name=name, daemon=True)
-        self._reader.start()
+        self._link.start(name)
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stopping.set()
-        if self._reader is not None:
-            self._reader.join(timeout)
+        self._link.stop(timeout)
         # Only now end deliveries: every press the host echoed still reaches on_key.
         for deliveries in self._deliveries.values():
             deliveries.put(None)
@@ -278,7 +262,7 @@ class CallerBus:
         deliveries = self._deliveries.get(address)
         if deliveries is None:
             raise ValueError(f"box address {address} is not on this bus")
-        if self._stopping.is_set():
+        if self._link.stopping:
             return
         deliveries.put(job)
 
@@ -288,85 +272,34 @@ class CallerBus:
         Blocks up to (retries + 1) x ack_timeout: call it from a delivery thread
         (:meth:`post`) or a worker, never from the reader's callbacks.
         """
-        if self._reader is None:
+        if not self._link.started:
             raise RuntimeError("start() the caller bus before sending to it")
         if address not in self._show_locks:
             raise ValueError(f"box address {address} is not on this bus")
         encoded = show_text_frame(address, text).encode()
-        ack_timeout_s = self._settings.ack_timeout_ms / 1000
         with self._show_locks[address]:
-            acknowledged = threading.Event()
-            with self._awaiting_lock:
-                self._awaiting_echo[encoded] = acknowledged
-            try:
-                for _ in range(self._settings.retries + 1):
-                    if self._stopping.is_set():
-                        return False
-                    self._outbox.put((encoded, time.monotonic() + ack_timeout_s))
-                    self._link.interrupt_read()  # send now rather than after the read timeout
-                    if acknowledged.wait(ack_timeout_s):
-                        return True
-            finally:
-                with self._awaiting_lock:
-                    self._awaiting_echo.pop(encoded, None)
+            # An attempt the reader could not send within its ack timeout is not sent late.
+            echoed = self._link.send(
+                encoded,
+                expire_unsent=True,
+                give_up_on_stop=True,
+            )
+        if echoed is None:
+            return False  # stop() came first
+        if echoed:
+            return True
         self._link.report(
             DeviceHealth(False, f"caller box {address} did not acknowledge the display")
         )
         return False
 
     # -- reader thread ------------------------------------------------------------------
-    def _read_loop(self) -> None:
-        decoder = FrameDecoder()
-        last_byte_at = time.monotonic()
-        partial_timeout_s = self._settings.partial_frame_timeout_ms / 1000
-        while not self._stopping.is_set():
-            self._send_queued()
-            chunk = self._link.read()
-            if chunk is None:
-                # Port down: wait out the reopen backoff, but wake for stop().
-                self._stopping.wait(min(0.5, max(0.005, self._link.seconds_until_next_attempt())))
-                decoder = FrameDecoder()
-                continue
-            now = time.monotonic()
-            if chunk:
-                last_byte_at = now
-                for item in decoder.feed(chunk):
-                    self._handle(item)
-            elif decoder.buffered and now - last_byte_at >= partial_timeout_s:
-                flushed = decoder.flush_partial()
-                if flushed is not None:
-                    self._handle(flushed)
+    def _count_foreign(self, item: Frame) -> None:
+        self.stats.foreign_frames += 1
 
-    def _send_queued(self) -> None:
-        while True:
-            try:
-                encoded, send_by = self._outbox.get_nowait()
-            except queue.Empty:
-                return
-            if time.monotonic() < send_by:
-                self._link.write(encoded)
-
-    def _handle(self, item: Frame | FrameError) -> None:
+    def _handle(self, item: Frame, encoded: bytes) -> None:
         port = self._settings.port
-        if isinstance(item, FrameError):
-            if item.is_damaged_frame:
-                self.stats.damaged_frames += 1
-                logger.warning("caller bus %s: %s (%s)", port, item.reason, item.raw.hex(" "))
-            else:
-                self.stats.noise_bytes += len(item.raw)
-            return
-        deliveries = self._deliveries.get(item.addr)
-        if deliveries is None:
-            self.stats.foreign_frames += 1
-            return
-        self.stats.frames_received += 1
-        self._link.report(DeviceHealth(True, f"caller box {item.addr} answering"))
-        encoded = item.encode()
-        with self._awaiting_lock:
-            acknowledged = self._awaiting_echo.get(encoded)
-        if acknowledged is not None:
-            acknowledged.set()
-            return
+        deliveries = self._deliveries[item.addr]
         if item.func == FUNC_SHOW_TEXT:
             # The echo of a display attempt show() already gave up on (or resent).
             self.stats.late_echoes += 1
@@ -378,7 +311,7 @@ class CallerBus:
             )
             return
         # Acknowledge first: the box keeps resending until it sees the echo.
-        self._link.write(encoded)
+        self._link.acknowledge(encoded)
         parsed = parse_key_press(item)
         if parsed is None:
             self.stats.unknown_keys += 1

@@ -54,7 +54,6 @@ import functools
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Protocol
 
 from devices.callerbox import (
     MAX_DISPLAY_LENGTH,
@@ -65,7 +64,7 @@ from devices.callerbox import (
 )
 from devices.seriallink import DeviceHealth, HealthCallback
 from hallbus.config import CallerBusConfig
-from hub.window_desk import DeskAction, DeskRefused, DeskResult, WindowView
+from hub.window_desk import DeskAction, DeskRefused, DeskResult, FrontEndDesk, WindowView
 
 log = logging.getLogger(__name__)
 
@@ -101,25 +100,6 @@ KEY_ACTIONS: dict[CallerKey, DeskAction] = {
     CallerKey.FINISH: DeskAction.FINISH,
     # CallerKey.PAUSE toggles: PAUSE or RESUME by the window's state.
 }
-
-
-class CallerDesk(Protocol):
-    """The part of hub.window_desk.WindowDesk the caller boxes use."""
-
-    def windows(self) -> list[str]: ...
-
-    def view(self, window: str) -> WindowView: ...
-
-    def act(
-        self,
-        window: str,
-        action: DeskAction,
-        *,
-        employee_no: str | None,
-        via: str,
-        target_window: str | None = None,
-        reason: str | None = None,
-    ) -> DeskResult: ...
 
 
 def display_text(text: str | None) -> str:
@@ -159,7 +139,7 @@ class CallerBridge:
 
     def __init__(
         self,
-        desk: CallerDesk,
+        desk: FrontEndDesk,
         settings: CallerBusSettings,
         boxes: Mapping[int, str],
         *,
@@ -179,7 +159,7 @@ class CallerBridge:
     @classmethod
     def from_config(
         cls,
-        desk: CallerDesk,
+        desk: FrontEndDesk,
         config: CallerBusConfig,
         *,
         on_health: HealthCallback | None = None,

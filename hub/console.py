@@ -47,14 +47,21 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, Response, jsonify, redirect, render_template, request, session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from hub.window_desk import Clerk, DeskAction, DeskRefused, DeskResult, HallMode, WindowView
+from hub.window_desk import (
+    Clerk,
+    DeskAction,
+    DeskRefused,
+    FrontEndDesk,
+    HallMode,
+    WindowView,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,31 +104,6 @@ REPLAYING_TEXT = (
     "补录中：正在补录离线期间的业务，还有 {n} 条 / "
     "Replaying: sending what was done offline, {n} items left"
 )
-
-
-class WindowDeskLike(Protocol):
-    """The part of the contract's `WindowDesk` this console calls."""
-
-    def mode(self) -> HallMode: ...
-
-    def windows(self) -> list[str]: ...
-
-    def view(self, window: str) -> WindowView: ...
-
-    def clerk(self, employee_no: str) -> Clerk | None: ...
-
-    def backend_console_url(self) -> str: ...
-
-    def act(
-        self,
-        window: str,
-        action: DeskAction,
-        *,
-        employee_no: str | None,
-        via: str,
-        target_window: str | None = None,
-        reason: str | None = None,
-    ) -> DeskResult: ...
 
 
 class BadInput(Exception):
@@ -289,7 +271,7 @@ def _json_object(allowed: set[str]) -> dict[str, Any]:
 
 
 def create_console_app(
-    desk: WindowDeskLike,
+    desk: FrontEndDesk,
     *,
     secret_key: str | bytes,
     pending: Callable[[], int] | None = None,
@@ -697,7 +679,7 @@ class HubConsoleServer:
 
     def __init__(
         self,
-        desk: WindowDeskLike,
+        desk: FrontEndDesk,
         *,
         host: str,
         port: int,

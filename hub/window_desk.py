@@ -132,6 +132,35 @@ class DeskRefused(Exception):
         self.message = message
 
 
+class FrontEndDesk(Protocol):
+    """What a front end of the desk (the hub console, the caller key boxes) calls.
+
+    The one declaration of that interface: :class:`WindowDesk` satisfies it (checked
+    by mypy below, ``_window_desk_is_a_front_end_desk``), and so do the tests' fakes.
+    """
+
+    def mode(self) -> HallMode: ...
+
+    def windows(self) -> list[str]: ...
+
+    def view(self, window: str) -> WindowView: ...
+
+    def clerk(self, employee_no: str) -> Clerk | None: ...
+
+    def backend_console_url(self) -> str: ...
+
+    def act(
+        self,
+        window: str,
+        action: DeskAction,
+        *,
+        employee_no: str | None,
+        via: str,
+        target_window: str | None = None,
+        reason: str | None = None,
+    ) -> DeskResult: ...
+
+
 class DisplayFeed(Protocol):
     """The event reader's side the desk uses (hub.events.EventReader)."""
 
@@ -997,3 +1026,7 @@ def _online_message(action: DeskAction, ticket: Any) -> str:
             return f"请 {ticket} 号 / calling {ticket}"
         return "无人等候 / nobody is waiting"
     return f"{action.value}: {ticket or ''} 完成 / done".strip()
+
+
+def _window_desk_is_a_front_end_desk(desk: WindowDesk) -> FrontEndDesk:
+    return desk  # mypy --strict: WindowDesk has everything a front end calls

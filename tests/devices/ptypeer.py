@@ -1,5 +1,7 @@
 """The far end of a virtual serial line: a pty master that plays an LED bar or key box.
 
+:class:`Recorder` collects what the driver under test reports back (presses, health).
+
 The driver under test opens a stable symlink (as udev gives real adapters), which the
 peer points at the slave side of a fresh pty. Closing the peer makes the port vanish;
 ``PtyPeer(link)`` again makes it reappear under the same path.
@@ -8,14 +10,19 @@ peer points at the slave side of a fresh pty. Closing the peer makes the port va
 from __future__ import annotations
 
 import os
+import queue
 import select
 import threading
 import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from devices.serialframes import Frame, FrameDecoder, FrameError
+from devices.seriallink import DeviceHealth
+
+Press = TypeVar("Press")
 
 
 class PtyPeer:
@@ -118,3 +125,26 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.005)
     return predicate()
+
+
+class Recorder(Generic[Press]):
+    """What a key box driver reported: its presses (in order) and health changes."""
+
+    def __init__(self) -> None:
+        self.presses: queue.Queue[Press] = queue.Queue()
+        self.health: list[DeviceHealth] = []
+        self.health_changed = threading.Condition()
+
+    def on_key(self, press: Press) -> None:
+        self.presses.put(press)
+
+    def on_health(self, health: DeviceHealth) -> None:
+        with self.health_changed:
+            self.health.append(health)
+            self.health_changed.notify_all()
+
+    def wait_health(self, ok: bool, timeout: float = 3.0) -> bool:
+        with self.health_changed:
+            return self.health_changed.wait_for(
+                lambda: bool(self.health) and self.health[-1].ok is ok, timeout
+            )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 from devices.buttonbox import ButtonBox, ButtonBoxSettings, KeyPress, key_press_frame
 from devices.serialframes import Frame, encode_frame
 from devices.seriallink import DeviceHealth
-from tests.devices.ptypeer import PtyPeer, echo, silent, wait_until
+from tests.devices.ptypeer import PtyPeer, Recorder, echo, silent, wait_until
 
 
 def box_settings(link: Path, **overrides: object) -> ButtonBoxSettings:
@@ -26,46 +25,13 @@ def box_settings(link: Path, **overrides: object) -> ButtonBoxSettings:
     return ButtonBoxSettings.model_validate(values)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.presses: queue.Queue[KeyPress] = queue.Queue()
-        self.health: list[DeviceHealth] = []
-        self.health_changed = threading.Condition()
-
-    def on_key(self, press: KeyPress) -> None:
-        self.presses.put(press)
-
-    def on_health(self, health: DeviceHealth) -> None:
-        with self.health_changed:
-            self.health.append(health)
-            self.health_changed.notify_all()
-
-    def wait_health(self, ok: bool, timeout: float = 3.0) -> bool:
-        with self.health_changed:
-            return self.health_changed.wait_for(
-                lambda: bool(self.health) and self.health[-1].ok is ok, timeout
-            )
-
-
 @pytest.fixture
 def link(tmp_path: Path) -> Path:
     return tmp_path / "ttyRATE7"
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def peer(link: Path) -> Iterator[PtyPeer]:
-    device = PtyPeer(link)
-    yield device
-    device.close()
-
-
-@pytest.fixture
-def box(link: Path, recorder: Recorder, peer: PtyPeer) -> Iterator[ButtonBox]:
+def box(link: Path, recorder: Recorder[KeyPress], peer: PtyPeer) -> Iterator[ButtonBox]:
     device = ButtonBox(box_settings(link), on_key=recorder.on_key, on_health=recorder.on_health)
     device.start()
     assert recorder.wait_health(True)
@@ -84,7 +50,7 @@ def test_lamp_on_and_off_exact_bytes(peer: PtyPeer, box: ButtonBox) -> None:
 
 
 def test_lamp_without_echo_retries_and_reports_unhealthy(
-    peer: PtyPeer, box: ButtonBox, recorder: Recorder
+    peer: PtyPeer, box: ButtonBox, recorder: Recorder[KeyPress]
 ) -> None:
     peer.start(silent)
     assert not box.set_rating_lamp(True)
@@ -93,7 +59,7 @@ def test_lamp_without_echo_retries_and_reports_unhealthy(
 
 
 def test_key_frame_is_delivered_and_echoed(
-    peer: PtyPeer, box: ButtonBox, recorder: Recorder
+    peer: PtyPeer, box: ButtonBox, recorder: Recorder[KeyPress]
 ) -> None:
     key_frame = bytes.fromhex("FF 68 03 03 68 07 41 01 49 16")  # key 1 = 非常满意
     assert key_frame == key_press_frame(7, 1).encode()
@@ -110,7 +76,7 @@ def test_key_frame_is_delivered_and_echoed(
 
 
 def test_corrupt_frame_is_ignored_counted_and_not_echoed(
-    peer: PtyPeer, box: ButtonBox, recorder: Recorder
+    peer: PtyPeer, box: ButtonBox, recorder: Recorder[KeyPress]
 ) -> None:
     corrupt = bytes.fromhex("FF 68 03 03 68 07 41 02 00 16")  # checksum should be 4A
     good = key_press_frame(7, 3).encode()
@@ -125,7 +91,7 @@ def test_corrupt_frame_is_ignored_counted_and_not_echoed(
 
 
 def test_frames_for_other_addresses_and_unknown_keys(
-    peer: PtyPeer, box: ButtonBox, recorder: Recorder
+    peer: PtyPeer, box: ButtonBox, recorder: Recorder[KeyPress]
 ) -> None:
     peer.write(key_press_frame(8, 1).encode())  # another window's box on the same bus
     unknown = key_press_frame(7, 9).encode()
@@ -136,7 +102,7 @@ def test_frames_for_other_addresses_and_unknown_keys(
 
 
 def test_slow_key_handler_does_not_delay_echoes(
-    peer: PtyPeer, link: Path, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder[KeyPress]
 ) -> None:
     release = threading.Event()
     seen: list[KeyPress] = []
@@ -159,7 +125,9 @@ def test_slow_key_handler_does_not_delay_echoes(
     assert [press.level for press in seen] == [5, 4, 3]
 
 
-def test_disconnect_reports_unhealthy_and_recovers(link: Path, recorder: Recorder) -> None:
+def test_disconnect_reports_unhealthy_and_recovers(
+    link: Path, recorder: Recorder[KeyPress]
+) -> None:
     first = PtyPeer(link)
     device = ButtonBox(box_settings(link), on_key=recorder.on_key, on_health=recorder.on_health)
     device.start()

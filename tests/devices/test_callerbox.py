@@ -24,7 +24,7 @@ from devices.callerbox import (
 )
 from devices.serialframes import Frame
 from devices.seriallink import DeviceHealth
-from tests.devices.ptypeer import PtyPeer, echo, silent, wait_until
+from tests.devices.ptypeer import PtyPeer, Recorder, echo, silent, wait_until
 
 
 def bus_settings(link: Path, **overrides: object) -> CallerBusSettings:
@@ -41,45 +41,12 @@ def bus_settings(link: Path, **overrides: object) -> CallerBusSettings:
     return CallerBusSettings.model_validate(values)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.presses: queue.Queue[CallerKeyPress] = queue.Queue()
-        self.health: list[DeviceHealth] = []
-        self.health_changed = threading.Condition()
-
-    def on_key(self, press: CallerKeyPress) -> None:
-        self.presses.put(press)
-
-    def on_health(self, health: DeviceHealth) -> None:
-        with self.health_changed:
-            self.health.append(health)
-            self.health_changed.notify_all()
-
-    def wait_health(self, ok: bool, timeout: float = 3.0) -> bool:
-        with self.health_changed:
-            return self.health_changed.wait_for(
-                lambda: bool(self.health) and self.health[-1].ok is ok, timeout
-            )
-
-
 @pytest.fixture
 def link(tmp_path: Path) -> Path:
     return tmp_path / "ttyCALLERS"
 
 
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def peer(link: Path) -> Iterator[PtyPeer]:
-    device = PtyPeer(link)
-    yield device
-    device.close()
-
-
-def started_bus(link: Path, recorder: Recorder, **overrides: object) -> CallerBus:
+def started_bus(link: Path, recorder: Recorder[CallerKeyPress], **overrides: object) -> CallerBus:
     bus = CallerBus(
         bus_settings(link, **overrides), on_key=recorder.on_key, on_health=recorder.on_health
     )
@@ -90,7 +57,7 @@ def started_bus(link: Path, recorder: Recorder, **overrides: object) -> CallerBu
 
 
 @pytest.fixture
-def bus(link: Path, recorder: Recorder, peer: PtyPeer) -> Iterator[CallerBus]:
+def bus(link: Path, recorder: Recorder[CallerKeyPress], peer: PtyPeer) -> Iterator[CallerBus]:
     device = started_bus(link, recorder)
     yield device
     device.stop()
@@ -160,7 +127,7 @@ def test_show_text_sends_the_frame_and_waits_for_the_echo(peer: PtyPeer, bus: Ca
 
 
 def test_show_without_echo_retries_and_reports_unhealthy(
-    peer: PtyPeer, link: Path, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder[CallerKeyPress]
 ) -> None:
     bus = started_bus(link, recorder, ack_timeout_ms=200)
     try:
@@ -175,7 +142,7 @@ def test_show_without_echo_retries_and_reports_unhealthy(
 
 
 def test_key_press_is_echoed_and_delivered(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder[CallerKeyPress]
 ) -> None:
     frame = key_press_frame(3, CallerKey.CALL).encode()
     peer.write(frame)
@@ -198,7 +165,7 @@ def test_key_press_is_echoed_and_delivered(
 
 
 def test_damaged_frame_is_not_echoed_and_its_resend_is_delivered_once(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder[CallerKeyPress]
 ) -> None:
     damaged = bytes.fromhex("FF 68 03 03 68 03 51 02 00 16")  # checksum should be 0x56
     good = key_press_frame(3, CallerKey.RECALL).encode()
@@ -214,7 +181,10 @@ def test_damaged_frame_is_not_echoed_and_its_resend_is_delivered_once(
 
 
 def test_unknown_keys_are_echoed_logged_and_dropped(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder, caplog: pytest.LogCaptureFixture
+    peer: PtyPeer,
+    bus: CallerBus,
+    recorder: Recorder[CallerKeyPress],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="devices.callerbox")
     unknown = key_press_frame(3, 0x2A).encode()
@@ -230,7 +200,10 @@ def test_unknown_keys_are_echoed_logged_and_dropped(
 
 
 def test_late_display_echoes_and_unexpected_functions_are_not_keys(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder, caplog: pytest.LogCaptureFixture
+    peer: PtyPeer,
+    bus: CallerBus,
+    recorder: Recorder[CallerKeyPress],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="devices.callerbox")
     late = show_text_frame(3, "A012").encode()  # nobody is waiting for this echo
@@ -245,7 +218,7 @@ def test_late_display_echoes_and_unexpected_functions_are_not_keys(
 
 
 def test_transfer_without_digits_is_delivered_without_a_target(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder[CallerKeyPress]
 ) -> None:
     peer.write(Frame(3, FUNC_KEY_PRESS, b"\x05\x33\x41").encode())  # "3A": not digits
     press = recorder.presses.get(timeout=2)
@@ -253,7 +226,7 @@ def test_transfer_without_digits_is_delivered_without_a_target(
 
 
 def test_frames_for_other_addresses_are_ignored(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder[CallerKeyPress]
 ) -> None:
     foreign = key_press_frame(9, CallerKey.CALL).encode()
     ours = key_press_frame(4, CallerKey.EVALUATE).encode()
@@ -267,7 +240,7 @@ def test_frames_for_other_addresses_are_ignored(
 
 
 def test_a_resend_within_the_guard_is_echoed_but_not_delivered_twice(
-    peer: PtyPeer, link: Path, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder[CallerKeyPress]
 ) -> None:
     bus = started_bus(link, recorder, repeat_guard_ms=5000)
     try:
@@ -290,7 +263,7 @@ def test_a_resend_within_the_guard_is_echoed_but_not_delivered_twice(
 
 
 def test_without_a_guard_every_press_is_delivered(
-    peer: PtyPeer, bus: CallerBus, recorder: Recorder
+    peer: PtyPeer, bus: CallerBus, recorder: Recorder[CallerKeyPress]
 ) -> None:
     call = key_press_frame(3, CallerKey.CALL).encode()
     peer.write(call + call)
@@ -299,7 +272,7 @@ def test_without_a_guard_every_press_is_delivered(
 
 
 def test_a_slow_handler_stalls_neither_echoes_nor_other_boxes(
-    peer: PtyPeer, link: Path, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder[CallerKeyPress]
 ) -> None:
     release = threading.Event()
     fast: queue.Queue[CallerKeyPress] = queue.Queue()
@@ -338,7 +311,7 @@ def test_a_slow_handler_stalls_neither_echoes_nor_other_boxes(
 
 
 def test_posted_work_runs_in_order_with_the_box_presses(
-    peer: PtyPeer, link: Path, recorder: Recorder
+    peer: PtyPeer, link: Path, recorder: Recorder[CallerKeyPress]
 ) -> None:
     order: list[str] = []
     done = threading.Event()
@@ -371,7 +344,7 @@ def test_posted_work_runs_in_order_with_the_box_presses(
         bus.stop()
 
 
-def test_port_vanishing_and_coming_back(link: Path, recorder: Recorder) -> None:
+def test_port_vanishing_and_coming_back(link: Path, recorder: Recorder[CallerKeyPress]) -> None:
     first = PtyPeer(link)
     bus = CallerBus(
         bus_settings(link, ack_timeout_ms=200),

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,13 +35,6 @@ def settings_for(link: Path, **overrides: object) -> LedSettings:
 @pytest.fixture
 def link(tmp_path: Path) -> Path:
     return tmp_path / "ttyLED5"
-
-
-@pytest.fixture
-def peer(link: Path) -> Iterator[PtyPeer]:
-    device = PtyPeer(link)
-    yield device
-    device.close()
 
 
 def test_show_text_sends_exact_gb18030_frame_and_accepts_echo(link: Path, peer: PtyPeer) -> None:

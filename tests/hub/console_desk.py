@@ -1,19 +1,30 @@
-"""A small in-memory `WindowDesk` for the hub console's web tests and screenshots.
+"""A small in-memory `WindowDesk` for the front ends' tests (hub console, caller boxes)
+and the console's screenshots.
 
 It is not the hub's desk (hub/window_desk.py, integration-tested elsewhere): it keeps a
-plain FIFO queue so the web layer can be checked on its own — that every action reaches
-the desk with the signed-in clerk's employee number and window, that refusals show,
-that the mode decides between this console and the backend's.
+plain FIFO queue so a front end can be checked on its own — that every action reaches
+the desk with the clerk's employee number (if any), window and `via`, that refusals
+show, that the mode decides between this console and the backend's, that a slow or
+failing desk stalls nothing else.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 
-from hub.window_desk import Clerk, DeskAction, DeskRefused, DeskResult, HallMode, WindowView
+from hub.window_desk import (
+    Clerk,
+    DeskAction,
+    DeskRefused,
+    DeskResult,
+    FrontEndDesk,
+    HallMode,
+    WindowView,
+)
 
 # Cheap Argon2id parameters: the console verifies whatever parameters the hash names,
 # and the tests sign in many times.
@@ -33,7 +44,7 @@ class Call:
 
 
 @dataclass
-class _Window:
+class Seat:
     name: str
     state: str = "open"
     current: str | None = None
@@ -48,21 +59,29 @@ class MemoryDesk:
 
     recall_limit = 3
 
-    def __init__(self, *, windows: tuple[str, ...] = ("1", "2", "3")) -> None:
+    def __init__(
+        self, *, windows: tuple[str, ...] = ("1", "2", "3"), waiting: Iterable[str] = ()
+    ) -> None:
         self._lock = threading.Lock()
         self._mode = HallMode.OFFLINE
         self.pending_count = 0
-        self._windows = {w: _Window(name=f"{w}号窗口") for w in windows}
-        self.waiting: list[str] = []
+        # The windows by number; a test may change a seat or add one (a snapshot came).
+        self.seats = {w: Seat(name=f"{w}号窗口") for w in windows}
+        self.waiting: list[str] = list(waiting)
         self.clerks: dict[str, Clerk] = {}
         self.calls: list[Call] = []
         self.sign_ins: list[tuple[str, str]] = []
-        self.refuse_next: DeskRefused | None = None
+        self.refuse_next: DeskRefused | None = None  # raised by the next act or sign-in
+        self.fail_with: Exception | None = None  # raised by every act until cleared
+        self.not_ok = False  # act answers DeskResult(ok=False), e.g. an online conflict
+        # Set to hold act() (a backend call that hangs) until released.
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()  # act() was called
 
     # -- test controls
     def close(self, window: str) -> None:
         with self._lock:
-            self._windows[window].state = "closed"
+            self.seats[window].state = "closed"
 
     def set_mode(self, mode: HallMode) -> None:
         with self._lock:
@@ -89,7 +108,7 @@ class MemoryDesk:
             return self._mode
 
     def windows(self) -> list[str]:
-        return list(self._windows)
+        return list(self.seats)
 
     def clerk(self, employee_no: str) -> Clerk | None:
         with self._lock:
@@ -103,7 +122,7 @@ class MemoryDesk:
             return self._view(window)
 
     def _view(self, window: str) -> WindowView:
-        seat = self._windows.get(window)
+        seat = self.seats.get(window)
         if seat is None:
             raise DeskRefused("unknown_window", f"没有 {window} 号窗口 / no window {window}")
         queue = seat.transfers + self.waiting
@@ -128,7 +147,7 @@ class MemoryDesk:
             if self.refuse_next is not None:
                 refused, self.refuse_next = self.refuse_next, None
                 raise refused
-            seat = self._windows[window]
+            seat = self.seats[window]
             if seat.state == "closed":
                 seat.state = "open"
             return self._view(window)
@@ -143,16 +162,25 @@ class MemoryDesk:
         target_window: str | None = None,
         reason: str | None = None,
     ) -> DeskResult:
+        self.entered.set()
+        gate = self.gate
+        if gate is not None:
+            gate.wait(10)
         with self._lock:
             self.calls.append(Call(window, action, employee_no, via, target_window, reason))
             if self.refuse_next is not None:
                 refused, self.refuse_next = self.refuse_next, None
                 raise refused
-            seat = self._windows[window]
+            if self.fail_with is not None:
+                raise self.fail_with
+            seat = self.seats.get(window)
+            if seat is None:
+                raise DeskRefused("unknown_window", f"没有 {window} 号窗口 / no window {window}")
             ticket = self._apply(seat, action, target_window)
-            return DeskResult(True, ticket, f"{action.value} 完成 / done", self._view(window))
+            message = f"{action.value} 完成 / done"
+            return DeskResult(not self.not_ok, ticket, message, self._view(window))
 
-    def _apply(self, seat: _Window, action: DeskAction, target: str | None) -> str | None:
+    def _apply(self, seat: Seat, action: DeskAction, target: str | None) -> str | None:
         if action is DeskAction.CALL:
             if seat.state != "open":
                 raise DeskRefused("window_closed", "窗口未在服务 / the window is not open")
@@ -186,6 +214,10 @@ class MemoryDesk:
                 seat.served += 1
             if action is DeskAction.TRANSFER:
                 assert target is not None
-                self._windows[target].transfers.append(ticket)
+                self.seats[target].transfers.append(ticket)
             seat.current = seat.current_state = None
         return ticket
+
+
+def _memory_desk_is_a_front_end_desk(desk: MemoryDesk) -> FrontEndDesk:
+    return desk  # mypy: the fake has every method a front end calls

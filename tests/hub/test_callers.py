@@ -1,10 +1,10 @@
-"""The hub's caller boxes (hub.callers): simulated boxes on a pty, a small in-memory desk."""
+"""The hub's caller boxes (hub.callers): simulated boxes on a pty, the in-memory desk of
+tests/hub/console_desk.py (shared with the console's tests)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -12,123 +12,16 @@ import yaml
 
 from devices.callerbox import CallerBusSettings, CallerKey
 from hallbus.config import CallerBusConfig, ConfigFileError, HubConfig, load_device_config
-from hub.callers import CallerBridge, CallerDesk
-from hub.window_desk import DeskAction, DeskRefused, DeskResult, HallMode, WindowView
+from hub.callers import CallerBridge
+from hub.window_desk import DeskAction, DeskRefused
 from simulators.callerbox import SimulatedCallerBox, SimulatedCallerBus
 from tests.devices.ptypeer import wait_until
+from tests.hub.console_desk import Call, MemoryDesk, Seat
 
 WAIT_S = 3.0
 # A box resends an unechoed key after this long; the tests' bus delivers every copy
 # (repeat_guard_ms=0), so a resend caused by a slow test machine must not happen.
 RESEND_S = 2.0
-
-
-@dataclass
-class Window:
-    current: str | None = None
-    state: str = "open"
-    recall_count: int = 0
-
-
-@dataclass(frozen=True)
-class Act:
-    window: str
-    action: DeskAction
-    employee_no: str | None
-    via: str
-    target_window: str | None
-    reason: str | None
-
-
-@dataclass
-class MemoryDesk:
-    """Just enough of WindowDesk: a queue, windows with a current ticket, the refusals."""
-
-    waiting: list[str] = field(default_factory=list)
-    windows_: dict[str, Window] = field(
-        default_factory=lambda: {"1": Window(), "2": Window(), "3": Window()}
-    )
-    recall_limit: int = 5
-    acts: list[Act] = field(default_factory=list)
-    # Set to hold act() (a backend call that hangs) until released.
-    gate: threading.Event | None = None
-    entered: threading.Event = field(default_factory=threading.Event)
-    fail_with: Exception | None = None
-    not_ok: bool = False  # answer DeskResult(ok=False)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def windows(self) -> list[str]:
-        return list(self.windows_)
-
-    def view(self, window: str) -> WindowView:
-        seat = self.windows_.get(window)
-        if seat is None:
-            raise DeskRefused("unknown_window", "没有这个窗口 / no such window")
-        return WindowView(
-            window=window,
-            name=f"{window}号窗口",
-            state=seat.state,
-            current=seat.current,
-            current_state="called" if seat.current else None,
-            recall_count=seat.recall_count,
-            recall_limit=self.recall_limit,
-            waiting=len(self.waiting),
-            next_up=tuple(self.waiting[:5]),
-            served=0,
-            mode=HallMode.OFFLINE,
-        )
-
-    def act(
-        self,
-        window: str,
-        action: DeskAction,
-        *,
-        employee_no: str | None,
-        via: str,
-        target_window: str | None = None,
-        reason: str | None = None,
-    ) -> DeskResult:
-        self.entered.set()
-        if self.gate is not None:
-            self.gate.wait(10)
-        with self.lock:
-            self.acts.append(Act(window, action, employee_no, via, target_window, reason))
-            if self.fail_with is not None:
-                raise self.fail_with
-            seat = self.windows_.get(window)
-            if seat is None:
-                raise DeskRefused("unknown_window", "没有这个窗口 / no such window")
-            ticket = self._apply(seat, action, target_window)
-            return DeskResult(not self.not_ok, ticket, "好 / done", self.view(window))
-
-    def _apply(self, seat: Window, action: DeskAction, target: str | None) -> str | None:
-        if action is DeskAction.CALL:
-            # As call-next: the current ticket is finished even when nobody is waiting.
-            if not self.waiting and seat.current is None:
-                raise DeskRefused("nobody_waiting", "没有等候的人 / nobody is waiting")
-            seat.current = self.waiting.pop(0) if self.waiting else None
-            seat.recall_count = 0
-            return seat.current
-        if action is DeskAction.PAUSE:
-            seat.state = "paused"
-            return None
-        if action is DeskAction.RESUME:
-            seat.state = "open"
-            return None
-        if seat.current is None:
-            raise DeskRefused("no_current_ticket", "没有当前号 / no current ticket")
-        ticket = seat.current
-        if action is DeskAction.RECALL:
-            if seat.recall_count >= self.recall_limit:
-                raise DeskRefused("recall_limit", "已达重呼上限 / recall limit reached")
-            seat.recall_count += 1
-        elif action in (DeskAction.NO_SHOW, DeskAction.FINISH, DeskAction.TRANSFER):
-            seat.current = None
-        return ticket
-
-
-def _desk_protocol_check(desk: MemoryDesk) -> CallerDesk:
-    return desk  # mypy: the in-memory desk has the methods the bridge uses
 
 
 @pytest.fixture
@@ -187,7 +80,7 @@ def test_keys_act_on_the_boxes_window_via_caller_box(
     assert press(box3, CallerKey.EVALUATE) == "A012"  # the window still holds it
     assert press(box3, CallerKey.FINISH) == "--"
     assert press(box4, CallerKey.NO_SHOW) == "--"
-    assert [(act.window, act.action) for act in desk.acts] == [
+    assert [(call.window, call.action) for call in desk.calls] == [
         ("1", DeskAction.CALL),
         ("2", DeskAction.CALL),
         ("1", DeskAction.RECALL),
@@ -195,7 +88,7 @@ def test_keys_act_on_the_boxes_window_via_caller_box(
         ("1", DeskAction.FINISH),
         ("2", DeskAction.NO_SHOW),
     ]
-    assert {(act.employee_no, act.via, act.target_window) for act in desk.acts} == {
+    assert {(call.employee_no, call.via, call.target_window) for call in desk.calls} == {
         (None, "caller_box", None)
     }
 
@@ -205,12 +98,12 @@ def test_pause_key_toggles_pause_and_resume(
 ) -> None:
     box = line.box(3)
     assert press(box, CallerKey.PAUSE) == "PAUS"
-    assert desk.windows_["1"].state == "paused"
+    assert desk.seats["1"].state == "paused"
     assert press(box, CallerKey.PAUSE) == "--"
-    assert desk.windows_["1"].state == "open"
-    desk.windows_["1"].state = "resting"  # 休息 ends with the same key
+    assert desk.seats["1"].state == "open"
+    desk.seats["1"].state = "resting"  # 休息 ends with the same key
     assert press(box, CallerKey.PAUSE) == "--"
-    assert [act.action for act in desk.acts] == [
+    assert [call.action for call in desk.calls] == [
         DeskAction.PAUSE,
         DeskAction.RESUME,
         DeskAction.RESUME,
@@ -223,7 +116,7 @@ def test_transfer_carries_the_target_window(
     box = line.box(3)
     assert press(box, CallerKey.CALL) == "A012"
     assert press(box, CallerKey.TRANSFER, b"3") == "--"
-    assert desk.acts[-1] == Act("1", DeskAction.TRANSFER, None, "caller_box", "3", None)
+    assert desk.calls[-1] == Call("1", DeskAction.TRANSFER, None, "caller_box", "3", None)
 
 
 @pytest.mark.parametrize(
@@ -236,8 +129,8 @@ def test_a_bad_transfer_target_shows_e6_and_asks_nothing(
     box = line.box(3)
     assert press(box, CallerKey.CALL) == "A012"
     assert press(box, CallerKey.TRANSFER, digits) == "E6", why
-    assert [act.action for act in desk.acts] == [DeskAction.CALL]
-    assert desk.windows_["1"].current == "A012"  # nothing changed
+    assert [call.action for call in desk.calls] == [DeskAction.CALL]
+    assert desk.seats["1"].current == "A012"  # nothing changed
 
 
 def test_refusals_show_their_codes(
@@ -249,10 +142,10 @@ def test_refusals_show_their_codes(
     desk.recall_limit = 1
     assert press(box, CallerKey.RECALL) == "A012"
     assert press(box, CallerKey.RECALL) == "E2"
-    assert desk.windows_["2"].current == "A012"  # refused: nothing changed
+    assert desk.seats["2"].current == "A012"  # refused: nothing changed
     desk.waiting.clear()
     assert press(box, CallerKey.CALL) == "--"  # A012 finished, nobody to call
-    assert desk.windows_["2"].current is None
+    assert desk.seats["2"].current is None
     assert press(box, CallerKey.CALL) == "--"  # refused: nobody waiting
     assert press(box, CallerKey.FINISH) == "E3"
 
@@ -303,14 +196,14 @@ def test_a_box_on_a_window_the_desk_does_not_know_shows_e1(
 
 
 def test_before_the_desk_knows_the_hall_the_boxes_show_dashes(line: SimulatedCallerBus) -> None:
-    desk = MemoryDesk(windows_={})  # no snapshot yet
+    desk = MemoryDesk(windows=())  # no snapshot yet
     boxes = {5: "1"}
     box = line.box(5, resend_after_s=RESEND_S)
     bridge = CallerBridge(desk, settings_for(line, boxes), boxes)
     bridge.start()
     try:
         assert box.wait_shown("--", WAIT_S)
-        desk.windows_["1"] = Window(current="A007")  # the snapshot arrived
+        desk.seats["1"] = Seat(name="1号窗口", current="A007")  # the snapshot arrived
         bridge.refresh()
         assert box.wait_shown("A007", WAIT_S)
     finally:
@@ -332,14 +225,14 @@ def test_a_slow_desk_stalls_neither_the_echo_nor_other_windows(
     finally:
         gate.set()
     assert box3.wait_shown("A013", WAIT_S)
-    assert {act.window for act in desk.acts} == {"1", "2"}
+    assert {call.window for call in desk.calls} == {"1", "2"}
 
 
 def test_refresh_shows_what_a_console_changed(
     line: SimulatedCallerBus, desk: MemoryDesk, bridge: CallerBridge
 ) -> None:
     box3, box4 = line.box(3), line.box(4)
-    desk.windows_["1"].current = "B001"  # called from the hub console
+    desk.seats["1"].current = "B001"  # called from the hub console
     shown4 = len(box4.shown_history())
     bridge.refresh("1")
     assert box3.wait_shown("B001", WAIT_S)
@@ -353,13 +246,13 @@ def test_the_line_vanishing_and_coming_back(
     box = line.box(3)
     line.vanish()
     assert wait_until(lambda: bridge.bus.health is not None and not bridge.bus.health.ok)
-    desk.windows_["1"].current = "B001"  # meanwhile the console called
+    desk.seats["1"].current = "B001"  # meanwhile the console called
     before = len(box.shown_history())
     line.reappear()
     # Back up: every display is refreshed, so the box shows what the console did.
     assert box.wait_shown("B001", WAIT_S, after=before)
     assert press(box, CallerKey.FINISH) == "--"
-    assert desk.acts[-1].action is DeskAction.FINISH
+    assert desk.calls[-1].action is DeskAction.FINISH
 
 
 def test_a_resent_key_is_one_press(line: SimulatedCallerBus, desk: MemoryDesk) -> None:
@@ -374,7 +267,7 @@ def test_a_resent_key_is_one_press(line: SimulatedCallerBus, desk: MemoryDesk) -
         line.write(frame + frame)  # the first echo was lost on the line: the box resent
         assert box.wait_shown("A012", WAIT_S)
         assert wait_until(lambda: bridge.bus.stats.repeated_frames == 1)
-        assert [act.action for act in desk.acts] == [DeskAction.CALL]
+        assert [call.action for call in desk.calls] == [DeskAction.CALL]
     finally:
         bridge.stop()
 
