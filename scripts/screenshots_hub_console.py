@@ -3,7 +3,8 @@
 Runs the real HubConsoleServer on a free loopback port against the test suite's
 in-memory desk (tests/hub/console_desk.py) and drives Debian's Chromium headless
 through the same steps as the browser test: sign-in page, a call by keyboard while
-offline, then the replaying banner.
+offline, the replaying banner, then the banner shown as the hall goes back online
+(the backend console it then goes to is answered in the browser).
 
     .venv/bin/python scripts/screenshots_hub_console.py [--out docs/screenshots]
 """
@@ -22,7 +23,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from backend.web.testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from hub.console import HubConsoleServer  # noqa: E402
 from tests.hub.console_desk import FAST_HASHER, MemoryDesk  # noqa: E402
-from tests.hub.test_console import run_screens  # noqa: E402
+from tests.hub.test_console import answer_backend_console, run_screens  # noqa: E402
 
 
 def main() -> int:
@@ -45,11 +46,12 @@ def main() -> int:
                 viewport={"width": 1280, "height": 800},
             )
             context.set_default_timeout(10_000)
+            answer_backend_console(context)
             run_screens(context.new_page(), desk, args.out)
             browser.close()
     finally:
         server.stop()
-    for name in ("signin", "offline", "replaying"):
+    for name in ("signin", "offline", "replaying", "online-redirect"):
         print(args.out / f"hub-console-{name}.png")
     return 0
 

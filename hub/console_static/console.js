@@ -46,10 +46,39 @@
     return (data && data.error && data.error.message) || "操作失败，请重试 / The action failed; try again";
   }
 
+  // Going back to the backend console. The page does not change at once: a clerk whose
+  // screen changed by itself under their hands would not know why (or whether the press
+  // they just made counted), so a full-width banner says the centre is back, with a
+  // link to where the page goes, for BACK_ONLINE_MS, and only then the page changes
+  // (the backend console does the same the other way, backend/static/js/hub_redirect.js).
+  var BACK_ONLINE_MS = 1500;
+  var leaving = false;
+
+  function goBackOnline(target) {
+    if (leaving) return;
+    leaving = true;
+    body.dataset.leaving = "online";
+    // Nothing more is pressed here: the centre decides now.
+    document.querySelectorAll("button[data-action]").forEach(function (button) { button.disabled = true; });
+    lost.hidden = true;
+    flash("");  // the last action's answer would only distract now
+    banner.className = "banner banner-online";
+    banner.dataset.bannerMode = "online";
+    banner.setAttribute("role", "alert");
+    banner.textContent = "中心系统已恢复，正在转到中心窗口台 / the centre is back; going to the centre's console ";
+    var link = document.createElement("a");
+    link.href = target;
+    link.setAttribute("data-online-link", "");
+    link.textContent = "现在转到 / go now";
+    banner.appendChild(link);
+    banner.hidden = false;
+    window.setTimeout(function () { window.location.assign(target); }, BACK_ONLINE_MS);
+  }
+
   // Follows the hall's mode: online means the backend console decides again.
   function followMode(data) {
     if (data && data.mode === "online") {
-      window.location.assign(data.redirect || window.location.href);
+      goBackOnline(data.redirect || window.location.href);
       return true;
     }
     return false;
@@ -155,11 +184,12 @@
   var lastView = JSON.parse(document.getElementById("console-state").textContent).window;
 
   function act(payload) {
-    if (busy) return;
+    if (busy || leaving) return;
     busy = true;
     render(lastView);  // every action button disabled until the answer: one press, one act
     post("/console/api/action", payload).then(function (reply) {
       busy = false;
+      if (leaving) return;  // a poll said online meanwhile: its banner stays
       var data = reply.data;
       if (reply.status === 200) {
         render(data.window);
@@ -170,12 +200,13 @@
       }
       if (reply.status === 401) { window.location.assign("/console/sign-in"); return; }
       if (reply.status === 409 && data.error && data.error.code === "use_backend_console") {
-        window.location.assign(data.error.redirect); return;
+        goBackOnline(data.error.redirect); return;
       }
       render(lastView);
       flash(errorText(data), "error");
     }).catch(function () {
       busy = false;
+      if (leaving) return;
       render(lastView);
       flash("大厅控制器没有应答，请重试 / The hall hub does not answer; try again", "error");
     });
@@ -208,16 +239,18 @@
   function poll() {
     fetch("/console/api/state", { credentials: "same-origin", headers: { "X-Requested-With": "hub-console" } })
       .then(function (response) {
+        if (leaving) return null;  // an answer asked before the page started leaving
         if (response.status === 401) { window.location.assign("/console/sign-in"); return null; }
         return response.json();
       })
       .then(function (data) {
+        if (leaving) return;
         lost.hidden = true;
         if (!data || followMode(data)) return;
         showMode(data.mode, data.pending);
         if (!busy) render(data.window);
       })
-      .catch(function () { lost.hidden = false; })
+      .catch(function () { if (!leaving) lost.hidden = false; })
       .then(function () { schedule(poll); });
   }
   render(lastView);

@@ -11,6 +11,7 @@ import ast
 import json
 import logging
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from backend.web.testing import CHROMIUM, CHROMIUM_ARGS
 from hub.console import (
@@ -648,15 +649,19 @@ def page(chromium: Browser, live: HubConsoleServer) -> Iterator[Page]:
         viewport={"width": 1280, "height": 800},
     )
     context.set_default_timeout(10_000)
-    # The backend console is not running here: answer its address in the browser.
+    answer_backend_console(context)
+    yield context.new_page()
+    context.close()
+
+
+def answer_backend_console(context: BrowserContext) -> None:
+    """The backend console is not running here: answer its address in the browser."""
     context.route(
         BACKEND_CONSOLE,
         lambda route: route.fulfill(
             status=200, content_type="text/html", body="<h1>backend console</h1>"
         ),
     )
-    yield context.new_page()
-    context.close()
 
 
 def browser_sign_in(page: Page, employee_no: str = "BH0101", window: str = "2") -> None:
@@ -672,7 +677,9 @@ def browser_sign_in(page: Page, employee_no: str = "BH0101", window: str = "2") 
 
 
 def run_screens(page: Page, desk: MemoryDesk, shots: Path) -> None:
-    """Sign in, call by keyboard, and photograph the sign-in, offline and replaying screens."""
+    """Sign in, call by keyboard, and photograph the sign-in, offline and replaying
+    screens, then the banner shown as the hall goes online, before the page goes to the
+    backend console (its address must be answered: answer_backend_console)."""
     shots.mkdir(parents=True, exist_ok=True)
     page.goto("/console/sign-in")
     expect(page.locator("[data-banner]")).to_contain_text("中心系统暂时无法连接")
@@ -690,14 +697,64 @@ def run_screens(page: Page, desk: MemoryDesk, shots: Path) -> None:
     desk.set_mode(HallMode.REPLAYING)
     expect(page.locator("[data-banner]")).to_contain_text("还有 7 条")
     page.screenshot(path=str(shots / "hub-console-replaying.png"))
+    # The centre is back and the outbox drained: the state poll answers online.
+    desk.pending_count = 0
+    desk.set_mode(HallMode.ONLINE)
+    expect_back_online_banner(page)
+    page.screenshot(path=str(shots / "hub-console-online-redirect.png"))
+    page.wait_for_url(BACKEND_CONSOLE)
+
+
+def expect_back_online_banner(page: Page) -> None:
+    """The banner saying why the page is about to change shows while the page is still
+    the hub console's, with a link to the backend console; nothing is pressed then."""
+    banner = page.locator("[data-banner]")
+    expect(banner).to_contain_text("中心系统已恢复，正在转到中心窗口台")
+    expect(banner).to_contain_text("the centre is back; going to the centre's console")
+    expect(banner).to_have_attribute("data-banner-mode", "online")
+    expect(banner.locator("a[data-online-link]")).to_have_attribute("href", BACKEND_CONSOLE)
+    assert page.url.endswith("/console/"), page.url  # not gone yet
+    expect(page.locator("body")).to_have_attribute("data-leaving", "online")
+    expect(page.locator("[data-action=call]")).to_be_disabled()
+
+
+def expect_gone_after_the_banner(page: Page, shown_at: float) -> None:
+    """The page goes to the backend console about 1.5 s after the banner showed (the
+    banner was seen up to a poll late, hence the margin)."""
+    page.wait_for_url(BACKEND_CONSOLE)
+    expect(page.locator("h1")).to_have_text("backend console")
+    assert time.monotonic() - shown_at >= 0.8
 
 
 def test_in_a_browser_the_call_key_calls_and_online_goes_to_the_backend(
     page: Page, desk: MemoryDesk, tmp_path: Path
 ) -> None:
     run_screens(page, desk, tmp_path)
-    for name in ("signin", "offline", "replaying"):
+    for name in ("signin", "offline", "replaying", "online-redirect"):
         assert (tmp_path / f"hub-console-{name}.png").stat().st_size > 10_000
+    expect(page.locator("h1")).to_have_text("backend console")
+
+
+def test_in_a_browser_online_shows_the_banner_then_goes_to_the_backend(
+    page: Page, desk: MemoryDesk
+) -> None:
+    browser_sign_in(page)
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text("A001")
+    desk.set_mode(HallMode.ONLINE)
+    expect_back_online_banner(page)
+    shown_at = time.monotonic()
+    page.keyboard.press("f")  # too late: the centre decides now
+    expect_gone_after_the_banner(page, shown_at)
+    assert desk.calls[-1].action is DeskAction.CALL
+
+
+def test_in_a_browser_a_refusal_shows_and_an_action_refused_as_online_goes_to_the_backend(
+    page: Page, desk: MemoryDesk
+) -> None:
+    browser_sign_in(page)
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text("A001")
     # A refusal shows on the page, and the number stays.
     desk.refuse_next = DeskRefused("window_closed", "窗口未在服务 / the window is not open")
     page.keyboard.press("f")
@@ -705,10 +762,13 @@ def test_in_a_browser_the_call_key_calls_and_online_goes_to_the_backend(
         "窗口未在服务 / the window is not open"
     )
     expect(page.locator("#current-number")).to_have_text("A001")
-    # The centre is back and the outbox drained: the page goes to the backend console.
-    desk.set_mode(HallMode.ONLINE)
-    page.wait_for_url(BACKEND_CONSOLE)
-    expect(page.locator("h1")).to_have_text("backend console")
+    # The desk turned online between two polls: the action answers 409 use_backend_console.
+    desk.refuse_next = DeskRefused("use_backend_console", "online")
+    with page.expect_response(lambda r: r.url.endswith("/console/api/action")) as answer:
+        page.keyboard.press("f")
+    assert answer.value.status == 409
+    expect_back_online_banner(page)
+    expect_gone_after_the_banner(page, time.monotonic())
 
 
 def test_in_a_browser_p_pauses_through_the_dialog_and_resumes(page: Page, desk: MemoryDesk) -> None:

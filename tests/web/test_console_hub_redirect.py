@@ -139,7 +139,14 @@ def database_gone(server: RunningServer) -> Callable[[], None]:
         if part.exists():
             part.rename(f"{part}.away")
             moved.append(part)
-    path.mkdir()
+    # The page probes /healthz every 200 ms: a request may open (and so create) an empty
+    # database file between the rename and the mkdir; that file goes too.
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            path.unlink()
 
     def undo() -> None:
         path.rmdir()
@@ -176,7 +183,7 @@ def open_console(page: Page, poll: str) -> None:
 
 
 def test_the_console_goes_to_the_hub_when_the_hub_says_it_is_offline(
-    page: Page, backend: RunningServer, hub: FakeHub
+    page: Page, backend: RunningServer, hub: FakeHub, tmp_path: Path
 ) -> None:
     open_console(page, FAST_POLL)
     expect(page.locator("#hub-redirect")).to_have_attribute("data-hub-console", hub.console_url)
@@ -185,9 +192,23 @@ def test_the_console_goes_to_the_hub_when_the_hub_says_it_is_offline(
     expect(page.locator("[data-hub-banner]")).to_have_count(0)
 
     # The centre still answers this browser, but the hub cannot reach it.
+    going_to_the_hub(page, backend, hub, tmp_path / "web-console-to-hub.png")
+    assert (tmp_path / "web-console-to-hub.png").stat().st_size > 10_000
+
+
+def going_to_the_hub(page: Page, backend: RunningServer, hub: FakeHub, shot: Path) -> None:
+    """The hub says offline: the console shows its banner, with a link to the hub's
+    console, while it is still the centre's page; `shot` photographs it (the docs'
+    docs/screenshots/web-console-to-hub.png, by scripts/screenshots_web_console_hub.py),
+    then the page goes to the hub console."""
     hub.mode = "offline"
     banner = page.locator("[data-hub-banner]")
     expect(banner).to_contain_text("大厅控制器已转为离线叫号，正在转到大厅控制器")
+    expect(banner).to_have_attribute("data-hub-banner", "offline")
+    expect(banner.locator("a")).to_have_attribute("href", hub.console_url)
+    assert page.url == f"{backend.url}/console", page.url  # not gone yet
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
     expect(page).to_have_url(hub.console_url)
     expect(page.locator("#hub-console")).to_be_visible()
 
