@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -66,8 +66,10 @@ from backend.services.queue import TicketView
 
 log = logging.getLogger(__name__)
 
-HUB_MODES = ("online", "offline", "replaying")
-ACTIONS = (
+# The hub's modes and the window actions it relays or replays: declared once, here;
+# the request schemas (backend/api/v1/schemas.py) take their types from these.
+HubMode = Literal["online", "offline", "replaying"]
+WindowActionKind = Literal[
     "call",
     "recall",
     "no_show",
@@ -77,7 +79,9 @@ ACTIONS = (
     "resume",
     "invite_rating",
     "transfer",
-)
+]
+HUB_MODES: tuple[str, ...] = get_args(HubMode)
+ACTIONS: tuple[str, ...] = get_args(WindowActionKind)
 # A hub that said "replaying" and then went silent (crashed, unplugged) must not
 # lock the hall's windows for ever: the lock lapses this long after its report.
 REPLAY_LOCK = timedelta(minutes=10)

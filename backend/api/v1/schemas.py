@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from backend.services.offline import HubMode, WindowActionKind
+
 ID_TEXT = r"^[A-Za-z0-9_\-.:]{1,64}$"
 # HMAC-SHA256 (hall lookup key) of a normalised ID number: 64 lower-case hex digits.
 _LOOKUP_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -276,17 +278,7 @@ class WindowActionBody(Strict):
 
     action_id: str = Field(pattern=_ACTION_ID, description="幂等键 / idempotency key")
     window: str = Field(min_length=1, max_length=16)
-    action: Literal[
-        "call",
-        "recall",
-        "no_show",
-        "start",
-        "finish",
-        "pause",
-        "resume",
-        "invite_rating",
-        "transfer",
-    ]
+    action: WindowActionKind
     ticket: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,4}[0-9]{1,5}$")
     target_window: str | None = Field(default=None, min_length=1, max_length=16)
     reason: str | None = Field(default=None, max_length=200)
@@ -313,6 +305,6 @@ class WindowActionBody(Strict):
 
 
 class HubState(Strict):
-    mode: Literal["online", "offline", "replaying"]
+    mode: HubMode
     console_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
     pending: int = Field(default=0, ge=0, le=10_000_000)
