@@ -59,6 +59,12 @@ class Ledger:
     def finished(self, employee_no: str) -> None:
         self.served[employee_no] = self.served.get(employee_no, 0) + 1
 
+    def summary(self) -> str:
+        return (
+            f"ledger: {len(self.issued)} tickets issued, {len(self.calls)} calls, "
+            f"{sum(self.served.values())} services, {len(self.ratings)} ratings"
+        )
+
 
 @dataclass
 class Hall_:
@@ -251,6 +257,7 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
         devices.issue(2, degraded=False)
         _serve_online(devices, clerks, "2")
         _check_ledger(hall, devices)
+        print(devices.ledger.summary(), f"(replay: {health['outbox_depth']} left)")
     finally:
         for clerk in clerks.values():
             clerk.close()
