@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from backend.db import Database
 from backend.models import Channel, Rating, Ticket
+from hub.window_desk import HallMode
 from tests.hub.conftest import WAIT_S, Hall, wait_until
 
 
@@ -32,6 +33,9 @@ def test_backend_outage_tickets_and_ratings_arrive_exactly_once(mosquitto_hall: 
 
     hall.backend.start()
     wait_until(lambda: hub.store.outbox_depth() == 0, timeout=20, what="the outbox to drain")
+    # The hub hands the queue back once the outbox is empty (replaying → online);
+    # until then it still keeps ratings itself.
+    wait_until(lambda: hub.desk.mode() is HallMode.ONLINE, what="the hall back online")
     assert hub.store.dead_letter_count() == 0
     assert hall.count(Rating, Rating.rating_uid == rating.rating_id) == 1
     database = Database(hall.backend.database_url)
