@@ -84,6 +84,30 @@ class DeskAction(StrEnum):
     INVITE_RATING = "invite_rating"
     TRANSFER = "transfer"
 
+    @property
+    def label(self) -> str:
+        """What the button says (the backend console's words)."""
+        return _ACTION_LABELS[self]
+
+    def done(self, ticket: str | None = None) -> str:
+        """The console's line after the action succeeded, e.g. "办结 A012 完成 / finish done"."""
+        chinese, english = self.label.split(" / ")
+        number = f" {ticket}" if ticket else ""
+        return f"{chinese}{number} 完成 / {english}{number} done"
+
+
+_ACTION_LABELS: dict[DeskAction, str] = {
+    DeskAction.CALL: "叫号 / call",
+    DeskAction.RECALL: "重呼 / recall",
+    DeskAction.NO_SHOW: "过号 / no-show",
+    DeskAction.START: "开始办理 / start",
+    DeskAction.FINISH: "办结 / finish",
+    DeskAction.PAUSE: "暂停服务 / pause",
+    DeskAction.RESUME: "恢复服务 / resume",
+    DeskAction.INVITE_RATING: "邀请评价 / invite rating",
+    DeskAction.TRANSFER: "转移 / transfer",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Clerk:
@@ -1025,7 +1049,7 @@ def _online_message(action: DeskAction, ticket: Any) -> str:
         if ticket:
             return f"请 {ticket} 号 / calling {ticket}"
         return "无人等候 / nobody is waiting"
-    return f"{action.value}: {ticket or ''} 完成 / done".strip()
+    return action.done(str(ticket) if ticket else None)
 
 
 def _window_desk_is_a_front_end_desk(desk: WindowDesk) -> FrontEndDesk:

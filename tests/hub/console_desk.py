@@ -177,7 +177,7 @@ class MemoryDesk:
             if seat is None:
                 raise DeskRefused("unknown_window", f"没有 {window} 号窗口 / no window {window}")
             ticket = self._apply(seat, action, target_window)
-            message = f"{action.value} 完成 / done"
+            message = action.done()
             return DeskResult(not self.not_ok, ticket, message, self._view(window))
 
     def _apply(self, seat: Seat, action: DeskAction, target: str | None) -> str | None:

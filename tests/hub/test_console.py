@@ -317,7 +317,7 @@ def test_a_call_answers_the_ticket_the_view_and_the_banner(
     sign_in(web)
     reply = act(web, "call")
     assert reply.json["ticket"] == "A001"
-    assert reply.json["message"] == "call 完成 / done"
+    assert reply.json["message"] == "叫号 完成 / call done"
     view = reply.json["window"]
     assert view["current"] == "A001" and view["current_state"] == "called"
     assert view["current_state_label"] == "已呼叫 / Called"
