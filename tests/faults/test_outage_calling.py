@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -232,6 +233,8 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
         arrived = threading.Event()
         if kill_during_replay:
             hall.backend.hold_next("/window-actions", release=held, arrived=arrived)
+        entries = hall.hub.health() or {}
+        back_at = time.monotonic()
         hall.backend.start()
         if kill_during_replay:
             assert arrived.wait(WAIT_S), "the replay never reached the backend"
@@ -245,6 +248,7 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
             WAIT_S * 2,
             "the replay to finish",
         )
+        handed_back_s = time.monotonic() - back_at
         assert health["dead_letters"] == 0
         counters = health["counters"]
         assert counters.get("outbox_action_conflicts", 0) == 0  # one path decided at a time
@@ -257,7 +261,11 @@ def _play(hall: OutageHall, *, kill_during_outage: bool, kill_during_replay: boo
         devices.issue(2, degraded=False)
         _serve_online(devices, clerks, "2")
         _check_ledger(hall, devices)
-        print(devices.ledger.summary(), f"(replay: {health['outbox_depth']} left)")
+        print(
+            devices.ledger.summary(),
+            f"| handed back {handed_back_s:.1f} s after the backend returned,"
+            f" {entries.get('outbox_depth')} outbox entries replayed",
+        )
     finally:
         for clerk in clerks.values():
             clerk.close()
