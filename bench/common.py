@@ -138,7 +138,7 @@ def window_numbers(db: Database, count: int) -> list[str]:
         )
 
 
-def preissue_tickets(db: Database, count: int, category: str = "A") -> None:
+def preissue_tickets(db: Database, count: int, category: str = "A", digits: int = 7) -> None:
     """Bulk-insert waiting tickets for today (the bench measures calling, not issuing)."""
     now = datetime.now(UTC)
     with db.writing() as session:
@@ -159,7 +159,7 @@ def preissue_tickets(db: Database, count: int, category: str = "A") -> None:
                     "issue_category_id": target.id,
                     "service_day": day,
                     "number": number,
-                    "display": f"{category}{number:07d}",
+                    "display": f"{category}{number:0{digits}d}",
                     "channel": "kiosk",
                     "standing": 2,
                     "state": "waiting",
